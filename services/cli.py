@@ -1,0 +1,339 @@
+"""`sprout`: run, migrate and operate the system.
+
+It knows every service by name and import string and never imports a service to start it,
+so `sprout up` costs one interpreter per service and nothing more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVICES_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    app: str  # import string of the app factory
+    port: int
+    consumers: str  # import string of the service's event consumers
+
+    @property
+    def migrations(self) -> Path:
+        return SERVICES_DIR / self.name / "migrations"
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    s.name: s
+    for s in (
+        ServiceSpec("gateway", "services.gateway.app:create_app", 8000, "services.gateway.events:consumers"),
+        ServiceSpec("selection", "services.selection.app:create_app", 8001, "services.selection.events:consumers"),
+        ServiceSpec("mentoring", "services.mentoring.app:create_app", 8002, "services.mentoring.events:consumers"),
+        ServiceSpec("courses", "services.courses.app:create_app", 8003, "services.courses.events:consumers"),
+        ServiceSpec("tracking", "services.tracking.app:create_app", 8004, "services.tracking.events:consumers"),
+    )
+}
+
+
+def migration_trees():
+    from shared.app import EVENTS_TREE
+    from shared.migrations import MigrationTree
+
+    return [EVENTS_TREE, *(MigrationTree(s.name, s.migrations) for s in SERVICES.values())]
+
+
+def _settings():
+    from shared.settings import BaseServiceSettings
+
+    return BaseServiceSettings()
+
+
+def _database_url() -> str:
+    from shared.db import resolve_database_url
+
+    return resolve_database_url(_settings())
+
+
+# ---------------------------------------------------------------- serve / migrate
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    spec = SERVICES[args.name]
+    os.environ.setdefault("SPROUT_PORT", str(args.port or spec.port))
+    port = args.port or int(os.environ["SPROUT_PORT"])
+    host = args.host or os.environ.get("SPROUT_HOST", "127.0.0.1")
+    uvicorn.run(
+        spec.app,
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+        # Kubernetes sends SIGTERM; uvicorn stops accepting, finishes in-flight requests,
+        # then runs the lifespan shutdown, where the event consumers finish their batch.
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from shared.migrations import migrate
+
+    url = _database_url()
+    asyncio.run(migrate(url, migration_trees()))
+    print("migrations at head:", ", ".join(t.schema for t in migration_trees()))
+    return 0
+
+
+# ---------------------------------------------------------------- database
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from shared.embedded import embedded_running, ensure_embedded, stop_embedded
+
+    settings = _settings()
+    if args.action == "start":
+        print(ensure_embedded(settings.pgdata))
+    elif args.action == "stop":
+        print("stopped" if stop_embedded(settings.pgdata) else "not running")
+    elif args.action == "status":
+        print("running" if embedded_running(settings.pgdata) else "not running", settings.pgdata)
+    return 0
+
+
+# ---------------------------------------------------------------- events
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from shared.events import admin
+
+    url = _database_url()
+    if args.action == "dead":
+        rows = asyncio.run(admin.list_dead(url, consumer=args.consumer, limit=args.limit))
+        if args.json:
+            print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        else:
+            if not rows:
+                print("no dead letters")
+            for r in rows:
+                print(
+                    f"{r['delivery_id']:>8}  {r['consumer']:<20} {r['type']:<40} subject={r['subject']} "
+                    f"attempts={r['attempts']}  {r['last_error'] or ''}"[:400]
+                )
+        return 0
+    if args.action == "replay":
+        if not args.ids and not args.all:
+            print("name delivery ids, or --all (with --consumer to narrow it)", file=sys.stderr)
+            return 2
+        n = asyncio.run(admin.replay(url, delivery_ids=args.ids or None, consumer=args.consumer))
+        print(f"{n} dead deliveries queued again")
+        return 0
+    if args.action == "cleanup":
+        n = asyncio.run(admin.cleanup(url, older_than_days=args.days))
+        print(f"removed {n['deliveries']} done deliveries and {n['events']} events")
+        return 0
+    if args.action == "stats":
+        print(json.dumps(asyncio.run(admin.stats(url)), indent=2))
+        return 0
+    return 2
+
+
+# ---------------------------------------------------------------- up
+
+
+async def _wait_ready(port: int, proc: asyncio.subprocess.Process, deadline: float) -> str | None:
+    """None when /readyz answers 200; else why not."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                return f"exited with code {proc.returncode}"
+            try:
+                r = await client.get(f"http://127.0.0.1:{port}/readyz")
+                if r.status_code == 200:
+                    return None
+                last = f"/readyz answered {r.status_code}: {r.text[:300]}"
+            except httpx.HTTPError as exc:
+                last = f"/readyz unreachable ({type(exc).__name__})"
+            await asyncio.sleep(0.2)
+        return f"not ready after the timeout; last: {last}"
+
+
+async def _pump(name: str, stream: asyncio.StreamReader, log_file: Path, tail: deque, echo: bool) -> None:
+    with log_file.open("ab") as fh:
+        while line := await stream.readline():
+            fh.write(line)
+            fh.flush()
+            text = line.decode(errors="replace").rstrip()
+            tail.append(text)
+            if echo:
+                print(f"{name:<10}| {text}", flush=True)
+
+
+async def _stop_all(procs: dict[str, asyncio.subprocess.Process], grace: float = 15.0) -> None:
+    for p in procs.values():
+        if p.returncode is None:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    try:
+        await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs.values())), grace)
+    except TimeoutError:
+        for p in procs.values():
+            if p.returncode is None:
+                p.kill()
+        await asyncio.gather(*(p.wait() for p in procs.values()))
+
+
+async def _up(args: argparse.Namespace) -> int:
+    from shared.embedded import embedded_running, ensure_embedded, stop_embedded
+    from shared.migrations import migrate
+
+    settings = _settings()
+    names = args.only or list(SERVICES)
+    started_db = False
+    if settings.database_url:
+        url = settings.database_url
+        print("database: using SPROUT_DATABASE_URL", flush=True)
+    else:
+        was_running = embedded_running(settings.pgdata)
+        url = await asyncio.to_thread(ensure_embedded, settings.pgdata)
+        started_db = not was_running
+        print(f"database: embedded PostgreSQL in {settings.pgdata}" + (" (already running)" if was_running else ""), flush=True)
+
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    pumps: list[asyncio.Task] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    code = 0
+    try:
+        await migrate(url, migration_trees())
+        print("migrations: at head", flush=True)
+
+        log_dir = settings.data_dir.resolve() / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "SPROUT_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+        tails: dict[str, deque] = {}
+        for name in names:
+            spec = SERVICES[name]
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.cli", "serve", name, "--port", str(spec.port),
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                # Own session: a terminal's Ctrl-C reaches `sprout up` only, which stops
+                # the services in order instead of all at once.
+                start_new_session=True,
+            )
+            procs[name] = proc
+            tails[name] = deque(maxlen=40)
+            pumps.append(asyncio.create_task(_pump(name, proc.stdout, log_dir / f"{name}.log", tails[name], args.logs)))
+
+        deadline = time.monotonic() + args.timeout
+        results = await asyncio.gather(*(_wait_ready(SERVICES[n].port, procs[n], deadline) for n in names))
+        failed = {n: why for n, why in zip(names, results) if why}
+        if failed:
+            for n, why in failed.items():
+                print(f"\n{n} failed to start: {why}", file=sys.stderr)
+                print("\n".join(f"  {line}" for line in list(tails[n])[-15:]), file=sys.stderr)
+            code = 1
+        else:
+            print("\nSprout is up:", flush=True)
+            for n in names:
+                print(f"  {n:<10} http://127.0.0.1:{SERVICES[n].port}", flush=True)
+            if "gateway" in names:
+                print("  API docs   http://127.0.0.1:8000/docs", flush=True)
+            print(f"logs in {log_dir}; Ctrl-C stops everything.", flush=True)
+            waiters = [asyncio.create_task(p.wait()) for p in procs.values()]
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopper, *waiters], return_when=asyncio.FIRST_COMPLETED)
+            if stopper not in done:
+                dead = [n for n, p in procs.items() if p.returncode is not None]
+                print(f"\n{', '.join(dead)} stopped unexpectedly; stopping the rest.", file=sys.stderr)
+                code = 1
+            stopper.cancel()
+    finally:
+        print("stopping services...", flush=True)
+        await _stop_all(procs)
+        for t in pumps:
+            t.cancel()
+        if started_db and not args.keep_db:
+            await asyncio.to_thread(stop_embedded, settings.pgdata)
+            print("database stopped", flush=True)
+        print("stopped", flush=True)
+    return code
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    return asyncio.run(_up(args))
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sprout", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the database, migrate, run all five services until Ctrl-C")
+    up.add_argument("--only", nargs="+", choices=list(SERVICES), help="start only these services")
+    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for every service to be ready")
+    up.add_argument("--logs", action=argparse.BooleanOptionalAction, default=True, help="echo service logs")
+    up.add_argument("--keep-db", action="store_true", help="leave the embedded database running on exit")
+    up.set_defaults(func=cmd_up)
+
+    serve = sub.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("name", choices=list(SERVICES))
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="apply every schema's migrations (safe to run twice, or twice at once)")
+    mig.set_defaults(func=cmd_migrate)
+
+    db = sub.add_parser("db", help="the embedded development database")
+    db.add_argument("action", choices=["start", "stop", "status"])
+    db.set_defaults(func=cmd_db)
+
+    ev = sub.add_parser("events", help="the shared event table: dead letters, replay, cleanup")
+    evs = ev.add_subparsers(dest="action", required=True)
+    dead = evs.add_parser("dead", help="list dead-lettered deliveries")
+    dead.add_argument("--consumer")
+    dead.add_argument("--limit", type=int, default=100)
+    dead.add_argument("--json", action="store_true")
+    rep = evs.add_parser("replay", help="queue dead deliveries again")
+    rep.add_argument("ids", nargs="*", type=int, help="delivery ids (from `sprout events dead`)")
+    rep.add_argument("--consumer")
+    rep.add_argument("--all", action="store_true", help="every dead delivery (of --consumer, if given)")
+    cl = evs.add_parser("cleanup", help="delete done deliveries and fully delivered events older than N days")
+    cl.add_argument("--days", type=int, default=None)
+    evs.add_parser("stats", help="pending, done and dead counts per consumer")
+    ev.set_defaults(func=cmd_events)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The courses service's FastAPI application."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.courses.events import consumers
+from services.courses.settings import CoursesSettings
+from shared.app import create_service_app, service_tree
+
+
+def create_app(settings: CoursesSettings | None = None) -> FastAPI:
+    settings = settings or CoursesSettings()
+    return create_service_app(
+        settings,
+        title="Sprout courses",
+        description="Courses: the catalogue, sections, cross-school registration with waitlists, exemptions and grade skips.",
+        routers=[],
+        migration_tree=service_tree("courses", Path(__file__).parent),
+        consumers=consumers,
+    )

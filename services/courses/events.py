@@ -1,0 +1,3 @@
+"""Events the courses service publishes and the consumers of those it takes in."""
+
+consumers: list = []

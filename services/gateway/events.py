@@ -1,0 +1,3 @@
+"""Events the gateway service publishes and the consumers of those it takes in."""
+
+consumers: list = []

@@ -1,0 +1,21 @@
+"""The mentoring service's FastAPI application."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.mentoring.events import consumers
+from services.mentoring.settings import MentoringSettings
+from shared.app import create_service_app, service_tree
+
+
+def create_app(settings: MentoringSettings | None = None) -> FastAPI:
+    settings = settings or MentoringSettings()
+    return create_service_app(
+        settings,
+        title="Sprout mentoring",
+        description="Mentors: the registry, matching each admitted student to a lab mentor and a life mentor, projects and defenses.",
+        routers=[],
+        migration_tree=service_tree("mentoring", Path(__file__).parent),
+        consumers=consumers,
+    )

@@ -1,0 +1,3 @@
+"""Events the mentoring service publishes and the consumers of those it takes in."""
+
+consumers: list = []

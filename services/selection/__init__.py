@@ -1,0 +1,1 @@
+"""The selection service. Selection campaigns: nominations, assessments, expert panels, ranking, publication and objections."""

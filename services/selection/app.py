@@ -1,0 +1,21 @@
+"""The selection service's FastAPI application."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.selection.events import consumers
+from services.selection.settings import SelectionSettings
+from shared.app import create_service_app, service_tree
+
+
+def create_app(settings: SelectionSettings | None = None) -> FastAPI:
+    settings = settings or SelectionSettings()
+    return create_service_app(
+        settings,
+        title="Sprout selection",
+        description="Selection campaigns: nominations, assessments, expert panels, ranking, publication and objections.",
+        routers=[],
+        migration_tree=service_tree("selection", Path(__file__).parent),
+        consumers=consumers,
+    )

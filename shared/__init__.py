@@ -1,0 +1,1 @@
+"""Code every Sprout service shares: settings, database, errors, HTTP basics, the event table."""

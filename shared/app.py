@@ -1,0 +1,109 @@
+"""`create_service_app`: the one way a Sprout service is assembled.
+
+Every service gets the same lifespan (engine, event consumers), middleware, problem
+handlers, probes and operation ids; a service adds only its routers and consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from shared import health
+from shared.db import create_engine, resolve_database_url, sessionmaker
+from shared.logging import setup_logging
+from shared.middleware import RequestContextMiddleware
+from shared.migrations import MigrationTree
+from shared.problems import Problem, install_problem_handlers
+from shared.settings import BaseServiceSettings
+from shared.tracing import instrument_app, instrument_engine, setup_tracing
+
+log = logging.getLogger(__name__)
+
+EVENTS_TREE = MigrationTree("events", Path(__file__).parent / "events" / "migrations")
+
+Lifespan = Callable[[FastAPI], "AsyncIterator[None]"]
+
+
+def service_tree(schema: str, service_dir: Path) -> MigrationTree:
+    return MigrationTree(schema, Path(service_dir) / "migrations")
+
+
+def operation_id(service: str) -> Callable[[APIRoute], str]:
+    """Stable operationIds, unique across the combined API: `<service>_<function name>`."""
+
+    def generate(route: APIRoute) -> str:
+        return f"{service}_{route.name}"
+
+    return generate
+
+
+def create_service_app(
+    settings: BaseServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    migration_tree: MigrationTree,
+    consumers: Sequence[Any] = (),
+    lifespans: Sequence[Callable[[FastAPI], Any]] = (),
+    version: str = "0.1.0",
+    access_log: bool = True,
+) -> FastAPI:
+    """Assemble a service. `lifespans` are extra async context managers entered after the database."""
+    name = settings.service_name
+    setup_logging(name, settings.log_level, settings.log_json)
+    setup_tracing(name, settings.otlp_endpoint)
+    trees = [EVENTS_TREE, migration_tree]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            url = await asyncio.to_thread(resolve_database_url, settings)
+            engine = create_engine(url, settings)
+            instrument_engine(engine)
+            stack.push_async_callback(engine.dispose)
+            app.state.database_url = url
+            app.state.engine = engine
+            app.state.sessionmaker = sessionmaker(engine)
+            app.state.migration_heads = {t.schema: await asyncio.to_thread(t.heads) for t in trees}
+            if consumers and settings.events_enabled:
+                from shared.events.worker import run_consumers
+
+                await stack.enter_async_context(run_consumers(engine, url, consumers, settings))
+            for extra in lifespans:
+                await stack.enter_async_context(extra(app))
+            log.info("service started", extra={"port": settings.listen_port})
+            yield
+            log.info("service stopping")
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id(name),
+        responses={500: {"model": Problem, "description": "Problem: `internal_error`"}},
+    )
+    app.state.service_name = name
+    app.state.settings = settings
+    app.state.migration_trees = trees
+    app.state.readiness_checks = {}
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware, service=name, max_body_bytes=settings.request_max_bytes, access_log=access_log
+    )
+    instrument_app(app)
+    return app

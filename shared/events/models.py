@@ -1,0 +1,108 @@
+"""The shared event table (schema `events`): events, durable subscriptions, one delivery per (consumer, event)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import declarative_base
+
+SCHEMA = "events"
+NOTIFY_CHANNEL = "sprout_events"
+
+EventsBase = declarative_base(SCHEMA)
+metadata = EventsBase.metadata
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    done = "done"
+    dead = "dead"
+
+
+class Event(EventsBase):
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True, default=uuid.uuid4)
+    type: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict] = mapped_column(JSONB)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    traceparent: Mapped[str | None] = mapped_column(String(55))
+
+    __table_args__ = (Index("ix_event_type_id", "type", "id"), Index("ix_event_occurred_at", "occurred_at"))
+
+
+class Subscription(EventsBase):
+    """A consumer's standing interest in an event type; it outlives the consumer's processes."""
+
+    __tablename__ = "subscription"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Delivery(EventsBase):
+    """One event owed to one consumer. Written at publish time, so commit order cannot hide an event."""
+
+    __tablename__ = "delivery"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    consumer: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.event.id", ondelete="CASCADE"), index=True
+    )
+    # Copied from the event so the per-subject ordering check needs no join.
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(DeliveryStatus, name="delivery_status", schema=SCHEMA, values_callable=lambda e: [m.value for m in e]),
+        default=DeliveryStatus.pending,
+        server_default=DeliveryStatus.pending.value,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("consumer", "event_id", name="uq_delivery_consumer"),
+        # The claim query's path: a consumer's pending rows in id order.
+        Index(
+            "ix_delivery_pending",
+            "consumer",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # The ordering check: is there an earlier pending delivery of this subject?
+        Index(
+            "ix_delivery_pending_subject",
+            "consumer",
+            "subject",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_delivery_done_at", "done_at", postgresql_where=text("status = 'done'")),
+        Index("ix_delivery_dead", "consumer", "id", postgresql_where=text("status = 'dead'")),
+    )

@@ -1,0 +1,109 @@
+"""Alembic, one tree per schema: the env.py body every tree shares, and `migrate` over all of them.
+
+Each tree keeps its version table inside its own schema. `migrate` holds a PostgreSQL
+advisory lock for the whole run, so two processes migrating at once take turns and the
+second finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+
+from shared.db import create_engine
+
+# Any constant will do, as long as every migrating process uses the same one.
+MIGRATION_LOCK_ID = 0x5350_524F_5554  # "SPROUT"
+
+VERSION_TABLE = "alembic_version"
+
+
+@dataclass(frozen=True)
+class MigrationTree:
+    schema: str
+    path: Path
+
+    def config(self, connection: Connection | None = None) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(self.path))
+        cfg.set_main_option("file_template", "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s")
+        cfg.set_main_option("timezone", "UTC")
+        cfg.attributes["schema"] = self.schema
+        if connection is not None:
+            cfg.attributes["connection"] = connection
+        return cfg
+
+    def heads(self) -> set[str]:
+        return set(ScriptDirectory.from_config(self.config()).get_heads())
+
+
+def run_env(target_metadata: MetaData, schema: str) -> None:
+    """The body of every tree's env.py: migrate `schema` on the connection `migrate` handed over."""
+    from alembic import context
+
+    connection: Connection | None = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations with `sprout migrate`, which supplies the connection")
+
+    def include_name(name, type_, parent_names):
+        if type_ == "schema":
+            return name == schema
+        return True
+
+    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table=VERSION_TABLE,
+        version_table_schema=schema,
+        include_schemas=True,
+        include_name=include_name,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _upgrade_all(connection: Connection, trees: list[MigrationTree]) -> None:
+    connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    try:
+        for tree in trees:
+            command.upgrade(tree.config(connection), "head")
+            # Alembic's transaction is nested in ours; commit each tree so a later failure keeps earlier ones.
+            connection.commit()
+    finally:
+        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+        connection.commit()
+
+
+async def migrate(url: str, trees: list[MigrationTree]) -> None:
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(_upgrade_all, trees)
+    finally:
+        await engine.dispose()
+
+
+def _current(connection: Connection, schema: str) -> set[str]:
+    ctx = MigrationContext.configure(
+        connection, opts={"version_table": VERSION_TABLE, "version_table_schema": schema}
+    )
+    return set(ctx.get_current_heads())
+
+
+async def behind(conn, trees: list[MigrationTree], heads: dict[str, set[str]]) -> list[str]:
+    """Schemas whose applied revision is not the head this code expects."""
+    out = []
+    for tree in trees:
+        current = await conn.run_sync(_current, tree.schema)
+        if current != heads[tree.schema]:
+            out.append(tree.schema)
+    return out

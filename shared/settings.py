@@ -1,0 +1,90 @@
+"""Settings common to every service, read from the environment with the prefix SPROUT_."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class DevelopmentDefaultInProduction(ValueError):
+    """Raised when SPROUT_ENV=production still relies on a development-only default."""
+
+
+class BaseServiceSettings(BaseSettings):
+    """What every service needs; each service subclasses it with its own name and port."""
+
+    model_config = SettingsConfigDict(env_prefix="SPROUT_", env_file=None, extra="ignore")
+
+    service_name: ClassVar[str] = "sprout"
+    default_port: ClassVar[int] = 8000
+
+    env: Environment = Environment.development
+    # No URL means: start (or join) the embedded PostgreSQL in `data_dir`/pgdata.
+    database_url: str | None = None
+    data_dir: Path = Path(".sprout")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_max_overflow: int = Field(default=10, ge=0, le=200)
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    otlp_endpoint: str | None = None
+
+    request_max_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # The event table.
+    events_enabled: bool = True
+    events_poll_interval: float = Field(default=5.0, gt=0)
+    events_batch_size: int = Field(default=32, ge=1, le=1000)
+    events_max_attempts: int = Field(default=8, ge=1)
+    events_backoff_base: float = Field(default=1.0, gt=0)
+    events_backoff_max: float = Field(default=600.0, gt=0)
+    events_retention_days: int = Field(default=14, ge=1)
+
+    # Where the other services live; the gateway proxies to them, services call each other.
+    gateway_url: str = "http://127.0.0.1:8000"
+    selection_url: str = "http://127.0.0.1:8001"
+    mentoring_url: str = "http://127.0.0.1:8002"
+    courses_url: str = "http://127.0.0.1:8003"
+    tracking_url: str = "http://127.0.0.1:8004"
+
+    @property
+    def listen_port(self) -> int:
+        return self.port if self.port is not None else self.default_port
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir.resolve() / "pgdata"
+
+    def service_url(self, name: str) -> str:
+        return getattr(self, f"{name}_url")
+
+    def development_defaults_in_use(self) -> list[str]:
+        """Names of settings still at a value that is only acceptable off production."""
+        found: list[str] = []
+        if self.database_url is None:
+            found.append("SPROUT_DATABASE_URL (the embedded database is for development only)")
+        return found
+
+    @model_validator(mode="after")
+    def _refuse_development_defaults_in_production(self) -> BaseServiceSettings:
+        if self.env is Environment.production:
+            found = self.development_defaults_in_use()
+            if found:
+                raise DevelopmentDefaultInProduction(
+                    "SPROUT_ENV=production refuses development defaults; set: " + "; ".join(found)
+                )
+        return self

@@ -24,22 +24,31 @@ SERVICES_DIR = Path(__file__).resolve().parent
 class ServiceSpec:
     name: str
     app: str  # import string of the app factory
-    port: int
+    offset: int  # port = port base (8000) + offset
     consumers: str  # import string of the service's event consumers
+
+    @property
+    def port(self) -> int:
+        return port_base() + self.offset
 
     @property
     def migrations(self) -> Path:
         return SERVICES_DIR / self.name / "migrations"
 
 
+def port_base() -> int:
+    """SPROUT_PORT_BASE moves all five ports at once (tests run a second system beside yours)."""
+    return int(os.environ.get("SPROUT_PORT_BASE", "8000"))
+
+
 SERVICES: dict[str, ServiceSpec] = {
     s.name: s
     for s in (
-        ServiceSpec("gateway", "services.gateway.app:create_app", 8000, "services.gateway.events:consumers"),
-        ServiceSpec("selection", "services.selection.app:create_app", 8001, "services.selection.events:consumers"),
-        ServiceSpec("mentoring", "services.mentoring.app:create_app", 8002, "services.mentoring.events:consumers"),
-        ServiceSpec("courses", "services.courses.app:create_app", 8003, "services.courses.events:consumers"),
-        ServiceSpec("tracking", "services.tracking.app:create_app", 8004, "services.tracking.events:consumers"),
+        ServiceSpec("gateway", "services.gateway.app:create_app", 0, "services.gateway.events:consumers"),
+        ServiceSpec("selection", "services.selection.app:create_app", 1, "services.selection.events:consumers"),
+        ServiceSpec("mentoring", "services.mentoring.app:create_app", 2, "services.mentoring.events:consumers"),
+        ServiceSpec("courses", "services.courses.app:create_app", 3, "services.courses.events:consumers"),
+        ServiceSpec("tracking", "services.tracking.app:create_app", 4, "services.tracking.events:consumers"),
     )
 }
 
@@ -231,6 +240,8 @@ async def _up(args: argparse.Namespace) -> int:
         log_dir = settings.data_dir.resolve() / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "SPROUT_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+        # Every service learns where the others listen, whatever the port base.
+        env.update({f"SPROUT_{s.name.upper()}_URL": f"http://127.0.0.1:{s.port}" for s in SERVICES.values()})
         tails: dict[str, deque] = {}
         for name in names:
             spec = SERVICES[name]
@@ -260,7 +271,7 @@ async def _up(args: argparse.Namespace) -> int:
             for n in names:
                 print(f"  {n:<10} http://127.0.0.1:{SERVICES[n].port}", flush=True)
             if "gateway" in names:
-                print("  API docs   http://127.0.0.1:8000/docs", flush=True)
+                print(f"  API docs   http://127.0.0.1:{SERVICES['gateway'].port}/docs", flush=True)
             print(f"logs in {log_dir}; Ctrl-C stops everything.", flush=True)
             waiters = [asyncio.create_task(p.wait()) for p in procs.values()]
             stopper = asyncio.create_task(stop.wait())

@@ -75,10 +75,37 @@ def _database_url() -> str:
 # ---------------------------------------------------------------- serve / migrate
 
 
+def _check_settings(name: str) -> str | None:
+    """Why the service's settings refuse to load (production defaults, bad values), or None."""
+    import importlib
+
+    from pydantic import ValidationError
+
+    from shared.settings import BaseServiceSettings
+
+    module = importlib.import_module(f"services.{name}.settings")
+    cls = next(
+        v for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, BaseServiceSettings) and v.service_name == name
+    )
+    try:
+        cls()
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     spec = SERVICES[args.name]
+    problem = _check_settings(args.name)
+    if problem:
+        print(f"sprout serve {args.name}: refusing to start: {problem}", file=sys.stderr)
+        return 2
     os.environ.setdefault("SPROUT_PORT", str(args.port or spec.port))
     port = args.port or int(os.environ["SPROUT_PORT"])
     host = args.host or os.environ.get("SPROUT_HOST", "127.0.0.1")
@@ -103,6 +130,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     url = _database_url()
     asyncio.run(migrate(url, migration_trees()))
     print("migrations at head:", ", ".join(t.schema for t in migration_trees()))
+    # Subscriptions exist from the migration on, so a consumer is owed what is published before it first runs.
+    from shared.events.worker import load_consumers, register_subscriptions
+
+    asyncio.run(register_subscriptions(url, load_consumers(s.consumers for s in SERVICES.values())))
     return 0
 
 
@@ -157,6 +188,114 @@ def cmd_events(args: argparse.Namespace) -> int:
         print(json.dumps(asyncio.run(admin.stats(url)), indent=2))
         return 0
     return 2
+
+
+# ---------------------------------------------------------------- signing keys and machine clients
+
+
+def _problem_text(exc) -> str:
+    from shared.problems import problem_body
+
+    return problem_body(exc.code, **exc.params)["detail"]
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from services.gateway.settings import GatewaySettings
+    from services.gateway.tokens import admin
+    from shared import clock
+
+    url = _database_url()
+    if args.action == "list":
+        now = clock.now()
+        for k in asyncio.run(admin.list_keys(url)):
+            print(
+                f"{k.kid}  {k.status(now):<8} {k.origin:<9} active from {k.activated_at:%Y-%m-%d %H:%M:%S}"
+                + (f"  retired {k.retired_at:%Y-%m-%d %H:%M:%S}" if k.retired_at else "")
+                + (f"  published until {k.published_until:%Y-%m-%d %H:%M:%S}" if k.published_until else "")
+            )
+        return 0
+    settings = GatewaySettings()
+    if args.action == "ensure":
+        key, made = asyncio.run(admin.ensure_key(url, settings))
+        print(f"{'made' if made else 'found'} signing key {key.kid} ({key.origin})")
+        return 0
+    delay = 0.0 if args.now else (args.delay if args.delay is not None else settings.signing_key_activation_delay)
+    new, retired = asyncio.run(admin.rotate_key(url, settings, delay=delay))
+    print(f"new signing key {new.kid}: published now, signs from {new.activated_at:%Y-%m-%d %H:%M:%S%z}")
+    for k in retired:
+        print(f"  {k.kid} retires then; published until {k.published_until:%Y-%m-%d %H:%M:%S%z}")
+    return 0
+
+
+def cmd_client(args: argparse.Namespace) -> int:
+    from services.gateway.tokens import admin
+    from shared.problems import ProblemError
+
+    try:
+        created = asyncio.run(
+            admin.create_client(
+                _database_url(), client_id=args.client_id, name=args.name, role=args.role,
+                scopes=args.scope or [], partner=args.partner,
+            )
+        )
+    except ProblemError as exc:
+        print(_problem_text(exc), file=sys.stderr)
+        return 1
+    except ValueError as exc:  # pydantic's ValidationError: a malformed id, name or scope
+        print(exc, file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(created, ensure_ascii=False))
+    else:
+        print(f"client {created['client_id']} ({created['role']}) created; its secret, shown this once:")
+        print(created["client_secret"])
+    return 0
+
+
+# ---------------------------------------------------------------- users and personal data
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if args.no_password:
+        return None
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("the passwords differ")
+    return first
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from services.gateway.identity import admin
+    from services.gateway.settings import GatewaySettings
+    from shared.problems import ProblemError
+
+    password = _read_password(args)
+    try:
+        user = asyncio.run(
+            admin.create_user(
+                _database_url(), GatewaySettings(), username=args.username, roles=args.role,
+                password=password, display_name=args.display_name, school=args.school,
+            )
+        )
+    except ProblemError as exc:
+        print(_problem_text(exc), file=sys.stderr)
+        # 3: the user exists already, so a provisioning script can tell "done before" from a failure.
+        return 3 if exc.code == "username_taken" else 1
+    print(f"user {user.username} ({', '.join(user.roles)}) created: {user.id}")
+    return 0
+
+
+def cmd_pii(args: argparse.Namespace) -> int:
+    from services.gateway.identity import admin
+    from services.gateway.settings import GatewaySettings
+
+    done = asyncio.run(admin.rotate_personal_data(_database_url(), GatewaySettings()))
+    print(f"re-encrypted with the newest key: {done['users']} users, {done['signing_keys']} signing keys")
+    return 0
 
 
 # ---------------------------------------------------------------- up
@@ -338,6 +477,43 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--days", type=int, default=None)
     evs.add_parser("stats", help="pending, done and dead counts per consumer")
     ev.set_defaults(func=cmd_events)
+
+    keys = sub.add_parser("keys", help="the gateway's token signing keys")
+    ks = keys.add_subparsers(dest="action", required=True)
+    ks.add_parser("ensure", help="make a signing key if none is active (idempotent: run it at every deployment)")
+    rot = ks.add_parser("rotate", help="a new signing key: published now, signing after a delay; the old one retires then")
+    rot.add_argument("--delay", type=float, help="seconds before the new key signs (default SPROUT_SIGNING_KEY_ACTIVATION_DELAY)")
+    rot.add_argument("--now", action="store_true", help="sign with it at once (when the old key is compromised)")
+    ks.add_parser("list", help="every key, with its status")
+    keys.set_defaults(func=cmd_keys)
+
+    client = sub.add_parser("client", help="machine clients: partner universities and our own services")
+    cs = client.add_subparsers(dest="action", required=True)
+    cc = cs.add_parser("create", help="create a machine client and print its secret (once)")
+    cc.add_argument("--client-id", required=True)
+    cc.add_argument("--name", required=True)
+    cc.add_argument("--role", required=True, choices=["partner", "service"])
+    cc.add_argument("--scope", action="append", help="a scope it may ask for; repeat for several")
+    cc.add_argument("--partner", help="the partner university's name (role partner)")
+    cc.add_argument("--json", action="store_true")
+    client.set_defaults(func=cmd_client)
+
+    user = sub.add_parser("user", help="people: create the first admin of a new deployment")
+    us = user.add_subparsers(dest="action", required=True)
+    uc = us.add_parser("create", help="create a user (exit code 3 if the username is taken)")
+    uc.add_argument("--username", required=True)
+    uc.add_argument("--role", action="append", required=True, help="a role (admin, staff, ...); repeat for several")
+    uc.add_argument("--display-name")
+    uc.add_argument("--school", help="the school's name (coordinators and students)")
+    pw = uc.add_mutually_exclusive_group()
+    pw.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    pw.add_argument("--no-password", action="store_true", help="no password yet: the user cannot log in")
+    user.set_defaults(func=cmd_user)
+
+    pii = sub.add_parser("pii", help="encrypted personal data")
+    ps = pii.add_subparsers(dest="action", required=True)
+    ps.add_parser("rotate", help="re-encrypt everything under the newest key of SPROUT_PII_KEYS")
+    pii.set_defaults(func=cmd_pii)
     return p
 
 

@@ -16,13 +16,17 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from shared import health
+from shared import health, whoami
+from shared.auth import document_access_rules
+from shared.consent import ConsentClient
 from shared.db import create_engine, resolve_database_url, sessionmaker
+from shared.idempotency import install_idempotency
 from shared.logging import setup_logging
 from shared.middleware import RequestContextMiddleware
 from shared.migrations import MigrationTree
-from shared.problems import Problem, install_problem_handlers
+from shared.problems import PROBLEM_JSON, Problem, install_problem_handlers
 from shared.settings import BaseServiceSettings
+from shared.tokens import JwksKeySource, TokenVerifier
 from shared.tracing import instrument_app, instrument_engine, setup_tracing
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,20 @@ def create_service_app(
             app.state.engine = engine
             app.state.sessionmaker = sessionmaker(engine)
             app.state.migration_heads = {t.schema: await asyncio.to_thread(t.heads) for t in trees}
+            # Services verify tokens against the gateway's published keys; the gateway's own
+            # lifespan replaces this with a verifier over its local key store.
+            app.state.token_verifier = TokenVerifier(
+                JwksKeySource(
+                    settings.effective_jwks_url,
+                    ttl=settings.jwks_cache_seconds,
+                    min_refresh=settings.jwks_min_refresh_seconds,
+                ),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+            # Asks the gateway whether a student's consent holds (shared/consent.py).
+            app.state.consents = ConsentClient.from_settings(settings)
+            stack.push_async_callback(app.state.consents.aclose)
             if consumers and settings.events_enabled:
                 from shared.events.worker import run_consumers
 
@@ -92,18 +110,27 @@ def create_service_app(
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id(name),
-        responses={500: {"model": Problem, "description": "Problem: `internal_error`"}},
+        responses={
+            500: {
+                "description": "Problem: `internal_error`",
+                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                "model": Problem,
+            }
+        },
     )
     app.state.service_name = name
     app.state.settings = settings
     app.state.migration_trees = trees
     app.state.readiness_checks = {}
     install_problem_handlers(app)
+    install_idempotency(app, migration_tree.schema)
     app.include_router(health.router)
+    app.include_router(whoami.router)
     for router in routers:
         app.include_router(router)
     app.add_middleware(
         RequestContextMiddleware, service=name, max_body_bytes=settings.request_max_bytes, access_log=access_log
     )
+    document_access_rules(app)
     instrument_app(app)
     return app

@@ -1,27 +1,179 @@
 """Who may call a route, declared on the route itself.
 
-Every route states its rule with one of these dependencies; a test walks every route of
-every app and fails on a route without one. Identity and tokens arrive with the gateway's
-identity work; until then the only rule is `Public`.
+Every route states its rule with one dependency from this module: `Public`, `Authenticated`,
+or `require(roles..., scopes=...)`. A test walks every route of every app and fails on a
+route without one. The rule verifies the bearer token (signature, expiry, issuer, audience;
+see shared/tokens.py) and hands the route the caller's `Principal`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Annotated
+
 from fastapi import Depends, Request
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.security import OAuth2
+
+from shared.problems import ProblemError
+from shared.tokens import Principal, TokenError
+
+# The roles a person's account may hold.
+USER_ROLES = ("admin", "staff", "expert", "mentor", "coordinator", "student", "guardian", "partner")
+# A Sprout service calling another with its own client-credentials token; never a person.
+SERVICE = "service"
+# Every role a token may carry, and so every role a route may name.
+ROLES = (*USER_ROLES, SERVICE)
+# The roles a machine client (gateway.client) may hold.
+CLIENT_ROLES = ("partner", SERVICE)
+
+# Declares the bearer scheme in OpenAPI with the gateway's two flows (people sign in with the
+# password grant, machine clients with client credentials), so the docs page can get a token
+# either way and send it. The token URL is relative: the combined docs are served by the gateway.
+bearer_scheme = OAuth2(
+    flows=OAuthFlows(
+        password=OAuthFlowPassword(tokenUrl="/auth/token", scopes={}),
+        clientCredentials=OAuthFlowClientCredentials(tokenUrl="/auth/token", scopes={}),
+    ),
+    scheme_name="OAuth2",
+    description="Sign in at `/auth/token`: people with the password grant, machine clients with client credentials.",
+    auto_error=False,
+)
 
 
 async def allow_public(request: Request) -> None:
     """Anyone may call this route, with or without a token."""
 
 
-Public = Depends(allow_public)
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
 
-RULES = {allow_public: "public"}
+
+async def authenticate(request: Request) -> Principal:
+    """The verified caller of this request; 401 problem when there is no valid token."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    token = _bearer(request)
+    challenge = {"WWW-Authenticate": 'Bearer realm="sprout"'}
+    if token is None:
+        raise ProblemError("not_authenticated", headers=challenge)
+    verifier = request.app.state.token_verifier
+    try:
+        principal = await verifier.verify(token)
+    except TokenError as exc:
+        raise ProblemError(
+            exc.code, headers={"WWW-Authenticate": f'Bearer realm="sprout", error="invalid_token"'}
+        ) from None
+    request.state.principal = principal
+    request.state.principal_id = principal.id
+    return principal
+
+
+class AccessRule:
+    """A route's access rule: a valid token, then any one of `roles` (if given) and all `scopes`."""
+
+    def __init__(self, roles: Iterable[str] = (), scopes: Iterable[str] = ()) -> None:
+        self.roles = tuple(roles)
+        self.scopes = tuple(scopes)
+        unknown = set(self.roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}")
+
+    @property
+    def description(self) -> str:
+        parts = []
+        if self.roles:
+            parts.append("roles: " + ", ".join(self.roles))
+        if self.scopes:
+            parts.append("scopes: " + " ".join(self.scopes))
+        return "; ".join(parts) or "authenticated"
+
+    async def __call__(
+        self, request: Request, _token: Annotated[str | None, Depends(bearer_scheme)] = None
+    ) -> Principal:
+        principal = await authenticate(request)
+        if self.roles and not principal.has_role(*self.roles):
+            raise ProblemError("forbidden", roles=", ".join(self.roles))
+        if self.scopes and not principal.has_scopes(*self.scopes):
+            raise ProblemError("insufficient_scope", scopes=" ".join(self.scopes))
+        return principal
+
+
+def require(*roles: str, scopes: Iterable[str] = ()) -> AccessRule:
+    """The rule for a route callable by any of `roles` (and holding `scopes`)."""
+    return AccessRule(roles, scopes)
+
+
+Public = Depends(allow_public)
+Authenticated = Depends(AccessRule())
+
+# Typed forms for a route that wants the caller: `principal: CurrentPrincipal`.
+CurrentPrincipal = Annotated[Principal, Depends(AccessRule())]
 
 
 def rule_of(route) -> str | None:
     """The declared access rule of a route, or None when it declares none."""
-    for dep in getattr(route, "dependant", None).dependencies if hasattr(route, "dependant") else ():
-        if dep.call in RULES:
-            return RULES[dep.call]
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    for dep in dependant.dependencies:
+        if dep.call is allow_public:
+            return "public"
+        if isinstance(dep.call, AccessRule):
+            return dep.call.description
     return None
+
+
+def document_access_rules(app) -> None:
+    """Write each route's rule into its OpenAPI operation: a "Who may call" line, and 401/403 problems.
+
+    Frontend developers read the rule where they read the operation, and it cannot drift
+    from the code because it is generated from the same dependency that enforces it.
+    """
+    from shared.routes import iter_api_routes
+
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        rules = {(r.path, m.lower()): rule_of(r) for r in iter_api_routes(app) for m in r.methods}
+        ref = {"$ref": "#/components/schemas/Problem"}
+        for path, operations in schema.get("paths", {}).items():
+            for method, op in operations.items():
+                rule = rules.get((path, method))
+                if rule is None:
+                    continue
+                who = "anyone, no token needed" if rule == "public" else rule
+                before = (op.get("description") or "").rstrip()
+                op["description"] = (before + "\n\n" if before else "") + f"**Who may call:** {who}."
+                if rule == "public":
+                    continue
+                responses = op.setdefault("responses", {})
+                responses.setdefault(
+                    "401",
+                    {
+                        "description": "Problem: `not_authenticated`, `invalid_token`, `token_expired`",
+                        "content": {"application/problem+json": {"schema": ref}},
+                    },
+                )
+                if rule != "authenticated":
+                    responses.setdefault(
+                        "403",
+                        {
+                            "description": "Problem: `forbidden`, `insufficient_scope`",
+                            "content": {"application/problem+json": {"schema": ref}},
+                        },
+                    )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi

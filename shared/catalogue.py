@@ -72,6 +72,99 @@ CATALOGUE: dict[str, Entry] = {
         "There is no service named {service}.",
         "不存在名为 {service} 的服务。",
     ),
+    # Authentication and authorisation.
+    "not_authenticated": _e(
+        401, "Not authenticated", "未登录",
+        "This request needs a bearer token; get one from /auth/token.",
+        "此请求需要访问令牌，请先通过 /auth/token 获取。",
+    ),
+    "invalid_token": _e(
+        401, "Invalid token", "令牌无效",
+        "The access token is not valid.",
+        "访问令牌无效。",
+    ),
+    "token_expired": _e(
+        401, "Token expired", "令牌已过期",
+        "The access token has expired; refresh it.",
+        "访问令牌已过期，请刷新。",
+    ),
+    "forbidden": _e(
+        403, "Forbidden", "无权访问",
+        "Your role may not do this; it needs one of: {roles}.",
+        "您的角色无权执行此操作；需要以下角色之一：{roles}。",
+    ),
+    "insufficient_scope": _e(
+        403, "Insufficient scope", "权限范围不足",
+        "This client's token lacks the scope(s): {scopes}.",
+        "此客户端的令牌缺少权限范围：{scopes}。",
+    ),
+    # Tokens, machine clients and limits (services/gateway/tokens, services/gateway/limits).
+    # The token endpoint's answers also carry RFC 6749's `error` member for OAuth clients.
+    "token_request_invalid": _e(
+        400, "Invalid token request", "令牌请求无效",
+        "The token request is malformed: {reason}.",
+        "令牌请求格式错误：{reason}。",
+    ),
+    "unsupported_grant_type": _e(
+        400, "Unsupported grant type", "不支持的授权类型",
+        "The grant type {grant_type} is not supported; use password, client_credentials or refresh_token.",
+        "不支持授权类型 {grant_type}；请使用 password、client_credentials 或 refresh_token。",
+    ),
+    "invalid_scope": _e(
+        400, "Scope not allowed", "权限范围不允许",
+        "The requested scope is not allowed for this caller: {scope}.",
+        "调用方无权申请以下权限范围：{scope}。",
+    ),
+    "invalid_client": _e(
+        401, "Client authentication failed", "客户端认证失败",
+        "The client id or secret is wrong, or the client is disabled.",
+        "客户端编号或密钥错误，或该客户端已停用。",
+    ),
+    "invalid_credentials": _e(
+        401, "Wrong username or password", "用户名或密码错误",
+        "The username or password is wrong, or the account cannot sign in.",
+        "用户名或密码错误，或该账号无法登录。",
+    ),
+    "invalid_refresh_token": _e(
+        401, "Invalid refresh token", "刷新令牌无效",
+        "The refresh token is not valid (unknown, expired, revoked or already used); sign in again.",
+        "刷新令牌无效（不存在、已过期、已撤销或已被使用），请重新登录。",
+    ),
+    "unsupported_token_type": _e(
+        400, "Token type cannot be revoked", "该类型令牌不可撤销",
+        "Access tokens cannot be revoked; they expire within {ttl} seconds. Revoke the refresh token.",
+        "访问令牌不可撤销，将在 {ttl} 秒内过期；请撤销刷新令牌。",
+    ),
+    "login_throttled": _e(
+        429, "Too many failed sign-ins", "登录失败次数过多",
+        "Too many failed sign-ins for this account; try again in {retry_after} seconds.",
+        "该账号登录失败次数过多，请在 {retry_after} 秒后重试。",
+    ),
+    "rate_limited": _e(
+        429, "Too many requests", "请求过于频繁",
+        "Too many requests; try again in {retry_after} seconds.",
+        "请求过于频繁，请在 {retry_after} 秒后重试。",
+    ),
+    "client_not_found": _e(
+        404, "Client not found", "客户端不存在",
+        "There is no machine client {client_id}.",
+        "不存在编号为 {client_id} 的机器客户端。",
+    ),
+    "client_id_taken": _e(
+        409, "Client id taken", "客户端编号已被使用",
+        "A machine client with the id {client_id} already exists.",
+        "编号为 {client_id} 的机器客户端已存在。",
+    ),
+    "client_partner_required": _e(
+        422, "Partner required", "须指定合作单位",
+        "A client with the role partner must name its partner university, and only such a client may.",
+        "角色为 partner 的客户端必须指定其合作高校，其他客户端不得指定。",
+    ),
+    "client_partner_unknown": _e(
+        422, "Unknown partner", "合作单位不存在",
+        "There is no partner university {partner}.",
+        "不存在合作高校 {partner}。",
+    ),
     # Readiness.
     "not_ready": _e(
         503, "Not ready", "服务未就绪",
@@ -93,6 +186,192 @@ CATALOGUE: dict[str, Entry] = {
         400, "Invalid idempotency key", "幂等键无效",
         "Idempotency-Key must be 1 to 255 printable characters.",
         "Idempotency-Key 必须为 1 到 255 个可打印字符。",
+    ),
+    # Identity and personal data (services/gateway/identity).
+    "school_not_found": _e(404, "School not found", "学校不存在", "There is no school {school_id}.", "学校 {school_id} 不存在。"),
+    "school_name_taken": _e(
+        409, "School name taken", "学校名称已存在",
+        "A school named {name} already exists.", "名为 {name} 的学校已存在。",
+    ),
+    "user_not_found": _e(404, "User not found", "用户不存在", "There is no user {user_id}.", "用户 {user_id} 不存在。"),
+    "student_not_found": _e(
+        404, "Student not found", "学生不存在",
+        "There is no student {student_id} that you may see.", "不存在您有权查看的学生 {student_id}。",
+    ),
+    "username_taken": _e(
+        409, "Username taken", "用户名已被占用",
+        "The username {username} is already taken.", "用户名 {username} 已被占用。",
+    ),
+    "id_number_taken": _e(
+        409, "ID number already registered", "身份证号已登记",
+        "A person with this ID number is already registered.", "该身份证号已登记。",
+    ),
+    "profile_invalid": _e(
+        422, "Inconsistent profile", "用户资料不一致",
+        "The profile is inconsistent: {reason}.", "用户资料不一致：{reason}。",
+    ),
+    "weak_password": _e(
+        422, "Password not accepted", "密码不符合要求",
+        "The password must have {reason}.", "密码须满足：{reason}。",
+    ),
+    "precondition_required": _e(
+        428, "If-Match required", "需要 If-Match",
+        "Send If-Match with the ETag you read, so a concurrent change is not overwritten.",
+        "请在 If-Match 中提供读取时得到的 ETag，以免覆盖他人同时所做的修改。",
+    ),
+    "precondition_failed": _e(
+        412, "Changed since you read it", "数据已被修改",
+        "The record changed since you read it (now {etag}); read it again and retry.",
+        "该记录在您读取后已被修改（当前 {etag}），请重新读取后再试。",
+    ),
+    "access_reason_required": _e(
+        400, "Access reason required", "需要说明访问理由",
+        "Reading unmasked personal data needs a reason: send the X-Access-Reason header (3 to 200 characters).",
+        "查看未脱敏的个人信息须说明理由：请在 X-Access-Reason 请求头中填写（3 至 200 个字符）。",
+    ),
+    "reveal_forbidden": _e(
+        403, "May not see personal data", "无权查看个人信息",
+        "Your role may not see this person's {fields} unmasked.", "您的角色无权查看此人未脱敏的{fields}。",
+    ),
+    "not_a_guardian": _e(
+        422, "Not a guardian", "不是监护人",
+        "User {user_id} does not have the guardian role.", "用户 {user_id} 不具有监护人角色。",
+    ),
+    "not_a_student": _e(
+        422, "Not a student", "不是学生",
+        "User {user_id} does not have the student role.", "用户 {user_id} 不具有学生角色。",
+    ),
+    "guardian_link_not_found": _e(
+        404, "Guardian link not found", "监护关系不存在",
+        "User {guardian_id} is not linked to student {student_id}.", "用户 {guardian_id} 与学生 {student_id} 之间不存在监护关系。",
+    ),
+    "partner_not_found": _e(
+        404, "Partner not found", "合作单位不存在", "There is no partner {partner_id}.", "合作单位 {partner_id} 不存在。",
+    ),
+    "partner_name_taken": _e(
+        409, "Partner name taken", "合作单位名称已存在",
+        "A partner named {name} already exists.", "名为 {name} 的合作单位已存在。",
+    ),
+    # Personal data that cannot be accepted (single requests and rows of an import alike).
+    "id_number_format": _e(
+        422, "Invalid ID number", "身份证号格式错误",
+        "The ID number must be 18 characters: 17 digits and a digit or X.", "身份证号须为 18 位：17 位数字加 1 位数字或 X。",
+    ),
+    "id_number_checksum": _e(
+        422, "Invalid ID number", "身份证号校验错误",
+        "The ID number's check character does not match; a digit may be mistyped.", "身份证号校验位不符，可能有数字输错。",
+    ),
+    "id_number_birth_date": _e(
+        422, "Invalid ID number", "身份证号出生日期错误",
+        "The birth date inside the ID number is not a real date in range.", "身份证号中的出生日期无效或超出范围。",
+    ),
+    "phone_format": _e(
+        422, "Invalid phone number", "手机号格式错误",
+        "The phone number must be a mainland mobile number: 11 digits starting 13-19.",
+        "手机号须为 11 位大陆手机号码，以 13-19 开头。",
+    ),
+    "grade_missing": _e(422, "Grade missing", "缺少年级", "The grade is empty.", "年级为空。"),
+    "grade_invalid": _e(
+        422, "Invalid grade", "年级格式错误",
+        "Write the grade as a number 1-12, or by its Chinese name (first year of middle school is 7, of high school 10).", "年级请写作 1-12、初一至初三、高一至高三或一年级至六年级。",
+    ),
+    "grade_out_of_range": _e(
+        422, "Grade out of range", "年级超出范围",
+        "The grade must be between 1 and 12 (and within its school stage).", "年级须在 1 至 12 之间（且符合学段）。",
+    ),
+    # Bulk import of students (services/gateway/identity/imports.py): the file, then its rows.
+    "import_rejected": _e(
+        422, "Import rejected", "导入被拒绝",
+        "{count} row(s) of the file cannot be imported, so nothing was imported; see `errors` (by line), fix them and send the file again, or send it with mode=valid_rows_only to import the good rows.",
+        "文件中有 {count} 行无法导入，因此未导入任何数据；请按 `errors` 中的行号修正后重新上传，或使用 mode=valid_rows_only 仅导入无误的行。",
+    ),
+    "import_unreadable": _e(
+        422, "File not readable", "文件无法读取",
+        "The file cannot be read as CSV (UTF-8 or GBK) or XLSX: {reason}.", "无法以 CSV（UTF-8 或 GBK）或 XLSX 格式读取该文件：{reason}。",
+    ),
+    "import_missing_columns": _e(
+        422, "Columns missing", "缺少必需的列",
+        "The file's header row lacks the column(s): {columns}.", "文件表头缺少以下列：{columns}。",
+    ),
+    "import_too_large": _e(
+        413, "File too large", "文件过大",
+        "The file exceeds {limit} bytes; split it into smaller files.", "文件超过 {limit} 字节，请拆分为较小的文件。",
+    ),
+    "import_too_many_rows": _e(
+        413, "Too many rows", "行数过多",
+        "The file has more than {limit} data rows; split it into smaller files.", "文件数据行超过 {limit} 行，请拆分为较小的文件。",
+    ),
+    "import_empty": _e(422, "No rows", "没有数据行", "The file has a header but no data rows.", "文件只有表头，没有数据行。"),
+    "row_value_missing": _e(422, "Value missing", "缺少必填项", "{column} is empty.", "{column}为空。"),
+    "row_value_too_long": _e(
+        422, "Value too long", "内容过长", "{column} is longer than {limit} characters.", "{column}超过 {limit} 个字符。",
+    ),
+    "username_invalid": _e(
+        422, "Invalid username", "用户名格式错误",
+        "A username is 3-100 letters, digits or _ . @ - and starts with a letter or digit.",
+        "用户名须为 3 至 100 个字母、数字或 _ . @ -，并以字母或数字开头。",
+    ),
+    "school_unknown": _e(
+        422, "Unknown school", "学校不存在",
+        "No school is registered under this name.", "没有以该名称登记的学校。",
+    ),
+    "school_not_yours": _e(
+        422, "Another school", "非本校学校",
+        "A coordinator may import students of their own school only.", "协调员只能导入本校学生。",
+    ),
+    "duplicate_in_file": _e(
+        422, "Duplicate in the file", "文件内重复",
+        "The same {column} appears on line {line} of this file.", "与本文件第 {line} 行的{column}重复。",
+    ),
+    "student_exists": _e(
+        422, "Already registered", "学生已登记",
+        "A person with this ID number is already registered.", "该身份证号对应的人员已登记。",
+    ),
+    "guardian_mismatch": _e(
+        422, "Guardian does not match", "监护人信息不符",
+        "A guardian with this phone is registered under another name; check the phone number.",
+        "该手机号已登记在另一位监护人名下，请核对手机号。",
+    ),
+    "guardian_is_student": _e(
+        422, "Guardian is the student", "监护人与学生相同",
+        "The guardian's phone is the student's own.", "监护人手机号与学生本人相同。",
+    ),
+    # Consent (services/gateway/consent).
+    "consent_not_found": _e(
+        404, "Consent not found", "同意记录不存在", "There is no consent {consent_id} that you may see.", "不存在您有权查看的同意记录 {consent_id}。",
+    ),
+    "consent_already_given": _e(
+        409, "Consent already given", "已同意",
+        "Consent {consent_id} for this purpose is already in force.", "该用途的同意（{consent_id}）已经生效。",
+    ),
+    "consent_already_withdrawn": _e(
+        409, "Consent already withdrawn", "同意已撤回", "Consent {consent_id} was already withdrawn.", "同意 {consent_id} 已被撤回。",
+    ),
+    "consent_not_allowed": _e(
+        403, "May not consent", "无权表示同意",
+        "You may not give or withdraw this consent: {reason}.", "您无权给予或撤回此同意：{reason}。",
+    ),
+    "consent_text_outdated": _e(
+        422, "Consent text outdated", "同意书版本已过期",
+        "Consent must be given to the current text, version {current}.", "须对当前版本（{current}）的同意书表示同意。",
+    ),
+    "consent_partner_required": _e(
+        422, "Partner required", "须指定合作单位",
+        "Consent to sharing names one partner (partner_id); participation names none.",
+        "同意共享须指定一个合作单位（partner_id）；参与项目的同意不指定合作单位。",
+    ),
+    "consent_required": _e(
+        403, "Consent missing", "缺少同意",
+        "Consent missing: student {student_id} has no '{purpose}' consent in force (partner: {partner}). Their data is "
+        "not processed or shared for this purpose until a guardian gives it (or the student, if 14 or older).",
+        "缺少同意：学生 {student_id} 没有用途为“{purpose}”的有效同意（合作单位：{partner}）。在监护人"
+        "（或年满 14 周岁的学生本人）给予同意之前，不得为此用途处理或共享其个人信息。",
+    ),
+    "consent_unverifiable": _e(
+        503, "Consent cannot be checked", "无法核验同意",
+        "Whether student {student_id} consented to '{purpose}' cannot be checked now ({reason}); their data is not "
+        "processed until it can be. Try again shortly.",
+        "暂时无法核验学生 {student_id} 是否同意“{purpose}”（{reason}）；核验之前不处理其个人信息，请稍后重试。",
     ),
 }
 

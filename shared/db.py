@@ -57,6 +57,12 @@ def asyncpg_dsn(url: str) -> tuple[str, dict]:
     if isinstance(host, tuple):
         host = host[0]
     kwargs["host"] = host
+    # TLS options ride in the query string (`?ssl=require`, or libpq's `sslmode`).
+    ssl = parsed.query.get("ssl") or parsed.query.get("sslmode")
+    if isinstance(ssl, tuple):
+        ssl = ssl[0]
+    if ssl and ssl != "disable":
+        kwargs["ssl"] = ssl
     return "", {k: v for k, v in kwargs.items() if v is not None}
 
 

@@ -21,6 +21,7 @@ from shared.problems import language, problem_body, PROBLEM_JSON
 from shared.tracing import valid_traceparent
 
 log = logging.getLogger("sprout.access")
+errors_log = logging.getLogger(__name__)
 
 REQUESTS = Counter("sprout_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"])
 LATENCY = Histogram(
@@ -133,6 +134,14 @@ class RequestContextMiddleware:
                     if started:
                         raise
                     await answer("payload_too_large", limit=limit)
+                except Exception:
+                    # Answered here rather than by Starlette's outermost handler, which runs after
+                    # this middleware has reset the request id: the 500's body, header and log
+                    # line would all lack it.
+                    if started:
+                        raise
+                    errors_log.exception("unhandled error")
+                    await answer("internal_error", request_id=rid)
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")

@@ -8,6 +8,7 @@ second finds nothing left to do.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -99,11 +100,25 @@ def _current(connection: Connection, schema: str) -> set[str]:
     return set(ctx.get_current_heads())
 
 
+@cache
+def _known_revisions(tree: MigrationTree) -> frozenset[str]:
+    return frozenset(r.revision for r in ScriptDirectory.from_config(tree.config()).walk_revisions())
+
+
 async def behind(conn, trees: list[MigrationTree], heads: dict[str, set[str]]) -> list[str]:
-    """Schemas whose applied revision is not the head this code expects."""
+    """Schemas that lack migrations this code expects.
+
+    A schema *ahead* of the code (a revision this code does not know) counts as ready: during
+    a rolling release the migration job runs first, and the previous release's pods must stay
+    in service until they are replaced. That is safe because migrations are written
+    expand-then-contract: a release never drops what the one before it still uses.
+    """
     out = []
     for tree in trees:
         current = await conn.run_sync(_current, tree.schema)
-        if current != heads[tree.schema]:
-            out.append(tree.schema)
+        if current == heads[tree.schema]:
+            continue
+        if current and not current <= _known_revisions(tree):
+            continue
+        out.append(tree.schema)
     return out

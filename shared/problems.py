@@ -57,7 +57,8 @@ def language(accept_language: str | None) -> str:
                 except ValueError:
                     q = 0.0
         lang = "zh" if tag.startswith("zh") else "en" if tag.startswith("en") or tag == "*" else None
-        if lang and q > best_q:
+        # q=0 means "not this one" (RFC 9110 12.4.2), and so does an unreadable q.
+        if lang and q > 0 and q > best_q:
             best, best_q = lang, q
     return best
 

@@ -54,6 +54,18 @@ class BaseServiceSettings(BaseSettings):
     events_backoff_max: float = Field(default=600.0, gt=0)
     events_retention_days: int = Field(default=14, ge=1)
 
+    # Tokens: every service verifies the gateway's access tokens against its JWKS.
+    jwt_issuer: str = "sprout-gateway"
+    jwt_audience: str = "sprout"
+    jwks_url: str | None = None  # default: <gateway_url>/.well-known/jwks.json
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    # A token naming a key this service has not seen fetches the JWKS again, at most once per
+    # this many seconds: a flood of made-up key ids cannot become a flood of fetches.
+    jwks_min_refresh_seconds: float = Field(default=10.0, gt=0)
+    # This service's own machine client, for service-to-service calls (client-credentials grant).
+    service_client_id: str | None = None
+    service_client_secret: str | None = None
+
     # Where the other services live; the gateway proxies to them, services call each other.
     gateway_url: str = "http://127.0.0.1:8000"
     selection_url: str = "http://127.0.0.1:8001"
@@ -68,6 +80,10 @@ class BaseServiceSettings(BaseSettings):
     @property
     def pgdata(self) -> Path:
         return self.data_dir.resolve() / "pgdata"
+
+    @property
+    def effective_jwks_url(self) -> str:
+        return self.jwks_url or self.gateway_url.rstrip("/") + "/.well-known/jwks.json"
 
     def service_url(self, name: str) -> str:
         return getattr(self, f"{name}_url")

@@ -3,7 +3,7 @@
 With SPROUT_DATABASE_URL set, the run creates its database on that server; otherwise on
 an embedded server kept in the system temp folder between runs (initdb happens once).
 Each test gets a session inside a transaction that is rolled back; tests of the event bus,
-which need real commits, use `committed_engine` and clean up after themselves.
+which need real commits, use `engine` directly and keep to their own consumer names.
 """
 
 from __future__ import annotations

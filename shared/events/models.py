@@ -70,9 +70,7 @@ class Delivery(EventsBase):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     consumer: Mapped[str] = mapped_column(String(100))
-    event_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("events.event.id", ondelete="CASCADE"), index=True
-    )
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.event.id", ondelete="CASCADE"))
     # Copied from the event so the per-subject ordering check needs no join.
     subject: Mapped[str] = mapped_column(String(200))
     status: Mapped[DeliveryStatus] = mapped_column(
@@ -103,6 +101,8 @@ class Delivery(EventsBase):
             "id",
             postgresql_where=text("status = 'pending'"),
         ),
+        # Named here: `index=True` would take the schema into the name and differ from the migration.
+        Index("ix_delivery_event_id", "event_id"),
         Index("ix_delivery_done_at", "done_at", postgresql_where=text("status = 'done'")),
         Index("ix_delivery_dead", "consumer", "id", postgresql_where=text("status = 'dead'")),
     )

@@ -1,0 +1,59 @@
+"""The consent table: one row per consent given, closed by its withdrawal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, Index, String, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.gateway.db import SCHEMA, Base
+
+
+class ConsentPurpose(StrEnum):
+    participation = "participation"
+    partner_sharing = "partner_sharing"
+
+
+class Consent(Base):
+    """A consent for one student and purpose (and, for sharing, one partner).
+
+    `guardian_id` is the guardian who gave it; NULL when a student aged 14 or more gave it
+    themselves. At most one consent per (student, purpose, partner) is open (not withdrawn):
+    a partial unique index says so, so two concurrent "give" requests cannot both win.
+    """
+
+    __tablename__ = "consent"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("gateway.user_account.id"))
+    guardian_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("gateway.user_account.id"))
+    purpose: Mapped[ConsentPurpose] = mapped_column(
+        Enum(ConsentPurpose, name="consent_purpose", schema=SCHEMA, values_callable=lambda e: [m.value for m in e])
+    )
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("gateway.partner.id"))
+    text_version: Mapped[str] = mapped_column(String(50))
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who closed it: the guardian or student who withdrew, or "superseded" by a newer text.
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (
+        CheckConstraint(
+            "(purpose = 'partner_sharing') = (partner_id IS NOT NULL)", name="partner_iff_sharing"
+        ),
+        CheckConstraint("withdrawn_at IS NULL OR withdrawn_at >= given_at", name="withdrawn_after_given"),
+        Index(
+            "uq_consent_open",
+            "student_id",
+            "purpose",
+            text("coalesce(partner_id, '00000000-0000-0000-0000-000000000000'::uuid)"),
+            unique=True,
+            postgresql_where=text("withdrawn_at IS NULL"),
+        ),
+        Index("ix_consent_student_id_given_at", "student_id", "given_at"),
+        Index("ix_consent_given_at_id", "given_at", "id"),
+    )

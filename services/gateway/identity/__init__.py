@@ -1,0 +1,1 @@
+"""Identity: schools, users and their roles, guardian links, student profiles and their personal data."""

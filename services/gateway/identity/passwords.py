@@ -1,0 +1,58 @@
+"""Password hashing: Argon2id through pwdlib, the one place that hashes or checks a password."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+# A password shorter than this is refused wherever one is set (admin, `sprout user create`).
+MIN_LENGTH = 10
+MAX_LENGTH = 256
+
+# OWASP's Password Storage Cheat Sheet, first Argon2id option: 19 MiB, 2 passes, 1 lane. About
+# a tenth of argon2-cffi's defaults (64 MiB, 3 passes, 4 lanes) in memory and CPU per sign-in,
+# so a burst of logins cannot exhaust a gateway replica, and still far beyond what GPU
+# guessing can afford. Hashes made with other parameters are replaced on the next successful
+# sign-in (`verify_password` returns the new hash).
+ARGON2_MEMORY_KIB = 19_456
+ARGON2_TIME_COST = 2
+ARGON2_PARALLELISM = 1
+
+
+@lru_cache(maxsize=1)
+def hasher() -> PasswordHash:
+    return PasswordHash(
+        (Argon2Hasher(memory_cost=ARGON2_MEMORY_KIB, time_cost=ARGON2_TIME_COST, parallelism=ARGON2_PARALLELISM),)
+    )
+
+
+def hash_password(password: str) -> str:
+    return hasher().hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    """(matches, a new hash when the stored one used weaker parameters and should be replaced).
+
+    With no stored hash it still spends the time of one verification, so a login cannot tell
+    "no such user" from "wrong password" by how long it takes.
+    """
+    if password_hash is None:
+        hasher().verify(password, _dummy_hash())
+        return False, None
+    return hasher().verify_and_update(password, password_hash)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hasher().hash("not a password anyone has")
+
+
+def password_problem(password: str) -> str | None:
+    """Why `password` cannot be used, or None."""
+    if len(password) < MIN_LENGTH:
+        return f"at least {MIN_LENGTH} characters"
+    if len(password) > MAX_LENGTH:
+        return f"at most {MAX_LENGTH} characters"
+    return None

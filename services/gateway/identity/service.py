@@ -1,0 +1,567 @@
+"""Identity operations: schools, users, guardian links, partners, and every read of personal data.
+
+Functions take keyword-only arguments and only `flush()`; the request's session commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.gateway.crypto import FieldCipher
+from services.gateway.identity import repository as repo
+from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
+from services.gateway.identity.passwords import hash_password, password_problem
+from services.gateway.identity.schemas import (
+    GuardianOut,
+    PersonalField,
+    SchoolIn,
+    SchoolPatch,
+    StudentListItem,
+    StudentOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+from services.gateway.identity.validation import (
+    InvalidValue,
+    mask_address,
+    mask_id_number,
+    mask_phone,
+    normalise_phone,
+    parse_resident_id,
+)
+from services.gateway.tokens import service as tokens
+from shared import clock
+from shared.context import request_id_var
+from shared.problems import ProblemError
+from shared.tokens import Principal
+
+# Ages and birthdays are counted on the calendar of the programme's city; China keeps one
+# offset all year, so a fixed zone needs no time-zone database.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+# Who may ask for unmasked personal data, besides the person themself and their guardians.
+REVEAL_ROLES = ("admin", "staff")
+
+
+def today() -> date:
+    return clock.now().astimezone(CHINA).date()
+
+
+def aad(user_id: uuid.UUID, column: str) -> bytes:
+    """Binds a ciphertext to its row and column: copied elsewhere, it does not decrypt."""
+    return f"user_account.{column}:{user_id}".encode()
+
+
+# ---------------------------------------------------------------- schools
+
+
+async def create_school(*, session: AsyncSession, data: SchoolIn) -> School:
+    if await repo.school_by_name(session, data.name):
+        raise ProblemError("school_name_taken", name=data.name)
+    school = School(id=uuid.uuid4(), name=data.name.strip(), district=data.district.strip(), level=data.level)
+    await insert_unique(session, school, "school_name_taken", name=data.name)
+    return school
+
+
+async def update_school(*, session: AsyncSession, school_id: uuid.UUID, patch: SchoolPatch) -> School:
+    school = await repo.get_school(session, school_id)
+    if school is None:
+        raise ProblemError("school_not_found", school_id=school_id)
+    changes = patch.model_dump(exclude_unset=True)
+    for key in ("name", "district", "level", "disabled"):
+        if key in changes and changes[key] is None:
+            raise ProblemError("profile_invalid", reason=f"{key} cannot be null")
+    if "name" in changes and changes["name"].strip().lower() != school.name.lower():
+        if await repo.school_by_name(session, changes["name"]):
+            raise ProblemError("school_name_taken", name=changes["name"])
+    for key, value in changes.items():
+        setattr(school, key, value.strip() if isinstance(value, str) else value)
+    await flush_unique(session, "school_name_taken", name=school.name)
+    return school
+
+
+async def get_school(*, session: AsyncSession, school_id: uuid.UUID) -> School:
+    school = await repo.get_school(session, school_id)
+    if school is None:
+        raise ProblemError("school_not_found", school_id=school_id)
+    return school
+
+
+# ---------------------------------------------------------------- users
+
+
+@dataclass
+class PersonalInput:
+    """Plaintext personal data to store on a user (None leaves it unset)."""
+
+    id_number: str | None = None
+    phone: str | None = None
+    address: str | None = None
+
+
+def set_id_number(user: UserAccount, raw: str | None, *, cipher: FieldCipher, on: date) -> None:
+    if raw is None:
+        user.id_number_cipher = user.id_number_index = None
+        return
+    try:
+        parsed = parse_resident_id(raw, today=on)
+    except InvalidValue as exc:
+        raise ProblemError(exc.code) from None
+    user.id_number_cipher = cipher.encrypt(parsed.number.encode(), aad=aad(user.id, "id_number"))
+    user.id_number_index = cipher.blind_index(parsed.number)
+    user.birth_date = parsed.birth_date
+
+
+def set_phone(user: UserAccount, raw: str | None, *, cipher: FieldCipher) -> None:
+    if raw is None:
+        user.phone_cipher = user.phone_index = None
+        return
+    try:
+        phone = normalise_phone(raw)
+    except InvalidValue as exc:
+        raise ProblemError(exc.code) from None
+    user.phone_cipher = cipher.encrypt(phone.encode(), aad=aad(user.id, "phone"))
+    user.phone_index = cipher.blind_index(phone, purpose="phone")
+
+
+def set_address(user: UserAccount, raw: str | None, *, cipher: FieldCipher) -> None:
+    user.address_cipher = None if raw is None else cipher.encrypt(raw.strip().encode(), aad=aad(user.id, "address"))
+
+
+def _check_password(password: str) -> str:
+    problem = password_problem(password)
+    if problem:
+        raise ProblemError("weak_password", reason=problem)
+    return hash_password(password)
+
+
+async def _check_profile(
+    session: AsyncSession, user: UserAccount, *, school_changed: bool, partner_changed: bool = False
+) -> None:
+    """The rules the check constraints also hold, answered as problems rather than 500s."""
+    roles = set(user.roles)
+    if "student" in roles and (user.school_id is None or user.grade is None):
+        raise ProblemError("profile_invalid", reason="a student needs a school_id and a grade")
+    if "coordinator" in roles and user.school_id is None:
+        raise ProblemError("profile_invalid", reason="a coordinator needs a school_id")
+    if ("partner" in roles) != (user.partner_id is not None):
+        raise ProblemError("profile_invalid", reason="a partner_id goes with the role partner, and only with it")
+    if user.partner_id is not None and partner_changed and await repo.get_partner(session, user.partner_id) is None:
+        raise ProblemError("partner_not_found", partner_id=user.partner_id)
+    if user.school_id is not None and school_changed:
+        school = await repo.get_school(session, user.school_id)
+        if school is None:
+            raise ProblemError("school_not_found", school_id=user.school_id)
+        if school.disabled:
+            raise ProblemError("profile_invalid", reason="the school is disabled")
+
+
+def new_user(
+    *,
+    user_id: uuid.UUID | None = None,
+    username: str,
+    display_name: str,
+    roles: Iterable[str],
+    school_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+    grade: int | None = None,
+    birth_date: date | None = None,
+    password_hash: str | None = None,
+    personal: PersonalInput | None = None,
+    cipher: FieldCipher,
+    on: date,
+) -> UserAccount:
+    """A new user with its personal data encrypted (raises a problem for invalid personal data)."""
+    user = UserAccount(
+        id=user_id or uuid.uuid4(),
+        username=username,
+        display_name=display_name.strip(),
+        roles=sorted(set(roles)),
+        school_id=school_id,
+        partner_id=partner_id,
+        grade=grade,
+        birth_date=birth_date,
+        password_hash=password_hash,
+        disabled=False,
+    )
+    personal = personal or PersonalInput()
+    set_id_number(user, personal.id_number, cipher=cipher, on=on)
+    if birth_date is not None and user.birth_date != birth_date:
+        raise ProblemError("profile_invalid", reason="birth_date differs from the ID number's")
+    set_phone(user, personal.phone, cipher=cipher)
+    set_address(user, personal.address, cipher=cipher)
+    return user
+
+
+async def create_user(*, session: AsyncSession, data: UserIn, cipher: FieldCipher) -> UserAccount:
+    if await repo.user_by_username(session, data.username):
+        raise ProblemError("username_taken", username=data.username)
+    password_hash = _check_password(data.password.get_secret_value()) if data.password is not None else None
+    user = new_user(
+        username=data.username,
+        display_name=data.display_name,
+        roles=data.roles,
+        school_id=data.school_id,
+        partner_id=data.partner_id,
+        grade=data.grade,
+        birth_date=data.birth_date,
+        password_hash=password_hash,
+        personal=PersonalInput(id_number=data.id_number, phone=data.phone, address=data.address),
+        cipher=cipher,
+        on=today(),
+    )
+    await _check_profile(session, user, school_changed=True, partner_changed=True)
+    if user.id_number_index and await repo.id_indexes_taken(session, [user.id_number_index]):
+        raise ProblemError("id_number_taken")
+    await insert_unique(session, user, "username_taken", username=data.username)
+    return user
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _matches(if_match: str, version: int) -> bool:
+    wanted = etag(version)
+    for candidate in if_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate == wanted:
+            return True
+    return False
+
+
+async def update_user(
+    *, session: AsyncSession, user_id: uuid.UUID, patch: UserPatch, if_match: str | None, cipher: FieldCipher
+) -> UserAccount:
+    # The row lock makes "check the version, then write" one step against concurrent updates.
+    user = await repo.get_user(session, user_id, for_update=True)
+    if user is None:
+        raise ProblemError("user_not_found", user_id=user_id)
+    if not if_match:
+        raise ProblemError("precondition_required")
+    if not _matches(if_match, user.version):
+        raise ProblemError("precondition_failed", etag=etag(user.version))
+    changes = patch.model_dump(exclude_unset=True)
+    for key in ("display_name", "roles", "disabled"):
+        if key in changes and changes[key] is None:
+            raise ProblemError("profile_invalid", reason=f"{key} cannot be null")
+    # Disabling an account or resetting its password ends every sign-in it has: its refresh
+    # tokens are revoked in this transaction (its access tokens run out within their lifetime).
+    ends_sign_ins = ("disabled" in changes and changes["disabled"] and not user.disabled) or "password" in changes
+    if "display_name" in changes:
+        user.display_name = changes["display_name"].strip()
+    if "roles" in changes:
+        user.roles = sorted(set(changes["roles"]))
+    if "disabled" in changes:
+        user.disabled = changes["disabled"]
+    if "password" in changes:
+        user.password_hash = None if patch.password is None else _check_password(patch.password.get_secret_value())
+    school_changed = "school_id" in changes and changes["school_id"] != user.school_id
+    if "school_id" in changes:
+        user.school_id = changes["school_id"]
+    partner_changed = "partner_id" in changes and changes["partner_id"] != user.partner_id
+    if "partner_id" in changes:
+        user.partner_id = changes["partner_id"]
+    if "grade" in changes:
+        user.grade = changes["grade"]
+    on = today()
+    if "id_number" in changes:
+        old_index = user.id_number_index
+        set_id_number(user, changes["id_number"], cipher=cipher, on=on)
+        if user.id_number_index and user.id_number_index != old_index:
+            if await repo.id_indexes_taken(session, [user.id_number_index]):
+                raise ProblemError("id_number_taken")
+    if "birth_date" in changes:
+        if user.id_number_cipher is not None and changes["birth_date"] != user.birth_date:
+            raise ProblemError("profile_invalid", reason="birth_date comes from the ID number and differs from it")
+        user.birth_date = changes["birth_date"]
+    if "phone" in changes:
+        set_phone(user, changes["phone"], cipher=cipher)
+    if "address" in changes:
+        set_address(user, changes["address"], cipher=cipher)
+    await _check_profile(session, user, school_changed=school_changed, partner_changed=partner_changed)
+    await flush_unique(session, "id_number_taken")
+    if ends_sign_ins:
+        await tokens.revoke_refresh_tokens_of(session, user.id)
+    return user
+
+
+async def get_user(*, session: AsyncSession, user_id: uuid.UUID) -> UserAccount:
+    user = await repo.get_user(session, user_id)
+    if user is None:
+        raise ProblemError("user_not_found", user_id=user_id)
+    return user
+
+
+async def readable_user(*, session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> UserAccount:
+    """A user the caller may read: admin and staff any user, everyone else only themself."""
+    if not principal.has_role("admin", "staff") and repo.as_uuid(principal.id) != user_id:
+        raise ProblemError("user_not_found", user_id=user_id)
+    return await get_user(session=session, user_id=user_id)
+
+
+async def visible_student(*, session: AsyncSession, principal: Principal, student_id: uuid.UUID) -> UserAccount:
+    """A student the caller may see (see repository.visible_students), else 404: a student out
+    of one's scope is answered like one that does not exist."""
+    student = await repo.visible_student(session, principal, student_id)
+    if student is None:
+        raise ProblemError("student_not_found", student_id=student_id)
+    return student
+
+
+# ---------------------------------------------------------------- personal data: masks, reveals, the log
+
+
+def _plain(user: UserAccount, column: str, cipher: FieldCipher) -> str | None:
+    blob = getattr(user, f"{column}_cipher")
+    return cipher.decrypt_text(blob, aad=aad(user.id, column))
+
+
+_MASKS = {"id_number": mask_id_number, "phone": mask_phone, "address": mask_address}
+
+
+def personal_value(user: UserAccount, column: str, cipher: FieldCipher, *, reveal: bool) -> str | None:
+    value = _plain(user, column, cipher)
+    if value is None or reveal:
+        return value
+    return _MASKS[column](value)
+
+
+def user_out(user: UserAccount, cipher: FieldCipher, revealed: Iterable[PersonalField] = ()) -> UserOut:
+    shown = set(revealed)
+    return UserOut(**_user_fields(user, cipher, shown))
+
+
+def _user_fields(user: UserAccount, cipher: FieldCipher, shown: set[PersonalField]) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "roles": list(user.roles),
+        "disabled": user.disabled,
+        "has_password": user.password_hash is not None,
+        "school_id": user.school_id,
+        "partner_id": user.partner_id,
+        "grade": user.grade,
+        "birth_date": user.birth_date,
+        "id_number": personal_value(user, "id_number", cipher, reveal=PersonalField.id_number in shown),
+        "phone": personal_value(user, "phone", cipher, reveal=PersonalField.phone in shown),
+        "address": personal_value(user, "address", cipher, reveal=PersonalField.address in shown),
+        "revealed": sorted(shown),
+        "version": user.version,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    }
+
+
+async def student_out(
+    *, session: AsyncSession, student: UserAccount, cipher: FieldCipher, revealed: Iterable[PersonalField] = ()
+) -> StudentOut:
+    shown = set(revealed)
+    school = await repo.get_school(session, student.school_id) if student.school_id else None
+    guardians = [
+        GuardianOut(
+            guardian_id=guardian.id,
+            display_name=guardian.display_name,
+            relation=link.relation,
+            phone=personal_value(guardian, "phone", cipher, reveal=PersonalField.guardian_phone in shown),
+        )
+        for link, guardian in await repo.guardians_of(session, student.id)
+    ]
+    return StudentOut(
+        **_user_fields(student, cipher, shown), school_name=school.name if school else None, guardians=guardians
+    )
+
+
+def student_list_item(student: UserAccount, cipher: FieldCipher) -> StudentListItem:
+    return StudentListItem(
+        id=student.id,
+        username=student.username,
+        display_name=student.display_name,
+        school_id=student.school_id,
+        grade=student.grade,
+        birth_date=student.birth_date,
+        id_number=personal_value(student, "id_number", cipher, reveal=False),
+        disabled=student.disabled,
+        created_at=student.created_at,
+    )
+
+
+async def authorise_reveal(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    subject: UserAccount,
+    fields: set[PersonalField],
+    reason: str | None,
+) -> None:
+    """Allow an unmasked read of `fields` of `subject` and log it in this transaction, or refuse.
+
+    Who may: admin and staff (anyone's), the person themself, and a guardian of the student.
+    A coordinator sees masked data only: the school already holds it, and the programme's
+    copy need not be a second way to read it.
+    """
+    if not fields:
+        return
+    me = repo.as_uuid(principal.id) if principal.kind == "user" else None
+    allowed = principal.kind == "user" and (
+        principal.has_role(*REVEAL_ROLES)
+        or me == subject.id
+        or (
+            principal.has_role("guardian")
+            and "student" in subject.roles
+            and await repo.is_guardian_of(session, me, subject.id)
+        )
+    )
+    if not allowed:
+        raise ProblemError("reveal_forbidden", status=403, fields=", ".join(sorted(fields)))
+    if reason is None or not 3 <= len(reason.strip()) <= 200:
+        raise ProblemError("access_reason_required")
+    session.add(
+        PiiAccessLog(
+            reader_id=principal.id[:100],
+            reader_roles=sorted(principal.roles),
+            student_id=subject.id,
+            fields=sorted(fields),
+            reason=reason.strip(),
+            request_id=request_id_var.get(),
+        )
+    )
+    await session.flush()
+
+
+# ---------------------------------------------------------------- guardian links
+
+
+async def link_guardian(
+    *, session: AsyncSession, student_id: uuid.UUID, guardian_id: uuid.UUID, relation: str
+) -> tuple[GuardianLink, bool]:
+    """Link (or re-describe the link of) a guardian to a student; True when the link is new."""
+    student = await get_user(session=session, user_id=student_id)
+    if "student" not in student.roles:
+        raise ProblemError("not_a_student", user_id=student_id)
+    guardian = await get_user(session=session, user_id=guardian_id)
+    if "guardian" not in guardian.roles:
+        raise ProblemError("not_a_guardian", user_id=guardian_id)
+    if guardian_id == student_id:
+        raise ProblemError("profile_invalid", reason="a student cannot be their own guardian")
+    link = await repo.get_link(session, guardian_id, student_id)
+    if link is not None:
+        link.relation = relation
+        await session.flush()
+        return link, False
+    link = GuardianLink(guardian_id=guardian_id, student_id=student_id, relation=relation)
+    session.add(link)
+    await session.flush()
+    await session.refresh(link)
+    return link, True
+
+
+async def unlink_guardian(*, session: AsyncSession, student_id: uuid.UUID, guardian_id: uuid.UUID) -> None:
+    link = await repo.get_link(session, guardian_id, student_id)
+    if link is None:
+        raise ProblemError("guardian_link_not_found", guardian_id=guardian_id, student_id=student_id)
+    await session.delete(link)
+    await session.flush()
+
+
+# ---------------------------------------------------------------- partners
+
+
+async def create_partner(*, session: AsyncSession, name: str) -> Partner:
+    name = name.strip()
+    if await repo.partner_by_name(session, name):
+        raise ProblemError("partner_name_taken", name=name)
+    partner = Partner(id=uuid.uuid4(), name=name)
+    await insert_unique(session, partner, "partner_name_taken", name=name)
+    await session.refresh(partner)
+    return partner
+
+
+async def rename_partner(*, session: AsyncSession, partner_id: uuid.UUID, name: str) -> Partner:
+    partner = await repo.get_partner(session, partner_id)
+    if partner is None:
+        raise ProblemError("partner_not_found", partner_id=partner_id)
+    name = name.strip()
+    if name != partner.name and await repo.partner_by_name(session, name):
+        raise ProblemError("partner_name_taken", name=name)
+    partner.name = name
+    await flush_unique(session, "partner_name_taken", name=name)
+    return partner
+
+
+async def get_partner(*, session: AsyncSession, partner_id: uuid.UUID) -> Partner:
+    partner = await repo.get_partner(session, partner_id)
+    if partner is None:
+        raise ProblemError("partner_not_found", partner_id=partner_id)
+    return partner
+
+
+# ---------------------------------------------------------------- key rotation
+
+
+async def reencrypt_personal_data(*, session: AsyncSession, cipher: FieldCipher, batch: int = 500) -> int:
+    """Re-seal every personal field still under an older key with the newest one; returns rows changed.
+
+    Run it (`sprout pii rotate`) after putting a new key first in SPROUT_PII_KEYS; once it
+    reports 0, the old key can leave the ring.
+    """
+    changed = 0
+    last: uuid.UUID | None = None
+    while True:
+        stmt = select(UserAccount).order_by(UserAccount.id).limit(batch).with_for_update()
+        if last is not None:
+            stmt = stmt.where(UserAccount.id > last)
+        users = list((await session.execute(stmt)).scalars())
+        if not users:
+            return changed
+        for user in users:
+            touched = False
+            for column in ("id_number", "phone", "address"):
+                resealed = cipher.rotate(getattr(user, f"{column}_cipher"), aad=aad(user.id, column))
+                if resealed is not None:
+                    setattr(user, f"{column}_cipher", resealed)
+                    touched = True
+            changed += touched
+        await session.flush()
+        last = users[-1].id
+
+
+# ---------------------------------------------------------------- helpers
+
+
+async def insert_unique(session: AsyncSession, row: Any, code: str, **params: Any) -> None:
+    """Insert `row`; a unique violation (a concurrent create won the race) becomes problem `code`."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:
+        raise _conflict(exc, code, **params) from None
+
+
+async def flush_unique(session: AsyncSession, code: str, **params: Any) -> None:
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise _conflict(exc, code, **params) from None
+
+
+def _conflict(exc: IntegrityError, code: str, **params: Any) -> Exception:
+    text = str(exc.orig)
+    if "id_number_index" in text:
+        return ProblemError("id_number_taken")
+    if "username_lower" in text:
+        return ProblemError("username_taken", username=params.get("username", "?"))
+    if "unique" in text.lower() or "duplicate" in text.lower():
+        return ProblemError(code, **params)
+    return exc

@@ -1,0 +1,585 @@
+"""The consumer side of the event table: `Consumer` and `run_consumers`, the worker a service runs in its lifespan.
+
+Each consumer gets one loop. A loop claims a batch of its due deliveries with
+`FOR UPDATE SKIP LOCKED`, runs each handler inside a SAVEPOINT of that same transaction,
+and marks the delivery done in it: a handler's database effects commit together with the
+done mark, so a crash at any point rolls both back, and no effect happens twice. A handler
+that raises is rolled back to its savepoint and retried later with backoff; after
+`events_max_attempts` the delivery is dead and waits for `sprout events replay`.
+
+Events of one subject reach a consumer in id order, across any number of replicas: a
+delivery is claimable only when no earlier delivery of its subject is still owed, where
+"owed" means due now or already attempted (a timer that is not yet due blocks nothing; a
+failing delivery blocks its subject until it succeeds or dies).
+
+Loops wake on a NOTIFY naming their consumer, at the earliest future `available_at` of
+their deliveries (timers, retries), when the injected clock moves, and every
+`events_poll_interval` seconds whatever happens.
+
+Known limits, chosen with open eyes: an attempt is counted when its batch commits, so a
+handler that kills its process (not one that raises) is retried without end instead of
+dying; "order" is id order, which is commit order only for publishers that serialise on
+the aggregate (lock its row), as a service's transaction normally does; and a batch holds
+its row locks while its handlers run, so handlers should be short database work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared import clock
+from shared.db import create_engine, sessionmaker
+from shared.events import admin, contracts
+from shared.events.listener import Listener
+from shared.events.models import Subscription
+from shared.settings import BaseServiceSettings
+from shared.tracing import continue_trace, instrument_engine
+
+log = logging.getLogger(__name__)
+
+HANDLED = Counter("sprout_events_handled_total", "Deliveries handled successfully.", ["consumer"])
+FAILED = Counter("sprout_events_failed_total", "Handler attempts that raised (each is retried or dead-lettered).", ["consumer"])
+DEAD = Counter("sprout_events_dead_total", "Deliveries dead-lettered after their last attempt.", ["consumer"])
+CLAIMS = Counter("sprout_events_claims_total", "Claim queries run.", ["consumer"])
+HANDLER_SECONDS = Histogram(
+    "sprout_events_handler_seconds",
+    "Time spent in a handler, savepoint included.",
+    ["consumer"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LAG_SECONDS = Histogram(
+    "sprout_events_lag_seconds",
+    "From a delivery's available_at to its handler starting.",
+    ["consumer"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600),
+)
+
+CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
+LAST_ERROR_MAX = 2000
+STOP_TIMEOUT = 10.0
+CLEANUP_EVERY = 3600.0
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """What a handler receives: the event, its contract-validated payload, and which attempt this is."""
+
+    event_id: uuid.UUID
+    type: str
+    version: int
+    source: str
+    subject: str
+    payload: Any  # the contract model, or a dict when this process does not know the version
+    occurred_at: datetime
+    traceparent: str | None
+    attempt: int
+    delivery_id: int
+    consumer: str
+
+
+Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A named consumer and its handler per event type. The name is the durable identity:
+    its subscriptions outlive its processes, so it receives what is published while it is down.
+
+    Handlers run inside the delivery's transaction: they `flush()`, never commit.
+    """
+
+    name: str
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not CONSUMER_NAME.match(self.name):
+            raise ValueError(f"consumer name {self.name!r} must be lower case, start with a letter, <= 100 chars")
+        unknown = set(self.handlers) - contracts.known_types()
+        if unknown:
+            raise contracts.UnknownEventType(f"{self.name} subscribes to types with no contract: {sorted(unknown)}")
+        object.__setattr__(self, "handlers", dict(self.handlers))
+
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self.handlers)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with equal jitter, capped; `max_attempts` attempts in all before dead."""
+
+    max_attempts: int
+    base: float
+    cap: float
+
+    @classmethod
+    def from_settings(cls, settings: BaseServiceSettings) -> RetryPolicy:
+        return cls(settings.events_max_attempts, settings.events_backoff_base, settings.events_backoff_max)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        full = min(self.cap, self.base * 2.0 ** min(attempt - 1, 60))
+        return full / 2 + random.uniform(0, full / 2)
+
+
+# One statement: lock the head (first owed delivery) of as many subjects as fit in the batch,
+# then the deliveries that follow those heads in their subjects. A follower we could not lock,
+# or that is not due, ends its subject's run in this batch (see `_take_batch`). Both lookups
+# per subject are correlated subqueries with ORDER BY/LIMIT on purpose: the planner cannot
+# turn them into joins, so they stay index probes on (consumer, subject, id) whatever the
+# table statistics say (a fresh backlog has none, and a join plan then scans it per row).
+_CLAIM = text(
+    """
+    WITH heads AS (
+        SELECT d.id, d.subject, d.attempts, d.event_id, d.available_at
+        FROM events.delivery d
+        WHERE d.consumer = :consumer AND d.status = 'pending' AND d.available_at <= :now
+          AND d.id = (
+              SELECT p.id FROM events.delivery p
+              WHERE p.consumer = :consumer AND p.subject = d.subject AND p.status = 'pending'
+                AND (p.available_at <= :now OR p.attempts > 0)
+              ORDER BY p.id LIMIT 1
+          )
+        ORDER BY d.id
+        LIMIT :limit
+        FOR UPDATE OF d SKIP LOCKED
+    ), followers AS (
+        SELECT f.id, f.subject, f.due
+        FROM heads h CROSS JOIN LATERAL (
+            SELECT d.id, d.subject, d.available_at <= :now AS due
+            FROM events.delivery d
+            WHERE d.consumer = :consumer AND d.subject = h.subject AND d.status = 'pending' AND d.id > h.id
+              AND (d.available_at <= :now OR d.attempts > 0)
+            ORDER BY d.id
+            LIMIT :limit
+        ) f
+        ORDER BY f.id
+        LIMIT :limit
+    ), locked AS (
+        -- Only the primary key here, so this stays a key lookup; a row another transaction
+        -- settled since our snapshot comes back locked in its new state and is not ours.
+        SELECT d.id, d.attempts, d.event_id, d.available_at, d.status = 'pending' AND d.available_at <= :now AS owed
+        FROM events.delivery d
+        WHERE d.id = ANY(ARRAY(SELECT id FROM followers WHERE due))
+        FOR UPDATE OF d SKIP LOCKED
+    ), claimed AS (
+        SELECT id, subject, true AS head, true AS mine, attempts, event_id, available_at FROM heads
+        UNION ALL
+        SELECT f.id, f.subject, false, coalesce(l.owed, false), l.attempts, l.event_id, l.available_at
+        FROM followers f LEFT JOIN locked l ON l.id = f.id
+    ), backlog AS (
+        -- How much was due (capped), and when the next one falls due: what the loop does next.
+        SELECT count(*) AS due_seen FROM (
+            SELECT 1 FROM events.delivery
+            WHERE consumer = :consumer AND status = 'pending' AND available_at <= :now
+            LIMIT :limit + 1
+        ) q
+    ), summary AS (
+        SELECT b.due_seen,
+               CASE WHEN b.due_seen > :limit AND EXISTS (SELECT 1 FROM heads) THEN NULL ELSE (
+                   SELECT min(available_at) FROM events.delivery
+                   WHERE consumer = :consumer AND status = 'pending' AND available_at > :now
+               ) END AS next_due
+        FROM backlog b
+    )
+    SELECT s.due_seen, s.next_due,
+           c.id AS delivery_id, c.subject, c.head, c.mine, c.attempts, c.available_at,
+           e.event_id, e.type, e.version, e.source, e.payload, e.occurred_at, e.traceparent
+    FROM summary s
+    LEFT JOIN (claimed c LEFT JOIN events.event e ON e.id = c.event_id) ON true
+    ORDER BY c.id
+    """
+).bindparams(
+    bindparam("consumer", type_=String),
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("limit", type_=Integer),
+)
+
+_DONE = text(
+    """
+    UPDATE events.delivery SET status = 'done', attempts = attempts + 1, done_at = :now
+    WHERE id = ANY(:ids)
+    """
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)), bindparam("now", type_=DateTime(timezone=True)))
+
+_FAILED = text(
+    """
+    UPDATE events.delivery
+    SET attempts = attempts + 1, last_error = :error, available_at = :retry_at,
+        status = CASE WHEN :dead THEN 'dead'::events.delivery_status ELSE status END
+    WHERE id = :id
+    """
+).bindparams(
+    bindparam("id", type_=BigInteger),
+    bindparam("error", type_=String),
+    bindparam("retry_at", type_=DateTime(timezone=True)),
+    bindparam("dead", type_=Boolean),
+)
+
+
+def _take_batch(rows: Sequence[Any], limit: int) -> list[Any]:
+    """Heads, plus each head's followers up to the first one we do not hold; first `limit` by id.
+
+    Taking a prefix by id of a set that holds, per subject, a prefix of its deliveries
+    keeps that property, so the batch never skips ahead within a subject.
+    """
+    taken: list[Any] = []
+    ended: set[str] = set()
+    for row in rows:
+        if row.delivery_id is None:
+            continue  # the summary row of an empty claim
+        if row.head:
+            taken.append(row)
+        elif row.subject in ended or not row.mine:
+            ended.add(row.subject)
+        else:
+            taken.append(row)
+    return taken[:limit]
+
+
+def _short_error(exc: BaseException) -> str:
+    text_ = f"{type(exc).__name__}: {exc}"
+    return text_ if len(text_) <= LAST_ERROR_MAX else text_[: LAST_ERROR_MAX - 1] + "…"
+
+
+async def register_subscriptions(target: AsyncEngine | str, consumers: Iterable[Consumer]) -> None:
+    """Record the consumers' subscriptions (idempotent). From this commit on, every event of
+    those types is owed to them, whether or not a process of theirs is running."""
+    rows = [{"consumer": c.name, "event_type": t} for c in consumers for t in c.event_types]
+    if not rows:
+        return
+    engine = create_engine(target, pool_size=1, max_overflow=0) if isinstance(target, str) else target
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(pg_insert(Subscription).values(rows).on_conflict_do_nothing())
+    finally:
+        if isinstance(target, str):
+            await engine.dispose()
+
+
+def load_consumers(import_strings: Iterable[str]) -> list[Consumer]:
+    """The consumers named by `module:attribute` strings (what `sprout migrate` pre-registers)."""
+    found: list[Consumer] = []
+    for spec in import_strings:
+        module, _, attr = spec.partition(":")
+        found.extend(getattr(importlib.import_module(module), attr))
+    return found
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    claimed: int
+    more: bool  # claim again at once
+    next_due: datetime | None  # else sleep until then (or the poll interval)
+
+
+@dataclass
+class _Loop:
+    consumer: Consumer
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+
+
+class Worker:
+    """The consumer loops of one process and the LISTEN connection they share."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        url: str,
+        consumers: Sequence[Consumer],
+        settings: BaseServiceSettings,
+        *,
+        stop_timeout: float = STOP_TIMEOUT,
+        cleanup_every: float | None = CLEANUP_EVERY,
+    ) -> None:
+        names = [c.name for c in consumers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"consumer names repeat: {names}")
+        self.engine = engine
+        # The loops get a pool of their own: a burst of events cannot take the connections
+        # requests need, nor the reverse; and without pre-ping, because a loop already retries
+        # after any error, while a ping would cost every batch a round trip.
+        self.loop_engine = create_engine(
+            url, settings, pool_size=len(consumers) + 1, max_overflow=2, pool_pre_ping=False, pool_recycle=1800
+        )
+        instrument_engine(self.loop_engine)
+        self.sessions = sessionmaker(self.loop_engine)
+        self.settings = settings
+        self.retry = RetryPolicy.from_settings(settings)
+        self.batch_size = settings.events_batch_size
+        self.poll_interval = settings.events_poll_interval
+        self.stop_timeout = stop_timeout
+        self.cleanup_every = cleanup_every
+        self.loops = {c.name: _Loop(c) for c in consumers}
+        self.listener = Listener(url, on_notify=self._on_notify, on_connect=self.wake_all)
+        self._stopped = asyncio.Event()
+        self._cleanup_task: asyncio.Task | None = None
+        self._unwatch_clock: Callable[[], None] | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._event_loop = asyncio.get_running_loop()
+        await register_subscriptions(self.engine, [lp.consumer for lp in self.loops.values()])
+        try:
+            self._unwatch_clock = clock.on_change(self._on_clock_change)
+            await self.listener.start()
+            for name, lp in self.loops.items():
+                lp.task = asyncio.create_task(self._run(lp), name=f"sprout-events-{name}")
+            if self.cleanup_every:
+                self._cleanup_task = asyncio.create_task(self._cleanup_periodically(), name="sprout-events-cleanup")
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("event consumers started", extra={"consumers": list(self.loops)})
+
+    async def stop(self) -> None:
+        """Stop claiming, let each loop finish the batch in hand (up to `stop_timeout`), close the listener.
+
+        A loop still busy after the timeout is cancelled; its transaction rolls back, so its
+        deliveries are simply claimed again later, by this service's next process. Nothing
+        here waits without a bound: database drivers have been seen to swallow a cancellation.
+        """
+        self._stopped.set()
+        self.wake_all()
+        tasks = [lp.task for lp in self.loops.values() if lp.task is not None]
+        if self._cleanup_task is not None:
+            tasks.append(self._cleanup_task)
+        await finish(tasks, timeout=self.stop_timeout)
+        if self._unwatch_clock is not None:
+            self._unwatch_clock()
+        await self.listener.stop()
+        await self.loop_engine.dispose()
+        log.info("event consumers stopped", extra={"consumers": list(self.loops)})
+
+    # ---------------------------------------------------------------- wake-ups
+
+    def wake_all(self) -> None:
+        for lp in self.loops.values():
+            lp.wake.set()
+
+    def _on_notify(self, consumer: str) -> None:
+        lp = self.loops.get(consumer)
+        if lp is not None:
+            lp.wake.set()
+
+    def _on_clock_change(self) -> None:
+        # A test may move the clock from another thread; Event.set belongs to the loop's thread.
+        loop = self._event_loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.wake_all()
+        else:
+            loop.call_soon_threadsafe(self.wake_all)
+
+    async def _sleep(self, lp: _Loop, seconds: float) -> None:
+        if self._stopped.is_set():
+            return
+        try:
+            await asyncio.wait_for(lp.wake.wait(), max(seconds, 0.0))
+        except TimeoutError:
+            pass
+
+    # ---------------------------------------------------------------- the loop
+
+    async def _run(self, lp: _Loop) -> None:
+        name = lp.consumer.name
+        errors = 0
+        while not self._stopped.is_set():
+            lp.wake.clear()
+            try:
+                outcome = await self._run_batch(lp.consumer)
+                errors = 0
+                if outcome.claimed and outcome.more:
+                    continue  # drain the backlog without waiting
+                wait = self.poll_interval
+                if outcome.next_due is not None:
+                    wait = min(wait, (outcome.next_due - clock.now()).total_seconds())
+            except Exception:
+                errors += 1
+                wait = min(30.0, 0.25 * 2 ** min(errors, 8)) * random.uniform(0.5, 1.0)
+                log.exception("event consumer loop failed; retrying", extra={"consumer": name, "retry_in": wait})
+            await self._sleep(lp, wait)
+
+    async def _run_batch(self, consumer: Consumer) -> _Outcome:
+        """Claim, handle and settle one batch in one transaction."""
+        name = consumer.name
+        handled: list[int] = []
+        failures: list[tuple[Any, BaseException]] = []
+        retry_times: list[datetime] = []
+        async with self.sessions() as session:
+            async with session.begin():
+                CLAIMS.labels(name).inc()
+                now = clock.now()
+                rows = (
+                    await session.execute(_CLAIM, {"consumer": name, "now": now, "limit": self.batch_size})
+                ).all()
+                due_seen, next_due = rows[0].due_seen, rows[0].next_due
+                batch = _take_batch(rows, self.batch_size)
+                if not batch:
+                    return _Outcome(0, False, next_due)
+                stalled: set[str] = set()
+                skipped = 0
+                for row in batch:
+                    if row.subject in stalled:
+                        skipped += 1  # an earlier delivery of this subject failed: keep the order
+                        continue
+                    error = await self._handle(session, consumer, row)
+                    if error is None:
+                        handled.append(row.delivery_id)
+                    else:
+                        failures.append((row, error))
+                        stalled.add(row.subject)
+                settled_at = clock.now()
+                if handled:
+                    await session.execute(_DONE, {"ids": handled, "now": settled_at})
+                dead = 0
+                for row, error in failures:
+                    attempt = row.attempts + 1
+                    is_dead = attempt >= self.retry.max_attempts
+                    dead += is_dead
+                    retry_at = row.available_at if is_dead else settled_at + timedelta(seconds=self.retry.delay(attempt))
+                    if not is_dead:
+                        retry_times.append(retry_at)
+                    await session.execute(
+                        _FAILED,
+                        {"id": row.delivery_id, "error": _short_error(error), "retry_at": retry_at, "dead": is_dead},
+                    )
+                    log.log(
+                        logging.ERROR if is_dead else logging.WARNING,
+                        "event handler failed; dead-lettered" if is_dead else "event handler failed; will retry",
+                        extra={
+                            "consumer": name,
+                            "event_type": row.type,
+                            "event_id": str(row.event_id),
+                            "subject": row.subject,
+                            "delivery_id": row.delivery_id,
+                            "attempt": attempt,
+                            "retry_at": None if is_dead else retry_at.isoformat(),
+                            "error": _short_error(error),
+                        },
+                    )
+        # Counted once committed: a batch rolled back by a crash or a failed commit did not happen.
+        HANDLED.labels(name).inc(len(handled))
+        FAILED.labels(name).inc(len(failures))
+        DEAD.labels(name).inc(dead)
+        # More work now: a full batch; due deliveries we did not take (rows another replica
+        # held, free once it commits); or ones we skipped behind a failure that just died.
+        more = len(batch) >= self.batch_size or due_seen > len(batch) or skipped > 0
+        wake_at = min([t for t in (next_due, *retry_times) if t is not None], default=None)
+        return _Outcome(len(batch), more, wake_at)
+
+    async def _handle(self, session: AsyncSession, consumer: Consumer, row: Any) -> BaseException | None:
+        """Run one handler in its own savepoint; returns the error it raised, if any."""
+        name = consumer.name
+        started = time.perf_counter()
+        LAG_SECONDS.labels(name).observe(max(0.0, (clock.now() - row.available_at).total_seconds()))
+        savepoint = await session.begin_nested()
+        try:
+            handler = consumer.handlers.get(row.type)
+            if handler is None:
+                # Possible during a rolling deploy; a retry will likely meet a replica that knows it.
+                raise LookupError(f"consumer {name} has no handler for {row.type}")
+            envelope = EventEnvelope(
+                event_id=row.event_id,
+                type=row.type,
+                version=row.version,
+                source=row.source,
+                subject=row.subject,
+                payload=contracts.parse_for_consumer(row.type, row.version, row.payload),
+                occurred_at=row.occurred_at,
+                traceparent=row.traceparent,
+                attempt=row.attempts + 1,
+                delivery_id=row.delivery_id,
+                consumer=name,
+            )
+            attributes = {"messaging.system": "sprout-events", "messaging.destination.name": row.type, "sprout.consumer": name}
+            with continue_trace(row.traceparent, f"{row.type} process", **attributes):
+                await handler(session, envelope)
+                await session.flush()
+        except Exception as exc:
+            await savepoint.rollback()
+            return exc
+        else:
+            await savepoint.commit()
+            return None
+        finally:
+            HANDLER_SECONDS.labels(name).observe(time.perf_counter() - started)
+
+    # ---------------------------------------------------------------- cleanup
+
+    async def _cleanup_periodically(self) -> None:
+        assert self.cleanup_every
+        # Replicas start together; spread their first attempt so one of them takes the lock quietly.
+        delay = self.cleanup_every * random.uniform(0.05, 0.3)
+        while not await self._stopped_within(delay):
+            try:
+                await admin.purge_if_leader(self.engine, older_than_days=self.settings.events_retention_days)
+            except Exception:
+                log.exception("event table cleanup failed")
+            delay = self.cleanup_every * random.uniform(0.9, 1.1)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopped.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+
+async def finish(tasks: Sequence[asyncio.Task], *, timeout: float) -> None:
+    """Wait up to `timeout` for `tasks` to end, then cancel the rest and wait a little more.
+
+    Never hangs: a task that ignores its cancellation is logged and left behind.
+    """
+    if not tasks:
+        return
+    _, late = await asyncio.wait(tasks, timeout=timeout)
+    for task in late:
+        log.warning("event task did not finish in time; cancelling", extra={"task": task.get_name()})
+        task.cancel()
+    if late:
+        _, stuck = await asyncio.wait(late, timeout=2.0)
+        for task in stuck:
+            log.error("event task ignored its cancellation; abandoning it", extra={"task": task.get_name()})
+
+
+@asynccontextmanager
+async def run_consumers(
+    engine: AsyncEngine,
+    url: str,
+    consumers: Sequence[Consumer],
+    settings: BaseServiceSettings,
+    *,
+    stop_timeout: float = STOP_TIMEOUT,
+    cleanup_every: float | None = CLEANUP_EVERY,
+) -> AsyncIterator[Worker]:
+    """Run `consumers` until the block exits (the service's lifespan), then stop gracefully."""
+    worker = Worker(engine, url, consumers, settings, stop_timeout=stop_timeout, cleanup_every=cleanup_every)
+    await worker.start()
+    try:
+        yield worker
+    finally:
+        await worker.stop()

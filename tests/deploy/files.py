@@ -1,0 +1,144 @@
+"""Reading the deploy files for the tests: YAML documents, the Dockerfile, the settings they may name."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from services.cli import SERVICES, build_parser
+from shared.settings import BaseServiceSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = DEPLOY / "Dockerfile"
+
+
+def setting_names(cls: type[BaseServiceSettings]) -> set[str]:
+    return {f"SPROUT_{name.upper()}" for name in cls.model_fields}
+
+
+def settings_class(service: str) -> type[BaseServiceSettings]:
+    """The settings class a service reads (the one `services/<name>/settings.py` defines)."""
+    module = importlib.import_module(f"services.{service}.settings")
+    found = [
+        v for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, BaseServiceSettings) and v.__module__ == module.__name__
+    ]
+    assert len(found) == 1, f"services/{service}/settings.py defines {len(found)} settings classes"
+    return found[0]
+
+
+# The settings every service shares: what a setting given to all of them may name.
+SETTING_NAMES = setting_names(BaseServiceSettings)
+SERVICE_SETTING_NAMES = {name: setting_names(settings_class(name)) for name in SERVICES}
+
+
+def yaml_documents(path: Path) -> list[dict]:
+    """Every non-empty document of a YAML file."""
+    with path.open() as fh:
+        return [doc for doc in yaml.safe_load_all(fh) if doc is not None]
+
+
+def yaml_files() -> list[Path]:
+    return sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml"), COMPOSE_FILE])
+
+
+def parse_command(argv: list[str]):
+    """The `sprout` command line a container runs, parsed by the real parser (SystemExit if it is wrong)."""
+    return build_parser().parse_args(argv)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """A dotenv file as kustomize reads it: KEY=VALUE lines, `#` comments, blank lines."""
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"{path.name}: not KEY=VALUE: {line!r}"
+        out[key.strip()] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    value: str
+    flags: dict[str, str]
+
+    def exec_form(self) -> list[str]:
+        """The JSON array of ENTRYPOINT/CMD/RUN in exec form."""
+        parsed = json.loads(self.value)
+        assert isinstance(parsed, list), f"{self.keyword} is not in exec form: {self.value}"
+        return parsed
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[Instruction]
+
+    def all(self, keyword: str) -> list[Instruction]:
+        return [i for i in self.instructions if i.keyword == keyword]
+
+    def last(self, keyword: str) -> Instruction | None:
+        found = self.all(keyword)
+        return found[-1] if found else None
+
+    def env(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for instruction in self.all("ENV"):
+            for token in shlex.split(instruction.value):
+                key, _, value = token.partition("=")
+                out[key] = value
+        return out
+
+
+def dockerfile_stages(path: Path = DOCKERFILE) -> list[Stage]:
+    """The build stages of a Dockerfile, with global ARG defaults substituted into FROM lines."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        flags: dict[str, str] = {}
+        while rest.startswith("--"):
+            flag, _, rest = rest.partition(" ")
+            name, _, value = flag[2:].partition("=")
+            flags[name] = value
+        rest = rest.strip()
+        if keyword == "ARG" and not stages:
+            name, _, default = rest.partition("=")
+            args[name] = default
+        elif keyword == "FROM":
+            base = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m.group(1) or m.group(2), ""), rest)
+            parts = base.split()
+            stages.append(Stage(parts[0], parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else None, []))
+        else:
+            assert stages, f"{keyword} before the first FROM"
+            stages[-1].instructions.append(Instruction(keyword, rest, flags))
+    return stages
+
+
+def settings_under(monkeypatch, cls: type[BaseServiceSettings], env: dict[str, str]) -> BaseServiceSettings:
+    """`cls` read from exactly `env`, as in a container that is given only that (no SPROUT_ of ours)."""
+    for key in [k for k in os.environ if k.startswith("SPROUT_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return cls()

@@ -1,0 +1,186 @@
+"""docker-compose.yml read without Docker: one image, the right order, only the gateway published."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from services.cli import SERVICES
+from pydantic import ValidationError
+
+from shared.settings import BaseServiceSettings
+from tests.deploy.files import (
+    COMPOSE_FILE,
+    ROOT,
+    dockerfile_stages,
+    parse_command,
+    setting_names,
+    settings_class,
+    settings_under,
+    yaml_documents,
+)
+
+COMPOSE = yaml_documents(COMPOSE_FILE)[0]
+ALL = COMPOSE["services"]
+PORT = dockerfile_stages()[-1].env()["SPROUT_PORT"]
+
+
+# The variables compose insists on (`${VAR:?why}`): the secrets an operator puts in .env.
+REQUIRED = set(re.findall(r"\$\{(\w+):?\?", COMPOSE_FILE.read_text()))
+
+
+def interpolate(value: str, given: dict[str, str] | None = None) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?error}`, with only `given` set."""
+    given = given or {}
+
+    def substitute(m: re.Match) -> str:
+        name, operator, argument = m.group(1), m.group(2) or "", m.group(3) or ""
+        if name in given:
+            return given[name]
+        if operator.endswith("?"):
+            raise KeyError(f"compose requires {name}: {argument}")
+        return argument
+
+    return re.sub(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}", substitute, value)
+
+
+def container_env(name: str) -> dict[str, str]:
+    """A Sprout container's environment as compose gives it, with a placeholder for each secret."""
+    given = {var: f"placeholder-{var.lower()}" for var in REQUIRED}
+    return {k: interpolate(str(v), given) for k, v in ALL[name]["environment"].items()}
+
+
+# The one-shots before the services, and the settings class their command reads.
+ONE_SHOTS = {"migrate": BaseServiceSettings, "signing-key": settings_class("gateway")}
+
+
+def settings_of(name: str) -> type[BaseServiceSettings]:
+    return ONE_SHOTS[name] if name in ONE_SHOTS else settings_class(name)
+
+
+def sprout_services() -> dict[str, dict]:
+    """The services that run the Sprout image (the five and the one-shots)."""
+    return {name: svc for name, svc in ALL.items() if svc.get("build")}
+
+
+def app_services() -> dict[str, dict]:
+    return {name: svc for name, svc in sprout_services().items() if svc["command"][0] == "serve"}
+
+
+def test_each_sprout_service_runs_under_its_own_name():
+    apps = app_services()
+    assert set(apps) == set(SERVICES)
+    for name, svc in apps.items():
+        args = parse_command(svc["command"])
+        # The compose name is the host name the others use to reach it.
+        assert (args.command, args.name) == ("serve", name)
+
+
+def test_every_sprout_container_is_the_one_image_from_the_one_dockerfile():
+    sprout = sprout_services()
+    assert set(sprout) == {*SERVICES, *ONE_SHOTS}
+    assert len({svc["image"] for svc in sprout.values()}) == 1
+    builds = [svc["build"] for svc in sprout.values()]
+    assert all(b == builds[0] for b in builds)
+    assert (ROOT / builds[0]["context"] / builds[0]["dockerfile"]).is_file()
+
+
+def test_the_migration_is_a_one_shot_after_the_database():
+    migrate = ALL["migrate"]
+    assert parse_command(migrate["command"]).command == "migrate"
+    assert migrate["restart"] == "no"
+    assert migrate["depends_on"] == {"db": {"condition": "service_healthy"}}
+
+
+def test_the_signing_key_is_made_after_the_migration_with_the_gateways_settings():
+    one_shot = ALL["signing-key"]
+    args = parse_command(one_shot["command"])
+    assert (args.command, args.action) == ("keys", "ensure")
+    assert one_shot["restart"] == "no"
+    assert one_shot["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert one_shot["environment"] == ALL["gateway"]["environment"]
+
+
+@pytest.mark.parametrize("name", list(SERVICES))
+def test_each_service_waits_for_the_database_and_the_one_shots(name):
+    expected = {
+        "db": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
+    }
+    if name == "gateway":
+        # In production the gateway will not start without a signing key an operator made.
+        expected["signing-key"] = {"condition": "service_completed_successfully"}
+    assert ALL[name]["depends_on"] == expected
+
+
+def test_every_dependency_exists():
+    for name, svc in ALL.items():
+        for target in svc.get("depends_on", {}):
+            assert target in ALL and target != name, f"{name} depends on {target}"
+
+
+def test_only_the_gateway_is_published():
+    published = {name for name, svc in ALL.items() if svc.get("ports") and "observability" not in svc.get("profiles", [])}
+    assert published == {"gateway"}
+    (mapping,) = ALL["gateway"]["ports"]
+    assert interpolate(mapping).rsplit(":", 1)[1] == PORT
+
+
+def test_the_services_and_the_database_have_healthchecks():
+    for name in ("db", *SERVICES):
+        test = ALL[name]["healthcheck"]["test"]
+        assert test and test[0] in ("CMD", "CMD-SHELL"), name
+    for name in SERVICES:
+        assert "/readyz" in " ".join(ALL[name]["healthcheck"]["test"]), name
+
+
+@pytest.mark.parametrize("name", [*SERVICES, *ONE_SHOTS])
+def test_each_sprout_container_is_configured_for_production(name):
+    env = container_env(name)
+    assert env["SPROUT_ENV"] == "production"
+    known = setting_names(settings_of(name))
+    assert set(env) <= known, set(env) - known
+    url = make_url(env["SPROUT_DATABASE_URL"])
+    db = ALL["db"]["environment"]
+    assert url.host == "db" and "db" in ALL
+    assert (url.username, url.password, url.database) == tuple(
+        interpolate(db[k]) for k in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
+    )
+    for other in SERVICES:
+        target = urlsplit(env[f"SPROUT_{other.upper()}_URL"])
+        assert (target.hostname, str(target.port)) == (other, PORT)
+
+
+@pytest.mark.parametrize("name", [*SERVICES, *ONE_SHOTS])
+def test_each_sprout_container_has_every_setting_production_demands(name, monkeypatch):
+    # The settings refuse development defaults in production: a setting newly required there
+    # fails here until docker-compose.yml supplies it.
+    cls = settings_of(name)
+    env = container_env(name)
+    settings_under(monkeypatch, cls, env)
+    without_database = {k: v for k, v in env.items() if k != "SPROUT_DATABASE_URL"}
+    with pytest.raises(ValidationError, match="SPROUT_DATABASE_URL"):
+        settings_under(monkeypatch, cls, without_database)
+
+
+def test_the_database_is_postgresql_18_with_its_data_on_a_volume():
+    db = ALL["db"]
+    assert db["image"].split(":")[0] == "postgres" and db["image"].split(":")[1].startswith("18")
+    # From 18 on the image keeps its data in /var/lib/postgresql/18/docker; a volume on the old
+    # /var/lib/postgresql/data stops it from starting.
+    volume, target = db["volumes"][0].split(":")[:2]
+    assert target == "/var/lib/postgresql" and volume in COMPOSE["volumes"]
+
+
+def test_the_collector_is_optional_and_reads_the_shipped_configuration():
+    collector = ALL["otel-collector"]
+    assert collector["profiles"] == ["observability"]
+    source, target = collector["volumes"][0].split(":")[:2]
+    assert (ROOT / source).resolve() == (ROOT / "deploy" / "otel-collector.yaml")
+    assert f"--config={target}" in collector["command"]
+    # Off unless asked for: the services export only when SPROUT_OTLP_ENDPOINT is given.
+    for name in SERVICES:
+        assert interpolate(ALL[name]["environment"]["SPROUT_OTLP_ENDPOINT"]) == ""

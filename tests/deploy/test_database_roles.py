@@ -1,0 +1,198 @@
+"""deploy/sql/roles.sql on a real PostgreSQL: each service's role touches only its schema and `events`."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from services.cli import SERVICES, migration_trees
+from shared.db import asyncpg_dsn
+from shared.migrations import migrate
+from tests.conftest import running_app
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES_SQL = (ROOT / "deploy" / "sql" / "roles.sql").read_text()
+SCHEMAS = ["events", *SERVICES]
+MIGRATOR = "sprout_migrator"
+TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+
+def role_of(service: str) -> str:
+    return f"sprout_{service}"
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    _, kwargs = asyncpg_dsn(url)
+    return await asyncpg.connect(**kwargs)
+
+
+@pytest.fixture(scope="module")
+async def roles_db(server_url: str) -> AsyncIterator[dict[str, str]]:
+    """A fresh database prepared as ops would: roles.sql as admin, then `sprout migrate` as the migrator.
+
+    Yields the URL of every role (and of the admin, under "admin").
+    """
+    name = f"sprout_roles_{secrets.token_hex(4)}"
+    server = await connect(server_url)
+    await server.execute(f'CREATE DATABASE "{name}"')
+    admin_url = make_url(server_url).set(database=name)
+    urls = {"admin": admin_url.render_as_string(hide_password=False)}
+    try:
+        admin = await connect(urls["admin"])
+        try:
+            await admin.execute(ROLES_SQL)
+            # Passwords, so the test holds on a server that does not trust local connections. One
+            # fixed test password: the roles are server-wide, and parallel workers set them alike.
+            password = "sprout-roles-test"
+            for role in (MIGRATOR, *map(role_of, SERVICES)):
+                await admin.execute(f"ALTER ROLE {role} PASSWORD '{password}'")
+                key = "migrator" if role == MIGRATOR else role.removeprefix("sprout_")
+                urls[key] = admin_url.set(username=role, password=password).render_as_string(hide_password=False)
+            await migrate(urls["migrator"], migration_trees())
+            # Run again after the migrations, as ops does after every release.
+            await admin.execute(ROLES_SQL)
+        finally:
+            await admin.close()
+        yield urls
+    finally:
+        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # The roles are server-wide; drop them unless another database still grants them something.
+        for role in (*map(role_of, SERVICES), MIGRATOR):
+            try:
+                await server.execute(f"DROP ROLE IF EXISTS {role}")
+            except asyncpg.PostgresError:
+                pass
+        await server.close()
+
+
+async def test_each_role_may_use_its_own_schema_and_events_and_nothing_else(roles_db):
+    admin = await connect(roles_db["admin"])
+    try:
+        tables = await admin.fetch(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[])", SCHEMAS
+        )
+        # Every schema has at least its alembic version table, so no row of the matrix is empty.
+        assert {t["schemaname"] for t in tables} == set(SCHEMAS)
+        for service in SERVICES:
+            role = role_of(service)
+            allowed = {service, "events"}
+            for schema in SCHEMAS:
+                usage = await admin.fetchval("SELECT has_schema_privilege($1, $2, 'USAGE')", role, schema)
+                create = await admin.fetchval("SELECT has_schema_privilege($1, $2, 'CREATE')", role, schema)
+                assert usage is (schema in allowed), f"{role} USAGE on schema {schema}"
+                assert create is False, f"{role} may create objects in schema {schema}"
+            for t in tables:
+                qualified = f'"{t["schemaname"]}"."{t["tablename"]}"'
+                for privilege in TABLE_PRIVILEGES:
+                    has = await admin.fetchval("SELECT has_table_privilege($1, $2, $3)", role, qualified, privilege)
+                    assert has is (t["schemaname"] in allowed), f"{role} {privilege} on {qualified}"
+                for privilege in ("TRUNCATE", "REFERENCES", "TRIGGER"):
+                    assert not await admin.fetchval(
+                        "SELECT has_table_privilege($1, $2, $3)", role, qualified, privilege
+                    ), f"{role} {privilege} on {qualified}"
+            assert not await admin.fetchval(
+                "SELECT has_database_privilege($1, current_database(), 'CREATE')", role
+            ), f"{role} may create schemas"
+        owners = await admin.fetch(
+            "SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = ANY($1::text[])",
+            SCHEMAS,
+        )
+        assert {o["nspname"]: o["owner"] for o in owners} == dict.fromkeys(SCHEMAS, MIGRATOR)
+    finally:
+        await admin.close()
+
+
+async def test_a_service_role_is_refused_another_schema_and_any_ddl(roles_db):
+    conn = await connect(roles_db["courses"])
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM courses.alembic_version") == 1
+        assert await conn.fetchval("SELECT count(*) FROM events.alembic_version") == 1
+        for statement in (
+            "SELECT count(*) FROM selection.alembic_version",
+            "SELECT count(*) FROM gateway.alembic_version",
+            "CREATE TABLE courses.intruder (id int)",
+            "CREATE TABLE public.intruder (id int)",
+            "CREATE SCHEMA intruder",
+            "DROP TABLE courses.alembic_version",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def test_a_service_role_can_publish_and_deliver_through_the_event_table(roles_db):
+    # The sequences, the delivery_status type and the NOTIFY trigger all run under the service's role.
+    conn = await connect(roles_db["selection"])
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            event_id = await conn.fetchval(
+                """
+                INSERT INTO events.event (event_id, type, version, source, subject, payload, occurred_at)
+                VALUES (gen_random_uuid(), 'selection.test.happened', 1, 'selection', 's-1', '{}', now())
+                RETURNING id
+                """
+            )
+            await conn.execute(
+                "INSERT INTO events.delivery (consumer, event_id, subject, available_at) VALUES ('courses', $1, 's-1', now())",
+                event_id,
+            )
+            claimed = await conn.fetchval(
+                """
+                UPDATE events.delivery SET status = 'done', done_at = now()
+                WHERE id = (SELECT id FROM events.delivery WHERE event_id = $1 FOR UPDATE SKIP LOCKED)
+                RETURNING status
+                """,
+                event_id,
+            )
+            assert claimed == "done"
+        finally:
+            await tx.rollback()
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+async def test_each_service_is_ready_under_its_own_role(roles_db, service, monkeypatch):
+    # The real app with its real lifespan (engine, migration check, consumers) connected as its role.
+    monkeypatch.setenv("SPROUT_DATABASE_URL", roles_db[service])
+    monkeypatch.setenv("SPROUT_ENV", "test")
+    module, factory = SERVICES[service].app.split(":")
+    app = getattr(importlib.import_module(module), factory)()
+    async with running_app(app) as client:
+        r = await client.get("/readyz")
+        assert r.status_code == 200, r.text
+        assert r.json()["checks"]["migrations"] == "ok"
+
+
+def test_the_release_step_makes_the_signing_key_with_the_gateways_role(roles_db):
+    # What the release Job and compose's one-shot run: `sprout keys ensure`, in production,
+    # connected as the gateway's role, the private key sealed under the personal-data keys.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPROUT_")}
+    env.update(
+        SPROUT_ENV="production",
+        SPROUT_DATABASE_URL=roles_db["gateway"],
+        SPROUT_PII_KEYS="k1:" + base64.b64encode(os.urandom(32)).decode(),
+        SPROUT_PII_INDEX_KEY=base64.b64encode(os.urandom(32)).decode(),
+    )
+    command = [sys.executable, "-m", "services.cli", "keys", "ensure"]
+    first = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stdout + first.stderr
+    # "made signing key <kid> (operator)", or "found ..." when one is there already.
+    verb, _, _, kid, origin = first.stdout.split()[:5]
+    assert verb in ("made", "found") and origin == "(operator)", first.stdout
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.split()[:4] == ["found", "signing", "key", kid], again.stdout

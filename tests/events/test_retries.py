@@ -1,0 +1,124 @@
+"""Failures: a handler that raises is retried with backoff, dead-lettered after the limit, listed and replayed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from services import cli
+from shared.events import Consumer, RetryPolicy, admin, register_subscriptions, run_consumers
+from tests.events.support import INSERT_EFFECT, ROOT, publish_pings, rows, scalar, settled, wait_until
+
+SPROUT = Path(sys.executable).parent / "sprout"
+
+
+def _sprout(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    """The real `sprout` command, as ops would run it."""
+    env = {**os.environ, "SPROUT_DATABASE_URL": database_url}
+    return subprocess.run([str(SPROUT), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+async def _effect(session, consumer: str, event) -> None:
+    await session.execute(
+        INSERT_EFFECT,
+        {"consumer": consumer, "event_id": event.event_id, "subject": event.subject, "seq": event.payload.seq,
+         "pid": os.getpid(), "started_at": time.time()},
+    )
+
+
+async def test_a_failing_handler_backs_off_dies_is_listed_by_ops_and_replay_delivers_it(
+    engine, database_url, effects, ping_type, consumer_name, make_settings, monkeypatch, capsys
+):
+    starts: list[tuple[int, float]] = []
+    failing = True
+
+    async def handle(session, event):
+        starts.append((event.attempt, time.monotonic()))
+        await _effect(session, consumer_name, event)  # must not survive a failed attempt
+        if failing:
+            raise RuntimeError("the seat register is closed")
+
+    settings = make_settings(events_max_attempts=3, events_backoff_base=0.1, events_backoff_max=1.0)
+    consumer = Consumer(consumer_name, {ping_type: handle})
+    async with run_consumers(engine, database_url, [consumer], settings, cleanup_every=None):
+        await publish_pings(engine, ping_type, [("student-1", 7)])
+        await wait_until(lambda: settled(engine, consumer_name, {"dead": 1}), timeout=10, what="the dead letter")
+
+        assert [attempt for attempt, _ in starts] == [1, 2, 3]
+        # Equal jitter: after failed attempt k the wait is at least base * 2**(k-1) / 2.
+        gaps = [b - a for (_, a), (_, b) in zip(starts, starts[1:])]
+        assert gaps[0] >= 0.05 and gaps[1] >= 0.1, gaps
+        assert await scalar(engine, "SELECT count(*) FROM test_effects.effect WHERE consumer = :c", c=consumer_name) == 0
+
+        dead = await admin.list_dead(database_url, consumer=consumer_name)
+        assert len(dead) == 1
+        letter = dead[0]
+        assert (letter["consumer"], letter["type"], letter["subject"], letter["attempts"]) == (
+            consumer_name, ping_type, "student-1", 3
+        )
+        assert letter["last_error"] == "RuntimeError: the seat register is closed"
+        assert letter["payload"] == {"seq": 7, "note": ""}
+
+        # `sprout events dead`, in-process (it runs its own event loop, hence the thread)...
+        monkeypatch.setenv("SPROUT_DATABASE_URL", database_url)
+        assert await asyncio.to_thread(cli.main, ["events", "dead", "--consumer", consumer_name, "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert [d["delivery_id"] for d in listed] == [letter["delivery_id"]]
+        # ...and as the real command.
+        shown = await asyncio.to_thread(_sprout, database_url, "events", "dead", "--consumer", consumer_name)
+        assert shown.returncode == 0, shown.stderr
+        assert str(letter["delivery_id"]) in shown.stdout and consumer_name in shown.stdout
+        assert "the seat register is closed" in shown.stdout
+
+        failing = False
+        replayed = await asyncio.to_thread(_sprout, database_url, "events", "replay", str(letter["delivery_id"]))
+        assert replayed.returncode == 0, replayed.stderr
+        assert "1 dead deliveries queued again" in replayed.stdout
+        await wait_until(lambda: settled(engine, consumer_name, {"done": 1}), timeout=5, what="the replayed delivery")
+
+    assert starts[-1][0] == 1  # replay grants a fresh attempt budget
+    assert await scalar(engine, "SELECT count(*) FROM test_effects.effect WHERE consumer = :c", c=consumer_name) == 1
+    assert await admin.list_dead(database_url, consumer=consumer_name) == []
+
+
+async def test_one_failing_handler_does_not_undo_the_rest_of_its_batch_and_holds_back_its_subject(
+    engine, database_url, effects, ping_type, consumer_name, make_settings
+):
+    calls: list[tuple[str, int, int, int]] = []  # subject, seq, attempt, transaction id
+
+    async def handle(session, event):
+        txid = (await session.execute(text("SELECT txid_current()"))).scalar()
+        calls.append((event.subject, event.payload.seq, event.attempt, txid))
+        await _effect(session, consumer_name, event)
+        if event.payload.seq == 1:
+            raise ValueError("bad seq")
+
+    consumer = Consumer(consumer_name, {ping_type: handle})
+    settings = make_settings(events_max_attempts=2, events_backoff_base=0.05, events_backoff_max=0.05)
+    await register_subscriptions(engine, [consumer])
+    await publish_pings(engine, ping_type, [("a", 0), ("b", 1), ("c", 2), ("b", 3)])
+    async with run_consumers(engine, database_url, [consumer], settings, cleanup_every=None):
+        await wait_until(lambda: settled(engine, consumer_name, {"done": 3, "dead": 1}), timeout=10, what="settling")
+
+    first_batch = [c for c in calls if c[3] == calls[0][3]]
+    # a:0, b:1 (fails) and c:2 ran in one transaction; b:3 waited for b:1 to be settled.
+    assert [(s, n) for s, n, _, _ in first_batch] == [("a", 0), ("b", 1), ("c", 2)]
+    b_calls = [(n, attempt) for s, n, attempt, _ in calls if s == "b"]
+    assert b_calls == [(1, 1), (1, 2), (3, 1)]
+    effects_ = await rows(engine, "SELECT seq FROM test_effects.effect WHERE consumer = :c ORDER BY seq", c=consumer_name)
+    assert [r.seq for r in effects_] == [0, 2, 3]
+
+
+def test_backoff_grows_exponentially_with_jitter_up_to_its_cap():
+    policy = RetryPolicy(max_attempts=8, base=1.0, cap=60.0)
+    for attempt, full in [(1, 1.0), (2, 2.0), (3, 4.0), (6, 32.0), (7, 60.0), (30, 60.0)]:
+        delays = [policy.delay(attempt) for _ in range(200)]
+        assert all(full / 2 <= d <= full for d in delays), (attempt, min(delays), max(delays))
+        assert max(delays) - min(delays) > 0  # jittered, so replicas do not retry in lockstep

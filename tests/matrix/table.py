@@ -1,0 +1,233 @@
+"""The role × endpoint table: every route of every service, who may call it, and which rows each role sees.
+
+Adding a route anywhere fails tests/matrix/test_matrix.py until it is listed here; so does
+removing one that is listed. For each route say:
+
+- `allowed`: the roles that may call it (PUBLIC: anyone, with or without a token). Every
+  other role gets 403, and a request without a valid token 401.
+- how to call it so that an allowed caller really succeeds (2xx): `path` (a fixture name per
+  path parameter, or per role: {"guardian": "child", "*": "student"}; "self" is the caller's
+  own account), `query`, `json`, `data`, `files`, `headers`. Names refer to the world in
+  tests/matrix/world.py; `Ref("name")` inside a query or body does too.
+- `expect`: a caller (by label) for whom an allowed call answers something other than 2xx,
+  and why (e.g. a machine client has no account of its own to read).
+- `rows` (list endpoints, whose answer is a `Page`): for every allowed role, which fixture
+  rows it sees: `only(...)` exactly those of the world, `at_least(...)` those among others
+  (admin and staff see everyone; other tests' rows may be there too).
+
+Roles: admin, staff, expert, mentor, coordinator, student, guardian, partner (a person of a
+partner university, and that university's machine client), service (a Sprout service's
+machine client).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.matrix.world import new_id_number, new_phone
+
+PUBLIC = frozenset({"*"})
+EVERYONE = frozenset({"admin", "staff", "expert", "mentor", "coordinator", "student", "guardian", "partner", "service"})
+PEOPLE = EVERYONE - {"service"}
+ADMIN = frozenset({"admin"})
+ADMIN_STAFF = frozenset({"admin", "staff"})
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A fixture of the world (its id), inside a query or a body."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Rows:
+    names: tuple[str, ...]
+    exact: bool
+
+
+def only(*names: str) -> Rows:
+    """Sees exactly these rows of the world (and nothing of anyone else's)."""
+    return Rows(names, True)
+
+
+def at_least(*names: str) -> Rows:
+    """Sees these rows (among others, e.g. other tests' records)."""
+    return Rows(names, False)
+
+
+NOTHING = only()
+
+Body = Mapping[str, Any] | Callable[[str], Mapping[str, Any]]  # or, per caller's role, a function of it
+
+
+@dataclass(frozen=True)
+class Route:
+    service: str
+    method: str
+    path: str
+    allowed: frozenset[str]
+    path_params: Mapping[str, str | Mapping[str, str]] = field(default_factory=dict)
+    query: Mapping[str, Any] = field(default_factory=dict)
+    json: Body | None = None
+    data: Body | None = None
+    files: Callable[[], dict[str, Any]] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    expect: Mapping[str, int] = field(default_factory=dict)
+    rows: Mapping[str, Rows] = field(default_factory=dict)
+    row_key: str = "id"
+
+    @property
+    def key(self) -> str:
+        return f"{self.service} {self.method} {self.path}"
+
+    @property
+    def public(self) -> bool:
+        return self.allowed is PUBLIC
+
+
+PAGE = {"limit": 200}
+
+
+def _probes(service: str) -> list[Route]:
+    return [
+        Route(service, "GET", "/healthz", PUBLIC),
+        Route(service, "GET", "/readyz", PUBLIC),
+        Route(service, "GET", "/metrics", PUBLIC),
+        Route(service, "GET", "/whoami", EVERYONE),
+    ]
+
+
+def _import_file() -> dict[str, Any]:
+    csv = f"姓名,身份证号,年级,监护人姓名,监护人电话\n王小明,{new_id_number()},7,王建国,{new_phone()}\n"
+    return {"file": ("students.csv", csv.encode("utf-8"), "text/csv")}
+
+
+def _consent_body(role: str) -> dict[str, Any]:
+    # A guardian for their child, a student of 15 for themself; each to a partner not yet consented to.
+    student = "child" if role == "guardian" else "student"
+    return {"student_id": Ref(student), "purpose": "partner_sharing", "partner_id": Ref("other_university"), "text_version": "partner-sharing-v1"}
+
+
+STUDENT_READERS = frozenset({"admin", "staff", "coordinator", "guardian", "student"})
+CONSENT_READERS = frozenset({"admin", "staff", "guardian", "student"})
+SCHOOL_READERS = frozenset({"admin", "staff", "coordinator", "expert", "mentor"})
+ALL_STUDENTS = at_least("student", "child", "other_student")
+ALL_CONSENTS = at_least("child_participation", "child_sharing", "student_participation", "student_sharing_withdrawn", "other_sharing")
+# A guardian's own child, a student's own records.
+MY_CONSENT = {"guardian": "child_participation", "student": "student_participation", "*": "child_participation"}
+
+ROUTES: list[Route] = [
+    # ---------------------------------------------------------------- every service: probes and the caller
+    *(r for name in ("gateway", "selection", "mentoring", "courses", "tracking") for r in _probes(name)),
+    # ---------------------------------------------------------------- gateway: docs and keys
+    Route("gateway", "GET", "/openapi.json", PUBLIC),
+    Route("gateway", "GET", "/docs", PUBLIC),
+    Route("gateway", "GET", "/docs/oauth2-redirect", PUBLIC),
+    Route("gateway", "GET", "/redoc", PUBLIC),
+    Route("gateway", "GET", "/docs/static/{name}", PUBLIC, path_params={"name": "=swagger-ui.css"}),
+    Route("gateway", "GET", "/.well-known/jwks.json", PUBLIC),
+    # ---------------------------------------------------------------- gateway: tokens
+    Route(
+        "gateway", "POST", "/auth/token", PUBLIC,
+        data={"grant_type": "client_credentials", "client_id": Ref("service_client"), "client_secret": Ref("service_secret")},
+    ),
+    Route("gateway", "POST", "/auth/revoke", PUBLIC, data={"token": "not-a-token-we-issued"}),
+    Route("gateway", "GET", "/auth/me", EVERYONE),
+    Route("gateway", "GET", "/auth/clients", ADMIN, query=PAGE, row_key="client_id",
+          rows={"admin": at_least("partner_client", "service_client")}),
+    Route("gateway", "POST", "/auth/clients", ADMIN,
+          json={"client_id": "matrix-new-client", "name": "A new service", "role": "service", "scopes": []}),
+    Route("gateway", "GET", "/auth/clients/{client_id}", ADMIN, path_params={"client_id": "service_client"}),
+    Route("gateway", "PATCH", "/auth/clients/{client_id}", ADMIN, path_params={"client_id": "service_client"}, json={"name": "Renamed"}),
+    Route("gateway", "POST", "/auth/clients/{client_id}/secret", ADMIN, path_params={"client_id": "service_client"}),
+    # ---------------------------------------------------------------- gateway: identity
+    Route("gateway", "POST", "/identity/schools", ADMIN, json={"name": "matrix new school", "district": "思明区", "level": "high"}),
+    Route("gateway", "GET", "/identity/schools", SCHOOL_READERS, query=PAGE,
+          # Schools are not personal data: everyone who may list them sees them all.
+          rows={role: at_least("school_a", "school_b") for role in SCHOOL_READERS}),
+    Route("gateway", "GET", "/identity/schools/{school_id}", SCHOOL_READERS, path_params={"school_id": "school_b"}),
+    Route("gateway", "PATCH", "/identity/schools/{school_id}", ADMIN, path_params={"school_id": "school_b"}, json={"district": "湖里区"}),
+    Route("gateway", "POST", "/identity/users", ADMIN, json={"username": "matrix-new-user", "display_name": "新同事", "roles": ["staff"]}),
+    Route("gateway", "GET", "/identity/users", ADMIN_STAFF, query=PAGE,
+          rows={role: at_least("admin", "staff", "expert", "mentor", "coordinator", "student", "guardian", "partner", "child", "other_student")
+                for role in ADMIN_STAFF}),
+    Route("gateway", "GET", "/identity/users/{user_id}", PEOPLE,
+          # Admin and staff read anyone; everyone else only themself.
+          path_params={"user_id": {"admin": "student", "staff": "student", "*": "self"}},
+          expect={"partner client": 404}),  # a machine client has no account to read
+    Route("gateway", "PATCH", "/identity/users/{user_id}", ADMIN, path_params={"user_id": "expert"},
+          json={"display_name": "专家甲"}, headers={"If-Match": "*"}),
+    Route("gateway", "GET", "/identity/students", STUDENT_READERS, query=PAGE,
+          rows={"admin": ALL_STUDENTS, "staff": ALL_STUDENTS, "coordinator": only("student", "child"),
+                "guardian": only("child"), "student": only("student")}),
+    Route("gateway", "GET", "/identity/students/{student_id}", STUDENT_READERS,
+          path_params={"student_id": {"guardian": "child", "*": "student"}}),
+    Route("gateway", "PUT", "/identity/students/{student_id}/guardians/{guardian_id}", ADMIN,
+          path_params={"student_id": "student", "guardian_id": "guardian"}, json={"relation": "father"}),
+    Route("gateway", "DELETE", "/identity/students/{student_id}/guardians/{guardian_id}", ADMIN,
+          path_params={"student_id": "child", "guardian_id": "guardian"}),
+    Route("gateway", "POST", "/identity/imports/students", frozenset({"admin", "coordinator"}),
+          # A coordinator imports into their own school; an admin names the school.
+          query={"school_id": Ref("school_a")}, files=_import_file),
+    Route("gateway", "POST", "/identity/partners", ADMIN, json={"name": "matrix new university"}),
+    Route("gateway", "GET", "/identity/partners", CONSENT_READERS, query=PAGE,
+          rows={role: at_least("university", "other_university") for role in CONSENT_READERS}),
+    Route("gateway", "GET", "/identity/partners/{partner_id}", CONSENT_READERS, path_params={"partner_id": "other_university"}),
+    Route("gateway", "PATCH", "/identity/partners/{partner_id}", ADMIN, path_params={"partner_id": "other_university"}, json={"name": "matrix renamed"}),
+    Route("gateway", "GET", "/identity/access-log", ADMIN, query=PAGE, row_key="student_id", rows={"admin": at_least("student")}),
+    # ---------------------------------------------------------------- gateway: consent
+    Route("gateway", "GET", "/consents/texts", CONSENT_READERS),
+    Route("gateway", "GET", "/consents/check", frozenset({"admin", "staff", "service"}),
+          query={"student_id": Ref("child"), "purpose": "participation"}),
+    Route("gateway", "POST", "/consents", frozenset({"guardian", "student"}), json=_consent_body),
+    Route("gateway", "POST", "/consents/{consent_id}/withdraw", frozenset({"guardian", "student"}), path_params={"consent_id": MY_CONSENT}),
+    Route("gateway", "GET", "/consents", CONSENT_READERS, query=PAGE,
+          rows={"admin": ALL_CONSENTS, "staff": ALL_CONSENTS, "guardian": only("child_participation", "child_sharing"),
+                "student": only("student_participation", "student_sharing_withdrawn")}),
+    Route("gateway", "GET", "/consents/{consent_id}", CONSENT_READERS, path_params={"consent_id": MY_CONSENT}),
+    # ---------------------------------------------------------------- gateway: the partner API
+    # Only the student whose guardian consented to share with this partner; never the student
+    # who withdrew, nor one who consented to another university.
+    Route("gateway", "GET", "/partner/students", frozenset({"partner"}), query=PAGE, rows={"partner": only("child")}),
+    Route("gateway", "GET", "/partner/students/{student_id}", frozenset({"partner"}), path_params={"student_id": "child"}),
+]
+
+
+@dataclass(frozen=True)
+class Denial:
+    """A caller allowed on the route, asking for a row that is not theirs: refused all the same."""
+
+    method: str
+    path: str
+    caller: str
+    path_params: Mapping[str, str]
+    status: int
+    code: str
+    why: str
+
+
+# Row-level rules on single records: out of scope is answered like "no such record" (404),
+# except where the refusal itself is the answer the caller needs (a missing consent, 403).
+DENIALS: list[Denial] = [
+    Denial("GET", "/identity/students/{student_id}", "coordinator", {"student_id": "other_student"}, 404, "student_not_found",
+           "a coordinator sees only their school's students"),
+    Denial("GET", "/identity/students/{student_id}", "guardian", {"student_id": "student"}, 404, "student_not_found",
+           "a guardian sees only their own child"),
+    Denial("GET", "/identity/students/{student_id}", "student", {"student_id": "child"}, 404, "student_not_found",
+           "a student sees only themself"),
+    Denial("GET", "/identity/users/{user_id}", "expert", {"user_id": "student"}, 404, "user_not_found",
+           "only admin and staff read other people's accounts"),
+    Denial("GET", "/consents/{consent_id}", "guardian", {"consent_id": "student_participation"}, 404, "consent_not_found",
+           "a guardian sees only their children's consents"),
+    Denial("GET", "/consents/{consent_id}", "student", {"consent_id": "child_participation"}, 404, "consent_not_found",
+           "a student sees only their own consents"),
+    Denial("POST", "/consents/{consent_id}/withdraw", "guardian", {"consent_id": "student_participation"}, 404, "consent_not_found",
+           "a guardian withdraws only their children's consents"),
+    Denial("GET", "/partner/students/{student_id}", "partner client", {"student_id": "student"}, 403, "consent_required",
+           "the student withdrew their consent to share with this partner"),
+    Denial("GET", "/partner/students/{student_id}", "partner", {"student_id": "other_student"}, 403, "consent_required",
+           "the student consented to share with another university only"),
+]

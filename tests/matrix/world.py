@@ -1,0 +1,236 @@
+"""The world the role matrix runs in: every service's real app, one set of people and records, real tokens.
+
+The gateway is served over HTTP on a free port, so the other services fetch its JWKS and
+verify tokens exactly as in production; the matrix itself talks to every app in-process.
+All fixture data lives in one transaction on one connection that is rolled back at the end,
+and each matrix request runs in a savepoint of its own, rolled back after it, so a create,
+a withdrawal or a deletion by one call never changes what the next one sees.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from importlib import import_module
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from services.cli import SERVICES
+from services.gateway.identity import service as identity
+from services.gateway.tokens import service as tokens
+from shared.db import get_session
+from tests.identity.factories import id_number, link, make_school, make_user
+from tests.tokens.support import PASSWORD, bound_socket, gateway_settings, password_hash, serve
+
+
+@dataclass
+class Caller:
+    """Someone calling a route: a label for reports, the role the table speaks of, their token."""
+
+    label: str
+    role: str | None  # None: no valid token at all
+    headers: dict[str, str]
+    user_id: str | None = None  # a person's account; None for machine clients and the anonymous
+
+
+class Transaction:
+    """The module's one connection and transaction; the gateway's request session lives inside it."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.session = self._new()
+
+    def _new(self) -> AsyncSession:
+        return AsyncSession(bind=self.conn, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint")
+
+    async def request_session(self) -> AsyncIterator[AsyncSession]:
+        """Replaces shared.db.get_session: the request works in the current session and only flushes."""
+        yield self.session
+        await self.session.flush()
+
+    async def keep_setup(self) -> None:
+        """Ends the setup: what it wrote stays in the module's transaction for every case to see."""
+        await self.session.commit()  # releases the setup's savepoint; the outer transaction goes on
+        await self.session.close()
+
+    @asynccontextmanager
+    async def case(self) -> AsyncIterator[None]:
+        """One matrix request, in a savepoint rolled back afterwards."""
+        savepoint = await self.conn.begin_nested()
+        self.session = self._new()
+        try:
+            yield
+        finally:
+            await self.session.close()
+            if savepoint.is_active:
+                await savepoint.rollback()
+
+
+@dataclass
+class World:
+    apps: dict[str, FastAPI]
+    clients: dict[str, httpx.AsyncClient]
+    tx: Transaction
+    ids: dict[str, str] = field(default_factory=dict)
+    callers: list[Caller] = field(default_factory=list)
+
+    def caller(self, label: str) -> Caller:
+        return next(c for c in self.callers if c.label == label)
+
+
+def _closed_port_url() -> str:
+    """A loopback URL nobody listens on: the gateway's view of services this world does not serve over HTTP."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+    return url
+
+
+def _settings_class(name: str):
+    module = import_module(f"services.{name}.settings")
+    return next(v for k, v in vars(module).items() if k.endswith("Settings") and getattr(v, "service_name", None) == name)
+
+
+def _born(years: int) -> date:
+    today = identity.today()
+    return today.replace(year=today.year - years, day=min(today.day, 28)) - timedelta(days=40)
+
+
+@asynccontextmanager
+async def matrix_world(database_url: str, engine: AsyncEngine) -> AsyncIterator[World]:
+    async with AsyncExitStack() as stack:
+        conn = await engine.connect()
+        stack.push_async_callback(conn.close)
+        outer = await conn.begin()
+        stack.push_async_callback(outer.rollback)
+        tx = Transaction(conn)
+
+        nowhere = _closed_port_url()
+        gateway_sock, gateway_url = bound_socket()
+        gateway = import_module("services.gateway.app").create_app(
+            gateway_settings(database_url, **{f"{n}_url": nowhere for n in SERVICES if n != "gateway"})
+        )
+        gateway.dependency_overrides[get_session] = tx.request_session
+        # Served over HTTP for the other services' JWKS fetches; the matrix calls it in-process.
+        await stack.enter_async_context(serve(gateway, gateway_sock))
+        apps: dict[str, FastAPI] = {"gateway": gateway}
+        for name in SERVICES:
+            if name == "gateway":
+                continue
+            factory = import_module(f"services.{name}.app").create_app
+            app = factory(_settings_class(name)(database_url=database_url, env="test", events_enabled=False, gateway_url=gateway_url))
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            apps[name] = app
+        clients = {}
+        for name, app in apps.items():
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            clients[name] = await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url=f"http://{name}.test", timeout=10)
+            )
+        world = World(apps, clients, tx)
+        await _populate(world)
+        await tx.keep_setup()
+        yield world
+
+
+async def _populate(w: World) -> None:
+    """The people and records every case needs, written through the real services and API."""
+    s, http, ids = w.tx.session, w.clients["gateway"], w.ids
+    tag = uuid.uuid4().hex[:6]
+    school_a = await make_school(s, name=f"matrix A {tag}")
+    school_b = await make_school(s, name=f"matrix B {tag}")
+    partner = await identity.create_partner(session=s, name=f"matrix university {tag}")
+    partner_q = await identity.create_partner(session=s, name=f"matrix other university {tag}")
+
+    people = {
+        "admin": await make_user(s, "admin"),
+        "staff": await make_user(s, "staff"),
+        "expert": await make_user(s, "expert"),
+        "mentor": await make_user(s, "mentor"),
+        "coordinator": await make_user(s, "coordinator", school=school_a),
+        # 15: old enough to consent for themself.
+        "student": await make_user(s, "student", school=school_a, grade=9, born=_born(15), phone="13912345678"),
+        "guardian": await make_user(s, "guardian", phone="13987654321"),
+        "partner": await make_user(s, "partner", partner=partner),
+    }
+    child = await make_user(s, "student", school=school_a, grade=5, born=_born(10))  # under 14
+    other_student = await make_user(s, "student", school=school_b, grade=9, born=_born(15))
+    await link(s, people["guardian"], child)
+    for user in (*people.values(), other_student):
+        user.password_hash = password_hash()
+    await s.flush()
+
+    partner_client, partner_secret = await tokens.create_client(
+        s, client_id=f"matrix-uni-{tag}", name="Matrix University admissions", role="partner", scopes=[], partner_id=partner.id
+    )
+    service_client, service_secret = await tokens.create_client(
+        s, client_id=f"matrix-svc-{tag}", name="matrix service", role="service", scopes=[], partner_id=None
+    )
+    ids.update(
+        school_a=str(school_a.id), school_b=str(school_b.id), university=str(partner.id), other_university=str(partner_q.id),
+        child=str(child.id), other_student=str(other_student.id),
+        partner_client=partner_client.client_id, service_client=service_client.client_id,
+        service_secret=service_secret, tag=tag,
+        **{name: str(user.id) for name, user in people.items()},
+    )
+
+    # Real tokens: people sign in with the password grant, machine clients with client credentials.
+    async def token(data: dict[str, str]) -> dict[str, str]:
+        r = await http.post("/auth/token", data=data)
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    for role, user in people.items():
+        headers = await token({"grant_type": "password", "username": user.username, "password": PASSWORD})
+        w.callers.append(Caller(role, role, headers, str(user.id)))
+    w.callers.append(
+        Caller("partner client", "partner", await token({"grant_type": "client_credentials", "client_id": partner_client.client_id, "client_secret": partner_secret}))
+    )
+    w.callers.append(
+        Caller("service", "service", await token({"grant_type": "client_credentials", "client_id": service_client.client_id, "client_secret": service_secret}))
+    )
+    other_headers = await token({"grant_type": "password", "username": other_student.username, "password": PASSWORD})
+
+    # Consents, given and withdrawn through the API by the people entitled to.
+    async def give(headers: dict[str, str], student: str, purpose: str, partner_id: str | None = None) -> str:
+        body: dict[str, Any] = {"student_id": student, "purpose": purpose, "text_version": f"{purpose.replace('_', '-')}-v1"}
+        if partner_id:
+            body["partner_id"] = partner_id
+        r = await http.post("/consents", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    guardian, student = w.caller("guardian").headers, w.caller("student").headers
+    ids["child_participation"] = await give(guardian, ids["child"], "participation")
+    ids["child_sharing"] = await give(guardian, ids["child"], "partner_sharing", ids["university"])
+    ids["student_participation"] = await give(student, ids["student"], "participation")
+    ids["student_sharing_withdrawn"] = await give(student, ids["student"], "partner_sharing", ids["university"])
+    r = await http.post(f"/consents/{ids['student_sharing_withdrawn']}/withdraw", headers=student)
+    assert r.status_code == 200, r.text
+    ids["other_sharing"] = await give(other_headers, ids["other_student"], "partner_sharing", ids["other_university"])
+
+    # One unmasked read, so the access log has a row to show.
+    r = await http.get(
+        f"/identity/students/{ids['student']}", params={"reveal": "phone"},
+        headers={**w.caller("admin").headers, "X-Access-Reason": "matrix setup"},
+    )
+    assert r.status_code == 200, r.text
+
+
+def new_id_number() -> str:
+    """A valid resident ID number no test is likely to have stored (random birth date and sequence)."""
+    born = date(2012, 1, 1) + timedelta(days=random.randrange(700))
+    return id_number(born, region=random.choice(("110105", "350203", "310101")), seq=random.randrange(1000))
+
+
+def new_phone() -> str:
+    return "139" + "".join(random.choices("0123456789", k=8))

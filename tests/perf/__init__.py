@@ -1,0 +1,1 @@
+"""Benchmarks: they start the real processes, drive load and print figures; they assert nothing."""

@@ -1,0 +1,158 @@
+"""A bounded HTTP load generator for when `wrk` is not installed: N keep-alive connections, T seconds.
+
+Run it in its own process (`python -m tests.perf.load URL`), so it does not share an event
+loop with what it measures; it prints one JSON object. On a two-core machine it still
+competes with the servers for CPU, so its figures are lower than wrk's; compare figures
+taken with the same generator only.
+
+Two clients: `raw` (the default), a minimal HTTP/1.1 keep-alive client on asyncio
+protocols with httptools' parser, and `aiohttp`, a full HTTP client. The raw one spends far
+less CPU per request, which matters here: with aiohttp the generator, not the server, sets
+the pace of the direct run (measured: fewer requests/s direct than through the gateway).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from urllib.parse import urlsplit
+
+
+def _summary(count: int, errors: int, statuses: dict[int, int], latencies: list[float], elapsed: float) -> dict:
+    latencies.sort()
+
+    def pct(p: float) -> float | None:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2) if latencies else None
+
+    return {
+        "requests": count,
+        "errors": errors,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "seconds": round(elapsed, 2),
+        "rps": round(count / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
+
+
+async def run_aiohttp(url: str, connections: int, duration: float) -> dict:
+    import aiohttp
+
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=connections, force_close=False)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+        deadline = time.perf_counter() + duration
+
+        async def worker() -> None:
+            nonlocal errors
+            while (start := time.perf_counter()) < deadline:
+                try:
+                    async with session.get(url) as r:
+                        await r.read()
+                        statuses[r.status] = statuses.get(r.status, 0) + 1
+                except aiohttp.ClientError:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - start)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    return _summary(len(latencies), errors, statuses, latencies, elapsed)
+
+
+class _RawConnection(asyncio.Protocol):
+    """Sends one GET, waits for the whole answer, sends the next, until the deadline."""
+
+    def __init__(self, request: bytes, deadline: float, stats: dict, done: asyncio.Future) -> None:
+        import httptools
+
+        self.request = request
+        self.deadline = deadline
+        self.stats = stats
+        self.done = done
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.start = 0.0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        self.start = time.perf_counter()
+        if self.start >= self.deadline:
+            self.transport.close()
+            return
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except Exception:
+            self.stats["errors"] += 1
+            self.transport.close()
+
+    def on_message_complete(self) -> None:
+        now = time.perf_counter()
+        status = self.parser.get_status_code()
+        self.stats["statuses"][status] = self.stats["statuses"].get(status, 0) + 1
+        self.stats["latencies"].append(now - self.start)
+        self._send()
+
+    def connection_lost(self, exc) -> None:
+        if time.perf_counter() < self.deadline:
+            self.stats["errors"] += 1
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def run_raw(url: str, connections: int, duration: float) -> dict:
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    request = f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: sprout-load\r\n\r\n".encode()
+    loop = asyncio.get_running_loop()
+    stats: dict = {"errors": 0, "statuses": {}, "latencies": []}
+    deadline = time.perf_counter() + duration
+    began = time.perf_counter()
+    waiters = []
+    for _ in range(connections):
+        done = loop.create_future()
+        await loop.create_connection(
+            lambda d=done: _RawConnection(request, deadline, stats, d), parts.hostname, parts.port or 80
+        )
+        waiters.append(done)
+    await asyncio.wait_for(asyncio.gather(*waiters), duration + 30)
+    elapsed = time.perf_counter() - began
+    return _summary(len(stats["latencies"]), stats["errors"], stats["statuses"], stats["latencies"], elapsed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.perf.load", description=__doc__.splitlines()[0])
+    p.add_argument("url")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--client", choices=("raw", "aiohttp"), default="raw")
+    args = p.parse_args(argv)
+    if not 0 < args.duration <= 600:
+        p.error("--duration must be in (0, 600] seconds")
+    runner = run_raw if args.client == "raw" else run_aiohttp
+    try:
+        import uvloop
+    except ImportError:
+        result = asyncio.run(runner(args.url, args.connections, args.duration))
+    else:
+        result = uvloop.run(runner(args.url, args.connections, args.duration))
+    result["client"] = args.client
+    result["connections"] = args.connections
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

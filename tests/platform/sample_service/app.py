@@ -1,0 +1,170 @@
+"""A small test-only service built the way every Sprout service is, to exercise the shared HTTP helpers.
+
+It has its own schema (`platform_sample`) and alembic tree, migrated into the test database
+like a real service's, so pagination and idempotency run against real tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import DateTime, Integer, String, Uuid, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.app import create_service_app
+from shared.auth import Public
+from shared.db import DbSession, declarative_base
+from shared.idempotency import IDEMPOTENCY_PROBLEMS, IdempotencyKey, idempotency_table
+from shared.migrations import MigrationTree
+from shared.pagination import Page, PageParams, paginate
+from shared.problems import ProblemError, problem_responses
+from shared.settings import BaseServiceSettings
+
+SCHEMA = "platform_sample"
+Base = declarative_base(SCHEMA)
+idempotency_keys = idempotency_table(Base.metadata)
+SAMPLE_TREE = MigrationTree(SCHEMA, Path(__file__).parent / "migrations")
+
+# What an unhandled error's text would leak if it reached the body.
+SECRET = "password=hunter2 at db-primary.internal"
+
+
+class Widget(Base):
+    __tablename__ = "widget"
+    __mapper_args__ = {"eager_defaults": True}
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    batch: Mapped[uuid.UUID] = mapped_column(Uuid)
+    name: Mapped[str] = mapped_column(String(100))
+    rank: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SampleSettings(BaseServiceSettings):
+    service_name: ClassVar[str] = "sample"
+    default_port: ClassVar[int] = 0
+
+
+class WidgetIn(BaseModel):
+    batch: uuid.UUID
+    name: str = Field(min_length=1, max_length=100)
+    rank: int = Field(ge=0, le=1000)
+    # Keeps the create's transaction (and so its key) open, for the concurrent-retry story.
+    hold_seconds: float = Field(default=0, ge=0, le=2)
+
+
+class WidgetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    batch: uuid.UUID
+    name: str
+    rank: int
+    created_at: datetime
+
+
+class WidgetSummary(BaseModel):
+    id: uuid.UUID
+    rank: int
+
+
+ORDERS = {
+    "rank": (Widget.rank, Widget.id),
+    "-rank": (Widget.rank.desc(), Widget.id.desc()),
+    "-rank,id": (Widget.rank.desc(), Widget.id),
+    "created": (Widget.created_at, Widget.id),
+}
+
+
+async def caller_principal(request: Request, x_test_principal: Annotated[str | None, Header()] = None) -> None:
+    """The seam identity will fill: here a header names the caller."""
+    if x_test_principal:
+        request.state.principal_id = x_test_principal
+
+
+router = APIRouter(prefix="/widgets", tags=["widgets"], dependencies=[Public, Depends(caller_principal)])
+
+
+@router.get("", response_model=Page[WidgetOut], summary="List widgets of a batch")
+async def list_widgets(
+    session: DbSession,
+    page: PageParams,
+    batch: uuid.UUID,
+    order: Annotated[Literal["rank", "-rank", "-rank,id", "created"], Query()] = "rank",
+) -> Page[WidgetOut]:
+    stmt = select(Widget).where(Widget.batch == batch)
+    return await paginate(session, stmt, order_by=ORDERS[order], params=page, item=WidgetOut.model_validate)
+
+
+@router.get("/summaries", response_model=Page[WidgetSummary], summary="List widget ids and ranks of a batch")
+async def list_widget_summaries(session: DbSession, page: PageParams, batch: uuid.UUID) -> Page[WidgetSummary]:
+    stmt = select(Widget.id, Widget.rank).where(Widget.batch == batch)
+    return await paginate(session, stmt, order_by=(Widget.rank.desc(), Widget.id), params=page)
+
+
+@router.get("/{widget_id}", summary="One widget", responses=problem_responses("not_found"))
+async def get_widget(widget_id: uuid.UUID, request: Request, session: DbSession) -> WidgetOut:
+    widget = await session.get(Widget, widget_id)
+    if widget is None:
+        raise ProblemError("not_found", path=request.url.path)
+    return WidgetOut.model_validate(widget)
+
+
+@router.post("", status_code=201, summary="Create a widget", responses=problem_responses(*IDEMPOTENCY_PROBLEMS))
+async def create_widget(
+    body: WidgetIn, request: Request, session: DbSession, idempotency: IdempotencyKey
+) -> WidgetOut:
+    widget = Widget(batch=body.batch, name=body.name, rank=body.rank)
+    session.add(widget)
+    await session.flush()
+    if body.hold_seconds:
+        await asyncio.sleep(body.hold_seconds)
+    if request.app.state.failing_creates > 0:
+        request.app.state.failing_creates -= 1
+        raise RuntimeError("the create failed after writing its row")
+    return await idempotency.save(WidgetOut.model_validate(widget))
+
+
+failures = APIRouter(prefix="/failures", tags=["failures"], dependencies=[Public])
+
+
+@failures.get("/unhandled", summary="A bug: raises an unexpected exception")
+async def unhandled() -> dict:
+    raise RuntimeError(f"could not connect: {SECRET}")
+
+
+@failures.post("/forgets-to-save", status_code=201, summary="A bug: takes an Idempotency-Key but never saves")
+async def forgets_to_save(body: WidgetIn, session: DbSession, idempotency: IdempotencyKey) -> WidgetOut:
+    widget = Widget(batch=body.batch, name=body.name, rank=body.rank)
+    session.add(widget)
+    await session.flush()
+    return WidgetOut.model_validate(widget)
+
+
+def create_app(settings: SampleSettings | None = None, *, migration_tree: MigrationTree = SAMPLE_TREE) -> FastAPI:
+    settings = settings or SampleSettings()
+    app = create_service_app(
+        settings,
+        title="Sprout sample (tests only)",
+        description="Exercises the shared HTTP helpers.",
+        routers=[router, failures],
+        migration_tree=migration_tree,
+    )
+    # How many of the next creates fail after writing, to prove a failed create leaves no key.
+    app.state.failing_creates = 0
+    return app
+
+
+def widget_rows(batch: uuid.UUID, n: int, *, base: datetime | None = None) -> list[Widget]:
+    """`n` widgets of one batch whose ranks and creation times tie in groups, to test stable order."""
+    base = base or datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
+    return [
+        Widget(id=uuid.uuid4(), batch=batch, name=f"w{i}", rank=i % 3, created_at=base + timedelta(seconds=i % 4))
+        for i in range(n)
+    ]

@@ -45,20 +45,32 @@ def ensure_venv() -> None:
     STAMP.write_text(want)
 
 
+def _exec(argv: list[str]) -> int:
+    """Become `argv`: Ctrl-C then reaches `sprout up` itself, which stops everything in order.
+
+    A parent waiting in subprocess.call would, on Ctrl-C, give its child a quarter of a
+    second and then kill it, leaving the services and the database running.
+    """
+    os.chdir(ROOT)
+    if os.name == "posix":
+        sys.stdout.flush()
+        os.execv(argv[0], argv)
+    return subprocess.call(argv)
+
+
 def run(args: list[str]) -> int:
     ensure_venv()
-    return subprocess.call([str(BIN / "sprout"), "up", *args], cwd=ROOT)
+    return _exec([str(BIN / "sprout"), "up", *args])
 
 
 def test(args: list[str]) -> int:
     ensure_venv()
-    code = subprocess.call([str(BIN / "python"), "-m", "pytest", *args], cwd=ROOT)
-    return code
+    return _exec([str(BIN / "python"), "-m", "pytest", *args])
 
 
 def bench(args: list[str]) -> int:
     ensure_venv()
-    return subprocess.call([str(BIN / "python"), "-m", "tests.perf", *args], cwd=ROOT)
+    return _exec([str(BIN / "python"), "-m", "tests.perf", *args])
 
 
 COMMANDS = {"run": run, "test": test, "bench": bench}

@@ -127,8 +127,13 @@ def _running(up: Up) -> list[str]:
     return found
 
 
+# How a person starts it: `sprout up` itself, or the README's run command in a terminal.
+SPROUT_UP = [sys.executable, "-m", "services.cli", "up", "--timeout", str(UP_TIMEOUT)]
+README_RUN = [sys.executable, str(ROOT / "tasks.py"), "run", "--timeout", str(UP_TIMEOUT)]
+
+
 @contextmanager
-def sprout_up(*args: str, base: int | None = None) -> Iterator[Up]:
+def sprout_up(*args: str, base: int | None = None, command: list[str] = SPROUT_UP) -> Iterator[Up]:
     """Start `sprout up` on a free port range with its own data folder; kill whatever is left afterwards."""
     base = base or free_port_base()
     # A short folder: PostgreSQL's Unix socket path must stay under ~100 bytes.
@@ -137,8 +142,10 @@ def sprout_up(*args: str, base: int | None = None) -> Iterator[Up]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPROUT_")}
     env.update(SPROUT_PORT_BASE=str(base), SPROUT_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--timeout", str(UP_TIMEOUT), *args],
+        [*command, *args],
         cwd=ROOT,
+        # Its own process group, like a shell job, so a test can Ctrl-C the whole group.
+        start_new_session=True,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -193,8 +200,11 @@ def postmaster_pid(pgdata: Path) -> int | None:
     return int(pidfile.read_text().splitlines()[0]) if pidfile.exists() else None
 
 
-def test_sprout_up_serves_everything_through_the_gateway_and_ctrl_c_stops_it_all():
-    with sprout_up() as up:
+# Ctrl-C in a terminal signals the whole foreground group; `sprout up`'s services run in
+# sessions of their own, so only `sprout up` (which stops them in order) receives it.
+@pytest.mark.parametrize("command", [SPROUT_UP, README_RUN], ids=["sprout-up", "readme-run-command"])
+def test_sprout_up_serves_everything_through_the_gateway_and_ctrl_c_stops_it_all(command):
+    with sprout_up(command=command) as up:
         assert up.wait_for("Sprout is up", UP_TIMEOUT + 30), up.output
         pids = service_pids(up)
         assert set(pids) == set(SERVICES), up.output
@@ -212,8 +222,7 @@ def test_sprout_up_serves_everything_through_the_gateway_and_ctrl_c_stops_it_all
                 assert r.status_code == 200, f"gateway → {name}: {r.status_code} {r.text}"
                 assert r.json()["service"] == name
 
-        # Ctrl-C in a terminal signals `sprout up` only: its services run in sessions of their own.
-        up.proc.send_signal(signal.SIGINT)
+        os.killpg(up.proc.pid, signal.SIGINT)
         code = up.finish(STOP_TIMEOUT)
         assert code == 0, up.output
         assert "database stopped" in up.output

@@ -279,6 +279,7 @@ def cmd_user(args: argparse.Namespace) -> int:
             admin.create_user(
                 _database_url(), GatewaySettings(), username=args.username, roles=args.role,
                 password=password, display_name=args.display_name, school=args.school,
+                partner=args.partner,
             )
         )
     except ProblemError as exc:
@@ -505,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     uc.add_argument("--role", action="append", required=True, help="a role (admin, staff, ...); repeat for several")
     uc.add_argument("--display-name")
     uc.add_argument("--school", help="the school's name (coordinators and students)")
+    uc.add_argument("--partner", help="the partner university's name (people with role partner)")
     pw = uc.add_mutually_exclusive_group()
     pw.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     pw.add_argument("--no-password", action="store_true", help="no password yet: the user cannot log in")

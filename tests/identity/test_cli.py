@@ -50,3 +50,32 @@ async def test_the_first_admin_is_created_from_the_command_line(database_url, en
     finally:
         async with engine.begin() as conn:
             await conn.execute(text("DELETE FROM gateway.user_account WHERE lower(username) LIKE :u"), {"u": username.lower() + "%"})
+
+
+async def test_a_partner_universitys_person_is_created_with_their_university(database_url, engine):
+    username = f"prof-{uuid.uuid4().hex[:6]}"
+    university = f"厦门大学-{uuid.uuid4().hex[:4]}"
+    async with engine.begin() as conn:
+        partner_id = (
+            await conn.execute(
+                text("INSERT INTO gateway.partner (id, name) VALUES (gen_random_uuid(), :n) RETURNING id"), {"n": university}
+            )
+        ).scalar_one()
+    try:
+        done = _sprout(
+            database_url, "user", "create", "--username", username, "--role", "partner", "--partner", university, "--no-password"
+        )
+        assert done.returncode == 0, done.stderr
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(text("SELECT partner_id FROM gateway.user_account WHERE username = :u"), {"u": username})
+            ).one()
+        assert row.partner_id == partner_id
+        unknown = _sprout(
+            database_url, "user", "create", "--username", username + "x", "--role", "partner", "--partner", "没有这所大学", "--no-password"
+        )
+        assert unknown.returncode == 1, unknown.stdout
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM gateway.user_account WHERE username LIKE :u"), {"u": username + "%"})
+            await conn.execute(text("DELETE FROM gateway.partner WHERE id = :p"), {"p": partner_id})

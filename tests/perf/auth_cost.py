@@ -8,7 +8,9 @@ edge layer (services/gateway/limits/edge.py) adds to a request.
 Part two starts real processes on a scratch database (`sprout serve`, one uvicorn worker
 each): courses, and two gateways in front of it sharing their keys through the database,
 one with the rate limit (and so token verification at the gateway) on, one with it off.
-Then, with wrk and 64 keep-alive connections, one after the other:
+Then, with 64 keep-alive connections from the generator gateway_throughput.py uses (wrk when
+it is on PATH, else `python -m tests.perf.load` in its own process, which competes with the
+servers for the cores; compare ratios from one generator only), one after the other:
 
   off       limits off, GET /api/courses/healthz without a token
   gateway   limits on,  GET /api/courses/healthz with a token: the gateway verifies it
@@ -17,7 +19,9 @@ Then, with wrk and 64 keep-alive connections, one after the other:
             too and the route runs its access rule
 
 and prints requests/s (the median of interleaved rounds) and each as a ratio of `off`,
-from the same run.
+from the same run. It fails (exit code 1) if any request got an error or a non-2xx answer:
+`whoami` answers 401 without the token, so a token that did not arrive cannot pass for a
+fast run.
 """
 
 from __future__ import annotations
@@ -26,19 +30,20 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.perf.harness import ROOT, free_port, scratch_database, service_process
+from tests.perf.harness import (
+    ROOT, add_generator_options, exit_on_sigterm, free_port, load_generator, scratch_database, service_process,
+)
 
 
 # ---------------------------------------------------------------- part one: verification in-process
@@ -119,26 +124,6 @@ async def _limiter_costs(verifier, token: str, n: int) -> dict[str, float]:
 # ---------------------------------------------------------------- part two: throughput through the gateway
 
 
-def _wrk(url: str, headers: dict[str, str], connections: int, duration: float, threads: int) -> dict:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
-    for name, value in headers.items():
-        cmd += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration + 60, check=True).stdout
-
-    def find(pattern: str) -> str | None:
-        m = re.search(pattern, out)
-        return m.group(1) if m else None
-
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", find(r"Socket errors: (.*)") or ""))
-    return {
-        "rps": float(find(r"Requests/sec:\s+([\d.]+)") or 0),
-        "errors": errors,
-        "non_2xx": int(find(r"Non-2xx or 3xx responses: (\d+)") or 0),
-        "p50": find(r"50%\s+(\S+)"),
-        "p99": find(r"99%\s+(\S+)"),
-    }
-
-
 def _service_token(gateway: str, database_url: str) -> str:
     """A genuine token: a machine client made with `sprout client create`, signed in with client credentials."""
     env = {**os.environ, "SPROUT_DATABASE_URL": database_url}
@@ -156,14 +141,9 @@ def _service_token(gateway: str, database_url: str) -> str:
         return json.loads(r.read())["access_token"]
 
 
-def _url(started: str | tuple[str, int]) -> str:
-    # tests/perf/harness.py's service_process yields the URL (and, lately, the pid with it).
-    return started[0] if isinstance(started, tuple) else started
-
-
 def _line(label: str, what: str, r: dict, base: float | None) -> str:
     ratio = f"  ratio {r['rps'] / base:.2f}" if base else ""
-    tail = f"p50 {r['p50']}, p99 {r['p99']}"
+    tail = f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"
     if r["errors"] or r["non_2xx"]:
         tail += f"  (!! {r['errors']} errors, {r['non_2xx']} non-2xx)"
     return f"  {label:<8} {what:<52} {r['rps']:>8.0f} req/s{ratio}   {tail}"
@@ -175,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=5.0, help="seconds of load per measurement (at most 60)")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median of each is reported (at most 10)")
-    p.add_argument("--wrk-threads", type=int, default=1)
+    add_generator_options(p)
     args = p.parse_args(argv)
     if not 0 < args.duration <= 60:
         p.error("--duration must be in (0, 60] seconds")
@@ -183,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--rounds must be in [1, 10]")
     if not 0 < args.tokens <= 100_000:
         p.error("--tokens must be in (0, 100000]")
+    exit_on_sigterm()
+    load = load_generator(args, p)
 
     costs = asyncio.run(_verify_costs(args.tokens))
     print(f"token verification in a service ({args.tokens} EdDSA tokens, shared/tokens.py TokenVerifier):", flush=True)
@@ -193,16 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  anonymous (by address)       {costs['edge_anonymous_us'] - costs['edge_bare_us']:8.1f} µs", flush=True)
     print(f"  with a token (by principal)  {costs['edge_token_us'] - costs['edge_bare_us']:8.1f} µs", flush=True)
 
-    if not shutil.which("wrk"):
-        print("gateway throughput with auth on/off: skipped, wrk is not on PATH (it sends the Authorization header)")
-        return 0
-
     print(
         f"gateway throughput, auth on versus off: {args.connections} connections, {args.duration:g} s each, "
-        f"median of {args.rounds} interleaved rounds, wrk",
+        f"median of {args.rounds} interleaved rounds",
         flush=True,
     )
-    code = 0
+    print(f"  generator: {load.description}", flush=True)
     with tempfile.TemporaryDirectory(prefix="sprout-bench-") as tmp, scratch_database() as database_url, ExitStack() as stack:
         on_port, off_port, courses_port = free_port(), free_port(), free_port()
         courses_url = f"http://127.0.0.1:{courses_port}"
@@ -216,37 +194,58 @@ def main(argv: list[str] | None = None) -> int:
         for folder in logs.values():
             folder.mkdir()
         # The limit is too high to refuse anything: what is measured is its cost, and the token check's.
-        gateway_on = _url(stack.enter_context(service_process("gateway", on_port, {**common, **limits_on}, logs["on"])))
-        gateway_off = _url(
-            stack.enter_context(service_process("gateway", off_port, {**common, "SPROUT_RATE_LIMIT_ENABLED": "false"}, logs["off"]))
+        gateway_on, _ = stack.enter_context(service_process("gateway", on_port, {**common, **limits_on}, logs["on"]))
+        gateway_off, _ = stack.enter_context(
+            service_process("gateway", off_port, {**common, "SPROUT_RATE_LIMIT_ENABLED": "false"}, logs["off"])
         )
         stack.enter_context(
             service_process("courses", courses_port, {"SPROUT_DATABASE_URL": database_url, "SPROUT_GATEWAY_URL": gateway_on}, logs["courses"])
         )
         token = _service_token(gateway_on, database_url)
         auth = {"Authorization": f"Bearer {token}"}
+        _check_whoami(f"{gateway_on}/api/courses/whoami", auth)
         runs = [
             ("off", f"{gateway_off}/api/courses/healthz", {}, "limits off, /api/courses/healthz, no token"),
             ("gateway", f"{gateway_on}/api/courses/healthz", auth, "limits on, /api/courses/healthz, token at gateway"),
             ("full", f"{gateway_on}/api/courses/whoami", auth, "limits on, /api/courses/whoami, token at both"),
         ]
-        for _, url, headers, _ in runs:  # warm both gateways, their pools and the caches
-            _wrk(url, headers, args.connections, 1, args.wrk_threads)
+        # Warm both gateways, their pools and the caches.
+        warm = {label: load.run(url, 1, headers) for label, url, headers, _ in runs}
         # Interleaved rounds, the median of each kept: on a shared machine, load from elsewhere
         # then weighs on every kind alike instead of on whichever ran at the wrong moment.
         measured: dict[str, list[dict]] = {label: [] for label, *_ in runs}
         for _ in range(args.rounds):
             for label, url, headers, _ in runs:
-                measured[label].append(_wrk(url, headers, args.connections, args.duration, args.wrk_threads))
+                measured[label].append(load.run(url, args.duration, headers))
         results = {label: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for label, rs in measured.items()}
 
     base = results["off"]["rps"]
     for label, _, _, what in runs:
-        r = results[label]
-        print(_line(label, what, r, base if label != "off" else None), flush=True)
-        if r["errors"] or r["non_2xx"]:
-            code = 1
-    return code
+        print(_line(label, what, results[label], base if label != "off" else None), flush=True)
+    # Every run is checked, the warm-up too, not only the medians shown: one bad round must
+    # not hide behind two good ones.
+    failed = {label: _bad([warm[label], *rs]) for label, rs in measured.items() if _bad([warm[label], *rs]) != (0, 0)}
+    for label, (errors, non_2xx) in failed.items():
+        why = " (with a token: did the Authorization header arrive?)" if label != "off" and non_2xx else ""
+        print(f"  !! FAILED: {label}: {errors} errors, {non_2xx} non-2xx answers over all its runs{why}", flush=True)
+    return 1 if failed else 0
+
+
+def _bad(runs: list[dict]) -> tuple[int, int]:
+    return sum(r["errors"] for r in runs), sum(r["non_2xx"] for r in runs)
+
+
+def _check_whoami(url: str, auth: dict[str, str]) -> None:
+    """whoami refuses a request without the token and answers one with it, else non-2xx counts prove nothing."""
+    statuses = {}
+    for label, headers in (("without", {}), ("with", auth)):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+                statuses[label] = r.status
+        except urllib.error.HTTPError as exc:
+            statuses[label] = exc.code
+    if statuses != {"without": 401, "with": 200}:
+        raise RuntimeError(f"{url} answered {statuses['without']} without the token and {statuses['with']} with it")
 
 
 if __name__ == "__main__":

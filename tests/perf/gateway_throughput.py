@@ -16,58 +16,18 @@ least moved by other work on the machine.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.perf.harness import ROOT, exit_on_sigterm, free_port, scratch_database, service_process
+from tests.perf.harness import (
+    LoadGenerator, add_generator_options, exit_on_sigterm, free_port, load_generator, scratch_database, service_process,
+)
 
 TARGET_RATIO = 0.4
-
-
-def _wrk(url: str, connections: int, duration: float, threads: int) -> dict:
-    out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url],
-        capture_output=True, text=True, timeout=duration + 60, check=True,
-    ).stdout
-
-    def find(pattern: str) -> str | None:
-        m = re.search(pattern, out)
-        return m.group(1) if m else None
-
-    def ms(value: str | None) -> float | None:
-        m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", value or "")
-        scale = {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}
-        return round(float(m.group(1)) * scale[m.group(2)], 2) if m else None
-
-    errors = sum(int(n) for n in re.findall(r"\d+", find(r"Socket errors: (.*)") or ""))
-    return {
-        "rps": float(find(r"Requests/sec:\s+([\d.]+)") or 0),
-        "requests": int(find(r"(\d+) requests in") or 0),
-        "errors": errors,
-        "non_2xx": int(find(r"Non-2xx or 3xx responses: (\d+)") or 0),
-        "p50_ms": ms(find(r"50%\s+(\S+)")),
-        "p99_ms": ms(find(r"99%\s+(\S+)")),
-    }
-
-
-def _python(url: str, connections: int, duration: float, client: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "tests.perf.load", url, "--connections", str(connections),
-         "--duration", str(duration), "--client", client],
-        cwd=ROOT, capture_output=True, text=True, timeout=duration + 60, check=True,
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    result["non_2xx"] = sum(n for status, n in result["statuses"].items() if not status.startswith("2"))
-    return result
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -79,9 +39,9 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _measured(load: Callable[[str, float], dict], url: str, duration: float, pids: dict[str, int]) -> dict:
+def _measured(load: LoadGenerator, url: str, duration: float, pids: dict[str, int]) -> dict:
     before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
-    result = load(url, duration)
+    result = load.run(url, duration)
     after = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     n = result["requests"] or 1
     result["cpu_us"] = {
@@ -103,35 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=5.0, help="seconds of load on each URL per round (at most 60)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (direct, then gateway); at most 10")
     p.add_argument("--connections", type=int, default=64)
-    p.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
-    p.add_argument("--client", choices=("raw", "aiohttp"), default="raw",
-                   help="the Python generator's client (raw costs least, so it holds the figures down least)")
-    p.add_argument("--wrk-threads", type=int, default=1, help="one leaves the most CPU to the servers")
+    add_generator_options(p)
     args = p.parse_args(argv)
     if not 0 < args.duration <= 60 or not 1 <= args.rounds <= 10:
         p.error("--duration must be in (0, 60] seconds and --rounds in [1, 10]")
     exit_on_sigterm()
 
-    use_wrk = args.generator == "wrk" or (args.generator == "auto" and shutil.which("wrk") is not None)
-    if use_wrk and not shutil.which("wrk"):
-        p.error("wrk is not on PATH")
-    if use_wrk:
-        generator = f"wrk, {args.wrk_threads} thread(s)"
-
-        def load(url: str, duration: float) -> dict:
-            return _wrk(url, args.connections, duration, args.wrk_threads)
-    else:
-        generator = (
-            f"python -m tests.perf.load ({args.client} client) in its own process; "
-            f"it competes with the servers for the {os.cpu_count()} cores"
-        )
-
-        def load(url: str, duration: float) -> dict:
-            return _python(url, args.connections, duration, args.client)
-
+    load = load_generator(args, p)
     print(f"gateway throughput: GET /healthz of courses, direct and through the gateway; "
           f"{args.connections} connections, {args.rounds} x {args.duration:g} s per URL", flush=True)
-    print(f"  generator: {generator}", flush=True)
+    print(f"  generator: {load.description}", flush=True)
     rounds: list[tuple[dict, dict]] = []
     with tempfile.TemporaryDirectory(prefix="sprout-bench-") as tmp, scratch_database() as database_url, ExitStack() as stack:
         courses_port, gateway_port = free_port(), free_port()
@@ -152,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         pids = {"courses": courses_pid, "gateway": gateway_pid}
         direct_url, proxied_url = f"{courses}/healthz", f"{gateway}/api/courses/healthz"
         # Warm both paths (lazy imports, pools, the gateway's upstream connections).
-        load(direct_url, 1)
-        load(proxied_url, 1)
+        load.run(direct_url, 1)
+        load.run(proxied_url, 1)
         for i in range(args.rounds):
             direct = _measured(load, direct_url, args.duration, pids)
             proxied = _measured(load, proxied_url, args.duration, pids)

@@ -1,10 +1,14 @@
-"""What benchmarks share: a scratch database, free ports, and real service processes that always stop."""
+"""What benchmarks share: a scratch database, free ports, real service processes that always stop, and the load generator."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,8 +16,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,3 +103,84 @@ def exit_on_sigterm() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _exit)
+
+
+# ---------------------------------------------------------------- the load generator
+
+
+@dataclass(frozen=True)
+class LoadGenerator:
+    """Drives keep-alive load at one URL for a bounded time; `run` returns rps, requests, errors, non_2xx, p50_ms, p99_ms."""
+
+    description: str
+    _run: Callable[[str, float, Mapping[str, str]], dict]
+
+    def run(self, url: str, duration: float, headers: Mapping[str, str] | None = None) -> dict:
+        return self._run(url, duration, headers or {})
+
+
+def add_generator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
+                        help="auto: wrk when it is on PATH, else python -m tests.perf.load")
+    parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw",
+                        help="the Python generator's client (raw costs least, so it holds the figures down least)")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="one leaves the most CPU to the servers")
+
+
+def load_generator(args: argparse.Namespace, parser: argparse.ArgumentParser) -> LoadGenerator:
+    """The generator add_generator_options' flags ask for, with `args.connections` connections."""
+    has_wrk = shutil.which("wrk") is not None
+    if args.generator == "wrk" and not has_wrk:
+        parser.error("wrk is not on PATH")
+    if args.generator == "wrk" or (args.generator == "auto" and has_wrk):
+        return LoadGenerator(
+            f"wrk ({shutil.which('wrk')}), {args.wrk_threads} thread(s)",
+            lambda url, duration, headers: _wrk(url, headers, args.connections, duration, args.wrk_threads),
+        )
+    return LoadGenerator(
+        f"python -m tests.perf.load ({args.client} client) in its own process; "
+        f"it competes with the servers for the {os.cpu_count()} cores",
+        lambda url, duration, headers: _python(url, headers, args.connections, duration, args.client),
+    )
+
+
+def _wrk(url: str, headers: Mapping[str, str], connections: int, duration: float, threads: int) -> dict:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = _generator_output([*cmd, url], duration)
+
+    def find(pattern: str) -> str | None:
+        m = re.search(pattern, out)
+        return m.group(1) if m else None
+
+    def ms(value: str | None) -> float | None:
+        m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", value or "")
+        scale = {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}
+        return round(float(m.group(1)) * scale[m.group(2)], 2) if m else None
+
+    errors = sum(int(n) for n in re.findall(r"\d+", find(r"Socket errors: (.*)") or ""))
+    return {
+        "rps": float(find(r"Requests/sec:\s+([\d.]+)") or 0),
+        "requests": int(find(r"(\d+) requests in") or 0),
+        "errors": errors,
+        # wrk counts 3xx as success; no benchmark URL redirects, so this is the non-2xx count.
+        "non_2xx": int(find(r"Non-2xx or 3xx responses: (\d+)") or 0),
+        "p50_ms": ms(find(r"50%\s+(\S+)")),
+        "p99_ms": ms(find(r"99%\s+(\S+)")),
+    }
+
+
+def _python(url: str, headers: Mapping[str, str], connections: int, duration: float, client: str) -> dict:
+    cmd = [sys.executable, "-m", "tests.perf.load", url, "--connections", str(connections),
+           "--duration", str(duration), "--client", client]
+    for name, value in headers.items():
+        cmd += ["--header", f"{name}: {value}"]
+    return json.loads(_generator_output(cmd, duration).strip().splitlines()[-1])
+
+
+def _generator_output(cmd: list[str], duration: float) -> str:
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=duration + 60)
+    if done.returncode:
+        raise RuntimeError(f"the load generator ({' '.join(cmd[:3])} ...) exited with {done.returncode}:\n{done.stderr[-2000:]}")
+    return done.stdout

@@ -48,6 +48,37 @@ async def _admin(server_url: str, sql: str) -> None:
         await engine.dispose()
 
 
+async def _drop_abandoned_databases(server_url: str) -> None:
+    """Drop test databases left by runs that were killed before their teardown (on this host)."""
+    host = make_url(server_url).host
+    if host not in (None, "", "localhost", "127.0.0.1", "::1"):
+        return  # a server other hosts may share: their pids mean nothing here
+    engine = create_engine(server_url, pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            names = (
+                await conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'sprout\\_test\\_%'"))
+            ).scalars().all()
+            for name in names:
+                parts = name.split("_")
+                pid = int(parts[-2]) if len(parts) >= 5 and parts[-2].isdigit() else None
+                if pid is None or _alive(pid):
+                    continue
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @pytest.fixture(scope="session")
 def server_url() -> str:
     return _server_url()
@@ -56,7 +87,9 @@ def server_url() -> str:
 @pytest.fixture(scope="session")
 async def database_url(server_url: str, worker_id: str) -> AsyncIterator[str]:
     """A fresh database for this run, migrated to head, dropped afterwards."""
-    name = f"sprout_test_{worker_id}_{secrets.token_hex(4)}"
+    await _drop_abandoned_databases(server_url)
+    # The pid in the name lets a later run tell a database whose run died from one in use.
+    name = f"sprout_test_{worker_id}_{os.getpid()}_{secrets.token_hex(4)}"
     await _admin(server_url, f'CREATE DATABASE "{name}"')
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     await migrate(url, migration_trees())

@@ -29,7 +29,8 @@ from tests.consent.test_consent import years_ago
 from tests.conftest import running_app
 from tests.identity.factories import link, make_school, make_student, make_user
 from tests.identity.tokens import bearer
-from tests.tokens.support import bound_socket, gateway_settings, serve
+from tests.servers import bound_socket, serve
+from tests.tokens.support import gateway_settings
 
 COURSES_DIR = Path(__file__).resolve().parents[2] / "services" / "courses"
 

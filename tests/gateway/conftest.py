@@ -21,7 +21,6 @@ from importlib import import_module
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -34,42 +33,10 @@ from shared.auth import Public
 from shared.context import request_id_var, traceparent_var
 from shared.middleware import RequestContextMiddleware
 from shared.problems import install_problem_handlers
+from tests.servers import serve
 
 EDGE_TIMEOUT = 0.5
 EDGE_MAX_BYTES = 64 * 1024
-
-
-class _Server(uvicorn.Server):
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Several servers share this process with pytest: none of them may take its signals.
-        yield
-
-
-@asynccontextmanager
-async def serve(app, **config) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on a free loopback port until the block ends; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2, **config)
-    server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("the server stopped before it started (see its lifespan)")
-                await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        try:
-            await asyncio.wait_for(task, 10)
-        finally:
-            sock.close()
 
 
 @contextmanager

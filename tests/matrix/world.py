@@ -28,7 +28,8 @@ from services.gateway.identity import service as identity
 from services.gateway.tokens import service as tokens
 from shared.db import get_session
 from tests.identity.factories import id_number, link, make_school, make_user
-from tests.tokens.support import PASSWORD, bound_socket, gateway_settings, password_hash, serve
+from tests.servers import bound_socket, serve
+from tests.tokens.support import PASSWORD, gateway_settings, password_hash
 
 
 @dataclass

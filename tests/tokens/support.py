@@ -3,22 +3,19 @@ hand-forged tokens for the attacks, and a real uvicorn server on a free port."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import secrets
-import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
 import httpx
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +25,7 @@ from services.gateway.identity.passwords import hash_password
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import credentials
 from services.gateway.tokens.models import Client
+from tests.servers import bound_socket, serve
 
 PASSWORD = "correct horse battery staple"
 
@@ -210,48 +208,6 @@ def with_payload(token: str, **changes: Any) -> str:
     _, claims_, _ = unverified_parts(token)
     claims_.update(changes)
     return f"{header}.{b64url_json(claims_)}.{signature}"
-
-
-# ---------------------------------------------------------------- a real server
-
-
-class _Server(uvicorn.Server):
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Shares the process with pytest: it must not take pytest's signals.
-        yield
-
-
-def bound_socket() -> tuple[socket.socket, str]:
-    """A loopback socket on a free port, bound now so its URL can be handed out before the server starts."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-@asynccontextmanager
-async def serve(app: Any, sock: socket.socket | None = None, **config: Any) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on `sock` (default: a free loopback port) until the block ends; yields its URL."""
-    if sock is None:
-        sock, _ = bound_socket()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2, **config))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("the server stopped before it started")
-                await asyncio.sleep(0.01)
-        yield url
-    finally:
-        server.should_exit = True
-        try:
-            await asyncio.wait_for(task, 10)
-        finally:
-            sock.close()
 
 
 class World:

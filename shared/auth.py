@@ -69,7 +69,7 @@ async def authenticate(request: Request) -> Principal:
         principal = await verifier.verify(token)
     except TokenError as exc:
         raise ProblemError(
-            exc.code, headers={"WWW-Authenticate": f'Bearer realm="sprout", error="invalid_token"'}
+            exc.code, headers={"WWW-Authenticate": 'Bearer realm="sprout", error="invalid_token"'}
         ) from None
     request.state.principal = principal
     request.state.principal_id = principal.id

@@ -8,7 +8,6 @@ which need real commits, use `engine` directly and keep to their own consumer na
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import tempfile

@@ -7,7 +7,7 @@ import re
 import tomllib
 
 from services.cli import SERVICES
-from tests.deploy.files import DOCKERFILE, ROOT, dockerfile_stages, parse_command, read_env_file, K8S
+from tests.deploy.files import ROOT, dockerfile_stages, parse_command, read_env_file, K8S
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 

@@ -51,7 +51,7 @@ async def test_a_student_signs_in_and_gets_a_signed_access_token_and_a_refresh_t
 
 
 async def test_the_username_is_not_case_sensitive(gateway, session):
-    user = await make_user(session, "staff", username="Teacher.Huang")
+    await make_user(session, "staff", username="Teacher.Huang")
     assert (await login(gateway.client, "teacher.huang")).status_code == 200
 
 

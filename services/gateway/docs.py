@@ -76,7 +76,7 @@ async def swagger_ui(request: Request) -> HTMLResponse:
 
 @router.get(OAUTH2_REDIRECT_PATH, dependencies=[Public])
 async def swagger_ui_oauth2_redirect() -> HTMLResponse:
-    """Where Swagger UI's "Authorize" flow lands (used once the gateway issues tokens)."""
+    """Where Swagger UI's "Authorize" flow lands."""
     return _secured(get_swagger_ui_oauth2_redirect_html())
 
 

@@ -156,9 +156,9 @@ class GatewayProxy:
             raise ProblemError("unknown_service", service=name)
         scope["route"] = upstream.label
 
-        # Identity arrives with the next issue: the gateway will check the caller's token
-        # here, before any upstream connection is taken. Services verify tokens themselves
-        # as well (ARCHITECTURE "Auth"), so this is an early refusal, not the only check.
+        # The token is not refused here: the limits layer in front (services/gateway/limits)
+        # has already read it to key the rate limit, and every service verifies it itself
+        # (ARCHITECTURE "Auth"), answering 401 with its own problem.
 
         method: str = scope["method"]
         headers, has_body = self._request_headers(scope)

@@ -42,6 +42,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tests.perf.harness import (
+    write_figures,
     ROOT, add_generator_options, exit_on_sigterm, free_port, load_generator, scratch_database, service_process,
 )
 
@@ -228,6 +229,16 @@ def main(argv: list[str] | None = None) -> int:
     for label, (errors, non_2xx) in failed.items():
         why = " (with a token: did the Authorization header arrive?)" if label != "off" and non_2xx else ""
         print(f"  !! FAILED: {label}: {errors} errors, {non_2xx} non-2xx answers over all its runs{why}", flush=True)
+    write_figures("auth_cost", {
+        "verify_cold_us": round(costs["cold_us"], 1), "verify_warm_us": round(costs["warm_us"], 2),
+        "sign_us": round(costs["sign_us"], 1),
+        "edge_anonymous_us": round(costs["edge_anonymous_us"] - costs["edge_bare_us"], 1),
+        "edge_token_us": round(costs["edge_token_us"] - costs["edge_bare_us"], 1),
+        "rps": {label: round(r["rps"]) for label, r in results.items()},
+        "ratio_gateway_vs_off": round(results["gateway"]["rps"] / base, 3) if base else None,
+        "ratio_full_vs_off": round(results["full"]["rps"] / base, 3) if base else None,
+        "failed": bool(failed),
+    })
     return 1 if failed else 0
 
 

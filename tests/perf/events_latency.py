@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.perf.harness import exit_on_sigterm, scratch_database
+from tests.perf.harness import exit_on_sigterm, scratch_database, write_figures
 
 TARGET_P99_MS = 20.0
 EVENT_TYPE = "perf.events.latency"
@@ -128,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  latency ms: p50 {p50:.2f}  p90 {p90:.2f}  p99 {p99:.2f}  max {lat[-1]:.2f}  (n={len(lat)})")
     verdict = "met" if p99 < TARGET_P99_MS else "MISSED"
     print(f"  target p99 < {TARGET_P99_MS:g} ms: {verdict}", flush=True)
+    write_figures("events_latency", {
+        "rate_per_s": args.rate, "seconds": args.seconds, "published": r["published"], "handled": r["handled"],
+        "latency_ms": {"p50": round(p50, 2), "p90": round(p90, 2), "p99": round(p99, 2), "max": round(lat[-1], 2)},
+        "target_p99_ms": TARGET_P99_MS, "target_met": p99 < TARGET_P99_MS,
+    })
     return 0 if r["handled"] == r["published"] else 1
 
 

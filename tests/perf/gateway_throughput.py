@@ -24,6 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tests.perf.harness import (
+    write_figures,
     LoadGenerator, add_generator_options, exit_on_sigterm, free_port, load_generator, scratch_database, service_process,
 )
 
@@ -114,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
     print(f"  ratio {ratio:.2f} (median of rounds; {verdict} the target of {TARGET_RATIO})", flush=True)
     failed = any(r["errors"] or r["non_2xx"] for pair in rounds for r in pair)
+    write_figures("gateway_throughput", {
+        "generator": load.description, "connections": args.connections, "rounds": args.rounds,
+        "direct_rps": round(direct_rps), "gateway_rps": round(proxied_rps), "ratio": round(ratio, 3),
+        "ratios": [round(x, 3) for x in ratios],
+        "gateway_cpu_us_per_request": round(statistics.median(gateway_cpu)) if gateway_cpu else None,
+        "target_ratio": TARGET_RATIO, "failed": failed,
+    })
     return 1 if failed else 0
 
 

@@ -22,6 +22,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+FIGURES_DIR = ROOT / ".sprout" / "bench"
+
+
+def write_figures(name: str, figures: Mapping[str, object]) -> Path:
+    """Keep a benchmark's figures in `.sprout/bench/<name>.json`, with when and where they were taken."""
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    path = FIGURES_DIR / f"{name}.json"
+    record = {
+        "benchmark": name,
+        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cores": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),
+        "figures": dict(figures),
+    }
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"  figures written to {path.relative_to(ROOT)}", flush=True)
+    return path
 
 
 @contextmanager

@@ -41,6 +41,10 @@ def port_base() -> int:
     return int(os.environ.get("SPROUT_PORT_BASE", "8000"))
 
 
+# `sprout up` serves the gateway's metrics here (port base + 90): its API port is public.
+GATEWAY_METRICS_OFFSET = 90
+
+
 SERVICES: dict[str, ServiceSpec] = {
     s.name: s
     for s in (
@@ -385,9 +389,13 @@ async def _up(args: argparse.Namespace) -> int:
         tails: dict[str, deque] = {}
         for name in names:
             spec = SERVICES[name]
+            # One metrics port: the gateway's (the others serve /metrics on their own ports).
+            own_env = {k: v for k, v in env.items() if k != "SPROUT_METRICS_PORT"}
+            if name == "gateway":
+                own_env["SPROUT_METRICS_PORT"] = str(port_base() + GATEWAY_METRICS_OFFSET)
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "services.cli", "serve", name, "--port", str(spec.port),
-                env=env,
+                env=own_env,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 # Own session: a terminal's Ctrl-C reaches `sprout up` only, which stops
@@ -412,6 +420,8 @@ async def _up(args: argparse.Namespace) -> int:
                 print(f"  {n:<10} http://127.0.0.1:{SERVICES[n].port}", flush=True)
             if "gateway" in names:
                 print(f"  API docs   http://127.0.0.1:{SERVICES['gateway'].port}/docs", flush=True)
+                metrics = port_base() + GATEWAY_METRICS_OFFSET
+                print(f"  metrics    http://127.0.0.1:{metrics}/metrics (gateway; the others at /metrics)", flush=True)
             print(f"logs in {log_dir}; Ctrl-C stops everything.", flush=True)
             waiters = [asyncio.create_task(p.wait()) for p in procs.values()]
             stopper = asyncio.create_task(stop.wait())

@@ -60,8 +60,13 @@ def create_service_app(
     lifespans: Sequence[Callable[[FastAPI], Any]] = (),
     version: str = "0.1.0",
     access_log: bool = True,
+    public_port: bool = False,
 ) -> FastAPI:
-    """Assemble a service. `lifespans` are extra async context managers entered after the database."""
+    """Assemble a service. `lifespans` are extra async context managers entered after the database.
+
+    `public_port`: the API port faces the internet (the gateway), so /metrics is served only on
+    `SPROUT_METRICS_PORT`; other services serve it on their API port unless that is set.
+    """
     name = settings.service_name
     setup_logging(name, settings.log_level, settings.log_json)
     setup_tracing(name, settings.otlp_endpoint)
@@ -96,6 +101,7 @@ def create_service_app(
                 from shared.events.worker import run_consumers
 
                 await stack.enter_async_context(run_consumers(engine, url, consumers, settings))
+            await stack.enter_async_context(health.metrics_listener(app))
             for extra in lifespans:
                 await stack.enter_async_context(extra(app))
             log.info("service started", extra={"port": settings.listen_port})
@@ -125,6 +131,8 @@ def create_service_app(
     install_problem_handlers(app)
     install_idempotency(app, migration_tree.schema)
     app.include_router(health.router)
+    if not public_port and settings.metrics_port is None:
+        app.include_router(health.metrics_router)
     app.include_router(whoami.router)
     for router in routers:
         app.include_router(router)

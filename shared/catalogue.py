@@ -72,6 +72,11 @@ CATALOGUE: dict[str, Entry] = {
         "There is no service named {service}.",
         "不存在名为 {service} 的服务。",
     ),
+    "invalid_path": _e(
+        400, "Path not forwarded", "路径无法转发",
+        "The gateway does not forward the path {path}: {reason}.",
+        "网关不转发路径 {path}：{reason}。",
+    ),
     # Authentication and authorisation.
     "not_authenticated": _e(
         401, "Not authenticated", "未登录",

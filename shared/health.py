@@ -1,12 +1,19 @@
-"""/healthz, /readyz and /metrics: the same three probes in every service."""
+"""/healthz, /readyz and /metrics: the same probes in every service.
+
+`/metrics` is for the scraper, never for the public: the gateway does not proxy it, no
+OpenAPI document offers it, and a service whose API port is public (the gateway) serves it
+only on its own port, `SPROUT_METRICS_PORT`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import APIRouter, FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.responses import Response
@@ -18,6 +25,7 @@ from shared.problems import ProblemError, problem_responses
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["ops"])
+metrics_router = APIRouter(tags=["ops"])
 
 
 class Health(BaseModel):
@@ -66,6 +74,25 @@ async def readyz(request: Request) -> Readiness:
     return Readiness(status="ok", service=app.state.service_name, checks=checks)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response, dependencies=[Public])
+@metrics_router.get(
+    "/metrics", summary="Prometheus metrics", response_class=Response, dependencies=[Public], include_in_schema=False
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@asynccontextmanager
+async def metrics_listener(app: FastAPI) -> AsyncIterator[None]:
+    """Serve /metrics on `SPROUT_METRICS_PORT` (all paths answer metrics there) while the app runs."""
+    settings = app.state.settings
+    if settings.metrics_port is None:
+        yield
+        return
+    httpd, _ = await asyncio.to_thread(start_http_server, settings.metrics_port, settings.host)
+    app.state.metrics_port = httpd.server_address[1]
+    log.info("metrics listening", extra={"port": app.state.metrics_port})
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(httpd.shutdown)
+        httpd.server_close()

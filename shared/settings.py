@@ -37,6 +37,9 @@ class BaseServiceSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int | None = None
+    # Serve Prometheus metrics on this port (and not on the API port). The gateway's API port
+    # is public, so it serves metrics only here; 0 picks a free port.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -34,6 +34,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         migration_tree=service_tree("gateway", Path(__file__).parent),
         consumers=consumers,
         lifespans=[crypto.lifespan, proxy.lifespan, tokens_lifespan],
+        public_port=True,
     )
     # FastAPI's own /openapi.json describes the gateway alone; ours, added above, is the combined one.
     app.router.routes[:] = [

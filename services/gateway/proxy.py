@@ -14,9 +14,11 @@ failures are `ProblemError`s answered by the app's problem handler.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import unquote, unquote_to_bytes
 
 import aiohttp
 from starlette.requests import Request
@@ -89,13 +91,28 @@ class _RouteLabel:
 
 
 class _Upstream:
-    __slots__ = ("name", "base", "label", "raw_prefix")
+    """A service behind the gateway. Its scheme, host and port come from configuration alone:
+    a request's URL is built from these parts and the request's path, never by joining strings."""
+
+    __slots__ = ("name", "scheme", "host", "port", "base_path", "label")
 
     def __init__(self, name: str, url: str) -> None:
+        parsed = URL(url)
+        if parsed.scheme not in ("http", "https") or not parsed.host or parsed.user or parsed.password:
+            raise ValueError(f"SPROUT_{name.upper()}_URL must be http(s)://host[:port][/path], not {url!r}")
+        if parsed.raw_query_string or parsed.raw_fragment:
+            raise ValueError(f"SPROUT_{name.upper()}_URL takes no query or fragment: {url!r}")
         self.name = name
-        self.base = url.rstrip("/")
+        self.scheme = parsed.scheme
+        self.host = parsed.raw_host
+        self.port = parsed.explicit_port
+        self.base_path = parsed.raw_path.rstrip("/")
         self.label = _RouteLabel(f"/api/{name}/{{path}}")
-        self.raw_prefix = f"/api/{name}".encode()
+
+    def url(self, path: str, query: str) -> URL:
+        return URL.build(
+            scheme=self.scheme, host=self.host, port=self.port, path=self.base_path + path, query_string=query, encoded=True
+        )
 
 
 _UNKNOWN = _RouteLabel("/api/{service}/{path}")
@@ -146,15 +163,20 @@ class GatewayProxy:
             await session.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        name, _, _ = path[len(PREFIX) :].partition("/")
+        raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        name, rest = _split_target(raw, scope["path"])
         upstream = self.upstreams.get(name)
         if upstream is None:
             scope["route"] = _UNKNOWN
             if not name:
-                raise ProblemError("not_found", path=path)
+                raise ProblemError("not_found", path=scope["path"])
             raise ProblemError("unknown_service", service=name)
         scope["route"] = upstream.label
+        path = _forwarded_path(rest)
+        if unquote(path) in _NOT_PROXIED:
+            # The services' own metrics are for the scraper on their ports, not for the public.
+            raise ProblemError("not_found", path=scope["path"])
+        query = _forwarded_query(scope.get("query_string", b""))
 
         # The token is not refused here: the limits layer in front (services/gateway/limits)
         # has already read it to key the rate limit, and every service verifies it itself
@@ -165,7 +187,7 @@ class GatewayProxy:
         body = await _read_body(receive) if has_body else None
         if body is _DISCONNECTED:
             return
-        url = self._url(scope, upstream)
+        url = upstream.url(path, query)
 
         session = self.session
         if session is None:  # only between shutdown and the last request
@@ -223,24 +245,6 @@ class GatewayProxy:
             out.append(("x-forwarded-host", host.decode("latin-1")))
         return out, has_body
 
-    @staticmethod
-    def _url(scope: Scope, upstream: _Upstream) -> URL:
-        # Forward the path exactly as the client encoded it; decoding and re-encoding
-        # would change what the service sees (%2F, spaces, non-ASCII).
-        raw: bytes = scope.get("raw_path") or b""
-        if raw.startswith(upstream.raw_prefix):
-            sub = raw[len(upstream.raw_prefix) :].decode("latin-1")
-        else:  # the client percent-encoded the prefix itself: fall back to the decoded path
-            from urllib.parse import quote
-
-            sub = quote(scope["path"][len(upstream.raw_prefix) :])
-        if not sub:
-            sub = "/"
-        query: bytes = scope.get("query_string", b"")
-        if query:
-            sub = f"{sub}?{query.decode('latin-1')}"
-        return URL(upstream.base + sub, encoded=True)
-
     async def _respond(self, resp: aiohttp.ClientResponse, send: Send) -> None:
         headers = [(k, v) for k, v in resp.raw_headers if k.lower() not in _RESPONSE_DROPPED]
         length = resp.content_length
@@ -260,6 +264,68 @@ class GatewayProxy:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _ResponseBroken() from exc
         await send({"type": "http.response.body", "body": b""})
+
+
+# ---------------------------------------------------------------- the request target
+
+# Paths of a service the gateway does not forward (compared after validation, so no encoding
+# or dot segment reaches them another way).
+_NOT_PROXIED = frozenset({"/metrics", "/metrics/"})
+_SERVICE_NAME = re.compile(rb"[A-Za-z0-9_.-]{1,50}")
+# What a forwarded path or query may hold: printable ASCII, no space. Everything else a
+# client means must be percent-encoded, and a raw byte outside this range is not HTTP.
+_PRINTABLE = re.compile(rb"[\x21-\x7e]*")
+_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
+# Bytes that may not arrive percent-encoded in a path: control characters (NUL, CR, LF...),
+# and slashes of either kind, which would turn one segment into two behind the gateway.
+_FORBIDDEN_ESCAPED = frozenset([*range(0x00, 0x20), 0x7F, ord("/"), ord("\\")])
+
+
+def _split_target(raw: bytes, decoded: str) -> tuple[str, bytes]:
+    """The service named by the raw path and the raw rest of the path after it.
+
+    The service is read from the path as the client sent it, not from the decoded path:
+    `/api/selection%2F@host/...` names no service called `selection`.
+    """
+    if not raw.startswith(PREFIX.encode()):
+        raise ProblemError("invalid_path", path=decoded[:200], reason="the /api/ prefix is percent-encoded")
+    segment, slash, rest = raw[len(PREFIX) :].partition(b"/")
+    if not segment:
+        return "", b""
+    if not _SERVICE_NAME.fullmatch(segment):
+        raise ProblemError("invalid_path", path=decoded[:200], reason="the service name holds characters no service name has")
+    return segment.decode("ascii"), slash + rest
+
+
+def _forwarded_path(rest: bytes) -> str:
+    """The path to send to the service: the client's own encoding, after refusing what could
+    mean something else behind the gateway than in front of it."""
+    if not rest:
+        return "/"
+    text = rest.decode("latin-1")
+    if not _PRINTABLE.fullmatch(rest) or b"\\" in rest:
+        raise ProblemError("invalid_path", path=text[:200], reason="raw control, space, non-ASCII or backslash characters")
+    if b"%" in rest:
+        for match in _ESCAPE.finditer(rest):
+            if int(match.group(1), 16) in _FORBIDDEN_ESCAPED:
+                raise ProblemError("invalid_path", path=text[:200], reason="an encoded slash, backslash or control character")
+        if rest.count(b"%") != len(_ESCAPE.findall(rest)):
+            raise ProblemError("invalid_path", path=text[:200], reason="a % that starts no escape")
+    segments = rest.split(b"/")[1:]
+    for i, segment in enumerate(segments):
+        if not segment and i < len(segments) - 1:
+            raise ProblemError("invalid_path", path=text[:200], reason="an empty segment (//)")
+        if unquote_to_bytes(segment) in (b".", b".."):
+            raise ProblemError("invalid_path", path=text[:200], reason="a dot segment (. or ..)")
+    return text
+
+
+def _forwarded_query(query: bytes) -> str:
+    if not query:
+        return ""
+    if not _PRINTABLE.fullmatch(query) or b"#" in query:
+        raise ProblemError("invalid_path", path="?" + query.decode("latin-1")[:200], reason="raw control, space, non-ASCII or # in the query")
+    return query.decode("ascii")
 
 
 class _ResponseBroken(Exception):

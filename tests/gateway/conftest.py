@@ -216,13 +216,26 @@ async def standin() -> AsyncIterator[tuple[StandIn, str]]:
 
 
 @pytest.fixture(scope="session")
-async def gateway(database_url: str, services: dict[str, str]) -> AsyncIterator[str]:
+async def gateway_served(database_url: str, services: dict[str, str]) -> AsyncIterator[tuple[str, FastAPI]]:
     settings = GatewaySettings(
-        database_url=database_url, env="test", events_enabled=False,
+        database_url=database_url, env="test", events_enabled=False, metrics_port=0,
         **{f"{name}_url": url for name, url in services.items()},
     )
-    async with serve(gateway_app(settings)) as url:
-        yield url
+    app = gateway_app(settings)
+    async with serve(app) as url:
+        yield url, app
+
+
+@pytest.fixture(scope="session")
+def gateway(gateway_served: tuple[str, FastAPI]) -> str:
+    """The gateway in front of the four real services."""
+    return gateway_served[0]
+
+
+@pytest.fixture(scope="session")
+def gateway_metrics(gateway_served: tuple[str, FastAPI]) -> str:
+    """Where that gateway serves its metrics (SPROUT_METRICS_PORT; not on its public port)."""
+    return f"http://127.0.0.1:{gateway_served[1].state.metrics_port}"
 
 
 @pytest.fixture(scope="session")

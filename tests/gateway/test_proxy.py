@@ -89,9 +89,9 @@ async def test_a_wrong_method_is_the_services_405_problem(gateway, client):
     assert "GET" in body["detail"]
 
 
-async def test_proxied_requests_are_counted_per_service_in_the_metrics(gateway, client):
+async def test_proxied_requests_are_counted_per_service_in_the_metrics(gateway, gateway_metrics, client):
     await client.get(f"{gateway}/api/tracking/healthz")
-    metrics = (await client.get(f"{gateway}/metrics")).text
+    metrics = (await client.get(f"{gateway_metrics}/metrics")).text
     line = next(
         l for l in metrics.splitlines()
         if l.startswith("sprout_http_requests_total{") and 'service="gateway"' in l and 'route="/api/tracking/{path}"' in l
@@ -104,12 +104,12 @@ async def test_proxied_requests_are_counted_per_service_in_the_metrics(gateway, 
 
 
 async def test_get_forwards_path_and_query_exactly(edge_gateway, client):
-    r = await client.get(f"{edge_gateway}/api/selection/echo/a%2Fb/caf%C3%A9?x=1&x=2&q=two%20words&empty=")
+    r = await client.get(f"{edge_gateway}/api/selection/echo/a%20b/caf%C3%A9/@x?x=1&x=2&q=two%20words&empty=&u=%2F")
     assert r.status_code == 200
     echo = r.json()
     assert echo["method"] == "GET"
-    assert echo["raw_path"] == "/echo/a%2Fb/caf%C3%A9"
-    assert echo["query"] == "x=1&x=2&q=two%20words&empty="
+    assert echo["raw_path"] == "/echo/a%20b/caf%C3%A9/@x"
+    assert echo["query"] == "x=1&x=2&q=two%20words&empty=&u=%2F"
     assert echo["body"] == ""
     assert r.headers["x-upstream"] == "echo"
 

@@ -95,7 +95,8 @@ def _probes(service: str) -> list[Route]:
     return [
         Route(service, "GET", "/healthz", PUBLIC),
         Route(service, "GET", "/readyz", PUBLIC),
-        Route(service, "GET", "/metrics", PUBLIC),
+        # The gateway's API port is public: its metrics are on SPROUT_METRICS_PORT only.
+        *([] if service == "gateway" else [Route(service, "GET", "/metrics", PUBLIC)]),
         Route(service, "GET", "/whoami", EVERYONE),
     ]
 

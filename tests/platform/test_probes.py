@@ -3,6 +3,8 @@
 import asyncio
 import time
 
+import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.migrations import MigrationTree
@@ -79,6 +81,11 @@ async def test_metrics_count_requests_by_route_template(sample):
 
 async def test_metrics_of_a_real_service_after_a_request(service):
     name = (await service.get("/healthz")).json()["service"]
+    if name == "gateway":
+        # Its API port is public: metrics live on SPROUT_METRICS_PORT only (next test).
+        r = await service.get("/metrics")
+        assert r.status_code == 404 and r.json()["code"] == "not_found"
+        return
     labels = {"service": name, "method": "GET", "route": "/healthz", "status": "200"}
     before = requests_total((await service.get("/metrics")).text, **labels)
     await service.get("/healthz")
@@ -87,3 +94,18 @@ async def test_metrics_of_a_real_service_after_a_request(service):
     # Unmatched paths share one label value, so scanners cannot blow up the series count.
     await service.get("/wp-admin/setup.php")
     assert requests_total((await service.get("/metrics")).text, service=name, route="unmatched", status="404") >= 1
+
+
+async def test_the_gateway_serves_metrics_on_its_metrics_port_only(database_url):
+    app = service_app("gateway", database_url, metrics_port=0)
+    async with running_app(app) as gateway:
+        await gateway.get("/healthz")
+        assert (await gateway.get("/metrics")).status_code == 404
+        async with httpx.AsyncClient() as scraper:
+            r = await scraper.get(f"http://127.0.0.1:{app.state.metrics_port}/metrics")
+        assert r.status_code == 200
+        assert 'sprout_http_requests_total{method="GET",route="/healthz",service="gateway",status="200"}' in r.text
+    # Stopped with the app: nothing is left listening.
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as scraper:
+            await scraper.get(f"http://127.0.0.1:{app.state.metrics_port}/metrics")

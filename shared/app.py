@@ -17,15 +17,17 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from shared import health, whoami
-from shared.auth import document_access_rules
 from shared.consent import ConsentClient
 from shared.db import create_engine, resolve_database_url, sessionmaker
 from shared.idempotency import install_idempotency
 from shared.logging import setup_logging
 from shared.middleware import RequestContextMiddleware
 from shared.migrations import MigrationTree
-from shared.problems import PROBLEM_JSON, Problem, install_problem_handlers
+from shared.openapi import Extra, document_contract
+from shared.problems import install_problem_handlers
+from shared.routes import lenient_routes
 from shared.settings import BaseServiceSettings
+from shared.strict import StrictRoute
 from shared.tokens import JwksKeySource, TokenVerifier
 from shared.tracing import instrument_app, instrument_engine, setup_tracing
 
@@ -61,11 +63,14 @@ def create_service_app(
     version: str = "0.1.0",
     access_log: bool = True,
     public_port: bool = False,
+    contract_extra: Extra | None = None,
 ) -> FastAPI:
     """Assemble a service. `lifespans` are extra async context managers entered after the database.
 
     `public_port`: the API port faces the internet (the gateway), so /metrics is served only on
     `SPROUT_METRICS_PORT`; other services serve it on their API port unless that is set.
+    `contract_extra` names problems the app answers for operations beyond what shared/openapi.py
+    finds in the routes themselves (the gateway's rate limit).
     """
     name = settings.service_name
     setup_logging(name, settings.log_level, settings.log_json)
@@ -116,14 +121,8 @@ def create_service_app(
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id(name),
-        responses={
-            500: {
-                "description": "Problem: `internal_error`",
-                "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-                "model": Problem,
-            }
-        },
     )
+    app.router.route_class = StrictRoute
     app.state.service_name = name
     app.state.settings = settings
     app.state.migration_trees = trees
@@ -139,6 +138,9 @@ def create_service_app(
     app.add_middleware(
         RequestContextMiddleware, service=name, max_body_bytes=settings.request_max_bytes, access_log=access_log
     )
-    document_access_rules(app)
+    lenient = lenient_routes(app)
+    if lenient:
+        raise TypeError(f"{name}: routes not made by shared.routes.APIRouter (not StrictRoute): {', '.join(lenient)}")
+    document_contract(app, extra=contract_extra)
     instrument_app(app)
     return app

@@ -79,6 +79,10 @@ async def authenticate(request: Request) -> Principal:
 class AccessRule:
     """A route's access rule: a valid token, then any one of `roles` (if given) and all `scopes`."""
 
+    # What the rule answers (shared/openapi.py declares them on every operation it guards).
+    UNAUTHENTICATED = ("not_authenticated", "invalid_token", "token_expired")
+    FORBIDDEN = ("forbidden", "insufficient_scope")
+
     def __init__(self, roles: Iterable[str] = (), scopes: Iterable[str] = ()) -> None:
         self.roles = tuple(roles)
         self.scopes = tuple(scopes)
@@ -129,51 +133,3 @@ def rule_of(route) -> str | None:
         if isinstance(dep.call, AccessRule):
             return dep.call.description
     return None
-
-
-def document_access_rules(app) -> None:
-    """Write each route's rule into its OpenAPI operation: a "Who may call" line, and 401/403 problems.
-
-    Frontend developers read the rule where they read the operation, and it cannot drift
-    from the code because it is generated from the same dependency that enforces it.
-    """
-    from shared.routes import iter_api_routes
-
-    generate = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = generate()
-        rules = {(r.path, m.lower()): rule_of(r) for r in iter_api_routes(app) for m in r.methods}
-        ref = {"$ref": "#/components/schemas/Problem"}
-        for path, operations in schema.get("paths", {}).items():
-            for method, op in operations.items():
-                rule = rules.get((path, method))
-                if rule is None:
-                    continue
-                who = "anyone, no token needed" if rule == "public" else rule
-                before = (op.get("description") or "").rstrip()
-                op["description"] = (before + "\n\n" if before else "") + f"**Who may call:** {who}."
-                if rule == "public":
-                    continue
-                responses = op.setdefault("responses", {})
-                responses.setdefault(
-                    "401",
-                    {
-                        "description": "Problem: `not_authenticated`, `invalid_token`, `token_expired`",
-                        "content": {"application/problem+json": {"schema": ref}},
-                    },
-                )
-                if rule != "authenticated":
-                    responses.setdefault(
-                        "403",
-                        {
-                            "description": "Problem: `forbidden`, `insufficient_scope`",
-                            "content": {"application/problem+json": {"schema": ref}},
-                        },
-                    )
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi

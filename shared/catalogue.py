@@ -45,6 +45,11 @@ CATALOGUE: dict[str, Entry] = {
         "The request body exceeds the limit of {limit} bytes.",
         "请求体超过了 {limit} 字节的上限。",
     ),
+    "malformed_body": _e(
+        400, "Malformed body", "请求体格式错误",
+        "The request body could not be read: {reason}.",
+        "无法解析请求体：{reason}。",
+    ),
     "unsupported_media_type": _e(
         415, "Unsupported media type", "不支持的媒体类型",
         "Content type {content_type} is not accepted; send application/json.",

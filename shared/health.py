@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -21,6 +21,7 @@ from starlette.responses import Response
 from shared.auth import Public
 from shared.migrations import behind
 from shared.problems import ProblemError, problem_responses
+from shared.routes import APIRouter
 
 log = logging.getLogger(__name__)
 

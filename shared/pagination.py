@@ -48,6 +48,9 @@ from shared.problems import ProblemError
 
 T = TypeVar("T")
 
+# What a list answers besides its page (shared/openapi.py declares it on every list).
+PAGINATION_PROBLEMS = ("invalid_cursor",)
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 # A cursor holds a handful of sort-key values; anything much longer was not issued by us.

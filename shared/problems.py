@@ -185,7 +185,12 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
     if exc.status_code == 404:
         return problem_response("not_found", lang=lang, headers=headers, instance=request.url.path, path=request.url.path)
     if exc.status_code == 405:
-        allowed = headers.get("Allow") or headers.get("allow") or ""
+        from shared.routes import allowed_methods
+
+        # Every method the path has, not only those of the first route matching it (Starlette's
+        # own header names one route's methods, though GET and PATCH of a path are two routes).
+        allowed = ", ".join(allowed_methods(request.app, request.url.path)) or headers.get("Allow") or ""
+        headers = {k: v for k, v in headers.items() if k.lower() != "allow"} | {"Allow": allowed}
         return problem_response(
             "method_not_allowed", lang=lang, headers=headers, instance=request.url.path,
             method=request.method, allowed=allowed,
@@ -195,6 +200,9 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
 
         limit = exc.limit if isinstance(exc, BodyTooLarge) else "?"
         return problem_response("payload_too_large", lang=lang, instance=request.url.path, limit=limit)
+    if exc.status_code == 400:
+        # FastAPI's answer to a form or JSON body it could not decode.
+        return problem_response("malformed_body", lang=lang, instance=request.url.path, reason=str(exc.detail))
     return problem_response(
         "http_error", lang=lang, status=exc.status_code, headers=headers, instance=request.url.path,
         reason=str(exc.detail),
@@ -216,15 +224,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 def problem_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` documenting the problems a route can answer with."""
+    """OpenAPI `responses=` naming the problems a route itself raises (its domain's codes).
+
+    What the layers around it answer (validation, tokens, pagination, limits, 413, 500) is
+    added to every operation by shared/openapi.py from what the route uses; list only the
+    codes its own code raises.
+    """
+    from shared.openapi import problem_response
+
     by_status: dict[int, list[str]] = {}
-    for code in ("validation_failed", *codes):
+    for code in codes:
         by_status.setdefault(CATALOGUE[code].status, []).append(code)
-    return {
-        status: {
-            "model": Problem,
-            "description": "Problem: " + ", ".join(f"`{c}`" for c in cs),
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status, cs in sorted(by_status.items())
-    }
+    return {status: problem_response(cs) for status, cs in sorted(by_status.items())}

@@ -1,12 +1,24 @@
-"""Walking an app's routes as FastAPI sees them after every `include_router` prefix is applied."""
+"""Routes: the router every service uses (its routes are `StrictRoute`s), and walking an app's routes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi import routing
+import fastapi
+from fastapi import FastAPI, routing
+from starlette.routing import compile_path
+
+from shared.strict import StrictRoute
+
+
+class APIRouter(fastapi.APIRouter):
+    """FastAPI's router, making `StrictRoute`s (shared/strict.py): use it for every router of every service."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("route_class", StrictRoute)
+        super().__init__(*args, **kwargs)
 
 
 def iter_api_routes(app: FastAPI) -> Iterator[Any]:
@@ -16,3 +28,31 @@ def iter_api_routes(app: FastAPI) -> Iterator[Any]:
     for route in found:
         if getattr(route, "dependant", None) is not None and getattr(route, "methods", None):
             yield route
+
+
+def lenient_routes(app: FastAPI) -> list[str]:
+    """Operations whose route is not a StrictRoute (made by fastapi's own APIRouter): each is a bug."""
+    found = []
+    for route in iter_api_routes(app):
+        original = getattr(route, "original_route", route)
+        if not isinstance(original, StrictRoute):
+            found.append(f"{','.join(sorted(route.methods))} {route.path}")
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _path_regex(path: str) -> Any:
+    return compile_path(path)[0]
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of `app` answers at `path` (what a 405's Allow header lists)."""
+    contexts = getattr(routing, "iter_route_contexts", None)
+    found: set[str] = set()
+    for route in contexts(app.routes) if contexts else app.routes:
+        methods = getattr(route, "methods", None)
+        template = getattr(route, "path", None)
+        if methods and template and _path_regex(template).match(path):
+            found.update(methods)
+    # Starlette answers HEAD for a plain Route's GET; the API's operations never declare it.
+    return sorted(found - {"HEAD"})

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from shared.auth import CurrentPrincipal
 from shared.problems import problem_responses
+from shared.routes import APIRouter
 
 router = APIRouter(tags=["auth"])
 

@@ -9,13 +9,24 @@ from services.gateway import crypto, docs
 from services.gateway.consent.router import router as consent_router
 from services.gateway.events import consumers
 from services.gateway.identity.router import router as identity_router
-from services.gateway.limits.edge import install_limits
+from services.gateway.limits.edge import EXEMPT_PATHS, install_limits
 from services.gateway.openapi import CombinedOpenAPI, openapi_router
 from services.gateway.proxy import GatewayProxy, install_proxy
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens.lifespan import tokens_lifespan
 from services.gateway.tokens.router import router as tokens_router
 from shared.app import create_service_app, service_tree
+
+
+def edge_problems(settings: GatewaySettings):
+    """What the gateway's edge answers for one of its own operations: the rate limit's 429."""
+
+    def problems(route, method: str) -> list[str]:
+        if not settings.rate_limit_enabled or route.path in EXEMPT_PATHS:
+            return []
+        return ["rate_limited"]
+
+    return problems
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -35,6 +46,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         consumers=consumers,
         lifespans=[crypto.lifespan, proxy.lifespan, tokens_lifespan],
         public_port=True,
+        contract_extra=edge_problems(settings),
     )
     # FastAPI's own /openapi.json describes the gateway alone; ours, added above, is the combined one.
     app.router.routes[:] = [

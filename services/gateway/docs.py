@@ -15,12 +15,13 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from starlette.responses import FileResponse, HTMLResponse
 
 from shared.auth import Public
 from shared.problems import ProblemError
+from shared.routes import APIRouter
 
 STATIC_DIR = Path(str(files("fastapi_offline") / "static"))
 STATIC_PATH = "/docs/static"

@@ -16,10 +16,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from shared.auth import Public
+from shared.openapi import add_problem_schema, set_problems
+from shared.routes import APIRouter
 
 from services.gateway.proxy import PROXIED
 from services.gateway.settings import GatewaySettings
@@ -112,7 +114,18 @@ def _tag(service: str, tags: list[str] | None) -> list[str]:
     return [f"{service}/{t}" for t in tags] if tags else [service]
 
 
-def merge(gateway: dict[str, Any], services: Mapping[str, dict[str, Any] | None], *, notes: Mapping[str, str] | None = None) -> dict[str, Any]:
+# What the gateway itself may answer for any operation it proxies (services/gateway/proxy.py
+# and limits/edge.py), beside what the service answers.
+PROXY_PROBLEMS = ("rate_limited", "invalid_path", "service_unavailable", "service_timeout")
+
+
+def merge(
+    gateway: dict[str, Any],
+    services: Mapping[str, dict[str, Any] | None],
+    *,
+    notes: Mapping[str, str] | None = None,
+    proxy_problems: tuple[str, ...] = PROXY_PROBLEMS,
+) -> dict[str, Any]:
     """One OpenAPI document from the gateway's own and each service's (None: it did not answer).
 
     Pure, so it is tested with plain documents. Services' paths move under `/api/<name>`,
@@ -142,6 +155,8 @@ def merge(gateway: dict[str, Any], services: Mapping[str, dict[str, Any] | None]
                     continue
                 if inherited is not None and "security" not in operation:
                     operation["security"] = copy.deepcopy(inherited)
+                if spec is not gateway:
+                    set_problems(operation, proxy_problems)
                 operation["tags"] = _tag(service, operation.get("tags"))
                 for t in operation["tags"]:
                     tags.setdefault(t, description)
@@ -159,6 +174,8 @@ def merge(gateway: dict[str, Any], services: Mapping[str, dict[str, Any] | None]
 
     doc["paths"] = paths
     doc["tags"] = [{"name": t, "description": d} for t, d in sorted(tags.items())]
+    if present:
+        add_problem_schema(doc)
     if not components:
         doc.pop("components")
     info = doc.setdefault("info", {})
@@ -195,7 +212,8 @@ class CombinedOpenAPI:
             if self._body is not None and self.clock() < self._expires:
                 return self._body
             docs, notes = await self._fetch_all(app.state.http)
-            doc = merge(app.openapi(), docs, notes=notes)
+            proxy_problems = PROXY_PROBLEMS if self.settings.rate_limit_enabled else PROXY_PROBLEMS[1:]
+            doc = merge(app.openapi(), docs, notes=notes, proxy_problems=proxy_problems)
             self._body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
             complete = all(d is not None for d in docs.values())
             ttl = self.settings.openapi_cache_seconds

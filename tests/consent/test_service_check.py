@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import delete
 
 from services.courses.settings import CoursesSettings
@@ -24,6 +24,7 @@ from shared.auth import require
 from shared.consent import ConsentClient, Consents
 from shared.db import sessionmaker
 from shared.problems import ProblemError
+from shared.routes import APIRouter
 from shared.service_client import ServiceTokenProvider
 from tests.consent.test_consent import years_ago
 from tests.conftest import running_app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from services.gateway.consent import repository as repo
 from services.gateway.consent import service
@@ -21,6 +21,7 @@ from shared.db import DbSession
 from shared.idempotency import IDEMPOTENCY_PROBLEMS, IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import problem_responses
+from shared.routes import APIRouter
 from shared.tokens import Principal
 
 # Both routers below, under one name for the app to include.

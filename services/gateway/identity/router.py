@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi import Depends, File, Header, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
@@ -45,6 +45,7 @@ from shared.db import DbSession
 from shared.idempotency import IDEMPOTENCY_PROBLEMS, IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, language, problem_responses
+from shared.routes import APIRouter
 from shared.tokens import Principal
 
 router = APIRouter(prefix="/identity", tags=["identity"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -15,6 +15,7 @@ from shared.auth import CurrentPrincipal, Public, require
 from shared.db import DbSession
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, problem_responses
+from shared.routes import APIRouter
 
 router = APIRouter()
 

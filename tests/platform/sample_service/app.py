@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import DateTime, Integer, String, Uuid, func, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,6 +24,7 @@ from shared.idempotency import IDEMPOTENCY_PROBLEMS, IdempotencyKey, idempotency
 from shared.migrations import MigrationTree
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, problem_responses
+from shared.routes import APIRouter
 from shared.settings import BaseServiceSettings
 
 SCHEMA = "platform_sample"

@@ -1,0 +1,192 @@
+"""Strict requests: a JSON body is validated as JSON, and no text a client sends holds NUL or an unpaired surrogate.
+
+FastAPI decodes a JSON body into Python objects and validates those leniently, so `"disabled": 0`
+became `False`, `"grade": "7"` became 7 and `"birth_date": 0` became 1970-01-01: a client's
+mistake was quietly turned into data. Every route of every service is a `StrictRoute`
+(`shared.routes.APIRouter` makes them, `create_service_app` refuses any other), which validates
+a body whose parameter is a `RequestModel` with pydantic's strict JSON mode: a boolean is
+`true` or `false`, an integer is an integer, a date is an ISO string, an enum one of its values,
+and nothing unknown is accepted.
+
+PostgreSQL text cannot hold NUL (a NUL reaching a query is a 500), and an unpaired surrogate is
+not Unicode at all (it cannot be encoded as UTF-8). Both are refused with 422 wherever a client
+can put text: every string inside a `RequestModel` (at any depth), every query and path
+parameter of every route, and every header value a route decodes itself (annotate it `Text`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from shared.problems import ProblemError
+
+TEXT_INVALID = "text_invalid"
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored as text, or None when it can."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate"
+    return None
+
+
+def check_text(value: str) -> str:
+    """The shared rule as a pydantic validator: the value, or a `text_invalid` error."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise PydanticCustomError(TEXT_INVALID, "Text {problem}", {"problem": problem})
+    return value
+
+
+Text = Annotated[str, AfterValidator(check_text)]
+"""A string a client sent that may be stored as text: use it for query, path and header parameters."""
+
+
+def _bad_strings(value: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """(location, value, problem) of every string in a decoded JSON value that `text_problem` refuses."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            yield loc, value, problem
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _bad_strings(key, (*loc, "<key>"))
+            yield from _bad_strings(item, (*loc, key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _bad_strings(item, (*loc, i))
+
+
+class RequestModel(BaseModel):
+    """The base of every request body: unknown fields refused, text checked at any depth.
+
+    Strictness (a boolean is a boolean) comes from `StrictRoute`, which validates the body as
+    JSON; this class keeps the text rule for models validated any other way too.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: Any) -> Any:
+        for loc, _, problem in _bad_strings(value):
+            where = "".join(f"[{p!r}]" for p in loc)
+            raise PydanticCustomError(TEXT_INVALID, "Text {problem}{where}", {"problem": problem, "where": f" at {where}" if where else ""})
+        return value
+
+
+def _error(kind: str, loc: tuple[str | int, ...], msg: str, value: Any, **ctx: Any) -> dict[str, Any]:
+    return {"type": kind, "loc": loc, "msg": msg, "input": value, **({"ctx": ctx} if ctx else {})}
+
+
+def _json_body_model(route: APIRoute) -> type[RequestModel] | None:
+    """The RequestModel a route takes as its whole JSON body, if it takes one."""
+    params = route.dependant.body_params
+    if len(params) != 1 or getattr(params[0].field_info, "embed", False):
+        return None
+    annotation = params[0].field_info.annotation
+    return annotation if isinstance(annotation, type) and issubclass(annotation, RequestModel) else None
+
+
+def _is_json(content_type: str) -> bool:
+    main = content_type.split(";", 1)[0].strip().lower()
+    return main == "application/json" or (main.startswith("application/") and main.endswith("+json"))
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares, its dependencies' included."""
+    found: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        found.update(f.alias for f in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return frozenset(found)
+
+
+def _refuse_bad_parameters(request: Request, query_names: frozenset[str]) -> None:
+    """422 for NUL or an unpaired surrogate in a declared query parameter or any path parameter
+    (a parameter the route does not declare is ignored, as FastAPI ignores it)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k in query_names]
+    errors = [
+        _error(TEXT_INVALID, (where, name), f"Text {problem}", value)
+        for where, items in (("query", query), ("path", request.path_params.items()))
+        for name, value in items
+        if isinstance(value, str) and (problem := text_problem(value)) is not None
+    ]
+    if errors:
+        raise RequestValidationError(errors)
+
+
+async def _validated_body(request: Request, model: type[RequestModel]) -> RequestModel | None:
+    """The body as `model`, validated in strict JSON mode; None when there is no body."""
+    body = await request.body()
+    if not body:
+        return None
+    content_type = request.headers.get("content-type")
+    if content_type is None or not _is_json(content_type):
+        raise ProblemError("unsupported_media_type", content_type=(content_type or "none").split(";")[0][:100])
+    if b"\\u0000" in body:
+        # A NUL can only arrive escaped; name the field it is in (the model's own check could
+        # name only the top-level field).
+        _refuse_bad_text(body, reason=None)
+    try:
+        return model.__pydantic_validator__.validate_json(body, strict=True)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    invalid = next((e for e in errors if e["type"] == "json_invalid"), None)
+    if invalid is None:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    # The JSON parser refuses text that is not Unicode (a lone surrogate escape, "\ud800") as
+    # if it were a syntax error. Python's parser reads it: when it does, the JSON was well
+    # formed and only its text is refused, with the field named.
+    _refuse_bad_text(body, reason=invalid.get("ctx", {}).get("error", "cannot parse"))
+    raise AssertionError("unreachable")
+
+
+def _refuse_bad_text(body: bytes, *, reason: str | None) -> None:
+    """Raise the 422 naming each unstorable string of `body`; a 400 (`reason`) if there is none
+    and `reason` says the JSON was refused; return when the JSON holds no such string."""
+    try:
+        decoded = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise RequestValidationError([_error("json_invalid", ("body",), "JSON decode error", "", error=reason or str(exc)[:200])]) from None
+    bad = [_error(TEXT_INVALID, ("body", *loc), f"Text {problem}", value) for loc, value, problem in _bad_strings(decoded)]
+    if bad:
+        raise RequestValidationError(bad)
+    if reason is not None:
+        raise RequestValidationError([_error("json_invalid", ("body",), "JSON decode error", "", error=reason)])
+
+
+class StrictRoute(APIRoute):
+    """An APIRoute that refuses bad text in its parameters and validates a RequestModel body as strict JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        model = _json_body_model(self)
+        query_names = _query_names(self)
+
+        async def strict_handler(request: Request) -> Response:
+            _refuse_bad_parameters(request, query_names)
+            if model is not None:
+                value = await _validated_body(request, model)
+                if value is not None:
+                    # FastAPI reads the body through `request.json()`, which Starlette caches in
+                    # `_json`: handing it the validated model means FastAPI's own (lenient)
+                    # validation finds an instance of the right class and keeps it as it is.
+                    request._json = value
+            return await handler(request)
+
+        return strict_handler

@@ -10,15 +10,21 @@ and nothing unknown is accepted.
 
 PostgreSQL text cannot hold NUL (a NUL reaching a query is a 500), and an unpaired surrogate is
 not Unicode at all (it cannot be encoded as UTF-8). Both are refused with 422 wherever a client
-can put text: every string inside a `RequestModel` (at any depth), every query and path
-parameter of every route, and every header value a route decodes itself (annotate it `Text`).
+can put text: every string inside a `RequestModel` (at any depth), every query, header and
+path parameter of every route, and every header value a route decodes itself (annotate it
+`Text`). And a parameter is spelled as its type is in JSON: `true`/`false`, `7`, `2026-12-01`,
+`2026-12-01T08:00:00+08:00` (FastAPI alone takes `yes` for true and `0` for 1970-01-01).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -105,27 +111,80 @@ def _is_json(content_type: str) -> bool:
     return main == "application/json" or (main.startswith("application/") and main.endswith("+json"))
 
 
-def _query_names(route: APIRoute) -> frozenset[str]:
-    """The query parameters a route declares, its dependencies' included."""
-    found: set[str] = set()
+# How a parameter of each type is written in a URL or a header: the JSON spelling of the
+# value (FastAPI would also take "yes", "on" and "1" for true, "1.0" for 1, or "0" for a
+# date-time, 1970-01-01). Types not listed are parsed by FastAPI as they are.
+_SPELLING: dict[type, tuple[str, re.Pattern[str], str]] = {
+    bool: ("bool_parsing", re.compile(r"true|false"), "Input should be true or false"),
+    int: ("int_parsing", re.compile(r"-?(0|[1-9][0-9]*)"), "Input should be an integer"),
+    float: ("float_parsing", re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"), "Input should be a number"),
+    date: ("date_parsing", re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "Input should be a date, YYYY-MM-DD"),
+    datetime: (
+        "datetime_parsing",
+        re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?"),
+        "Input should be an RFC 3339 date-time",
+    ),
+}
+
+
+def _scalar_type(annotation: Any) -> type | None:
+    """The scalar type of a parameter annotation (`int`, `bool | None`, `list[date]`...), else None."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        kinds = [a for a in get_args(annotation) if a is not type(None)]
+        return _scalar_type(kinds[0]) if len(kinds) == 1 else None
+    if origin in (list, tuple, set, frozenset):
+        args = get_args(annotation)
+        return _scalar_type(args[0]) if args else None
+    return annotation if annotation in _SPELLING else None
+
+
+@dataclass(frozen=True)
+class _Parameter:
+    where: str  # query, header, path
+    name: str
+    kind: type | None  # a type of _SPELLING, or None for text and the rest
+
+
+def _parameters(route: APIRoute) -> tuple[_Parameter, ...]:
+    """The parameters a route declares, its dependencies' included."""
+    found: list[_Parameter] = []
     pending = [route.dependant]
     while pending:
         dependant = pending.pop()
-        found.update(f.alias for f in dependant.query_params)
+        for where, fields in (("query", dependant.query_params), ("header", dependant.header_params), ("path", dependant.path_params)):
+            for f in fields:
+                name = f.alias
+                if where == "header" and getattr(f.field_info, "convert_underscores", True) and not f.field_info.alias:
+                    name = name.replace("_", "-")
+                found.append(_Parameter(where, name, _scalar_type(f.field_info.annotation)))
         pending.extend(dependant.dependencies)
-    return frozenset(found)
+    return tuple(found)
 
 
-def _refuse_bad_parameters(request: Request, query_names: frozenset[str]) -> None:
-    """422 for NUL or an unpaired surrogate in a declared query parameter or any path parameter
-    (a parameter the route does not declare is ignored, as FastAPI ignores it)."""
-    query = [(k, v) for k, v in request.query_params.multi_items() if k in query_names]
-    errors = [
-        _error(TEXT_INVALID, (where, name), f"Text {problem}", value)
-        for where, items in (("query", query), ("path", request.path_params.items()))
-        for name, value in items
-        if isinstance(value, str) and (problem := text_problem(value)) is not None
-    ]
+def _refuse_bad_parameters(request: Request, parameters: tuple[_Parameter, ...]) -> None:
+    """422 for a declared parameter holding NUL or an unpaired surrogate, or not spelled as its
+    type is in JSON (a parameter the route does not declare is ignored, as FastAPI ignores it)."""
+    errors = []
+    for p in parameters:
+        if p.where == "query":
+            values = request.query_params.getlist(p.name)
+        elif p.where == "header":
+            values = request.headers.getlist(p.name)
+        else:
+            values = [request.path_params[p.name]] if p.name in request.path_params else []
+        for value in values:
+            if not isinstance(value, str):
+                continue
+            problem = text_problem(value)
+            if problem is not None:
+                errors.append(_error(TEXT_INVALID, (p.where, p.name), f"Text {problem}", value))
+            elif p.kind is not None:
+                kind, spelling, message = _SPELLING[p.kind]
+                if not spelling.fullmatch(value):
+                    errors.append(_error(kind, (p.where, p.name), message, value))
     if errors:
         raise RequestValidationError(errors)
 
@@ -176,10 +235,10 @@ class StrictRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         model = _json_body_model(self)
-        query_names = _query_names(self)
+        parameters = _parameters(self)
 
         async def strict_handler(request: Request) -> Response:
-            _refuse_bad_parameters(request, query_names)
+            _refuse_bad_parameters(request, parameters)
             if model is not None:
                 value = await _validated_body(request, model)
                 if value is not None:

@@ -164,7 +164,7 @@ class GatewayProxy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        name, rest = _split_target(raw, scope["path"])
+        name, rest = _split_target(raw)
         upstream = self.upstreams.get(name)
         if upstream is None:
             scope["route"] = _UNKNOWN
@@ -281,19 +281,20 @@ _ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
 _FORBIDDEN_ESCAPED = frozenset([*range(0x00, 0x20), 0x7F, ord("/"), ord("\\")])
 
 
-def _split_target(raw: bytes, decoded: str) -> tuple[str, bytes]:
+def _split_target(raw: bytes) -> tuple[str, bytes]:
     """The service named by the raw path and the raw rest of the path after it.
 
     The service is read from the path as the client sent it, not from the decoded path:
     `/api/selection%2F@host/...` names no service called `selection`.
     """
+    sent = raw.decode("latin-1")[:200]
     if not raw.startswith(PREFIX.encode()):
-        raise ProblemError("invalid_path", path=decoded[:200], reason="the /api/ prefix is percent-encoded")
+        raise ProblemError("invalid_path", path=sent, reason="the /api/ prefix is percent-encoded")
     segment, slash, rest = raw[len(PREFIX) :].partition(b"/")
     if not segment:
         return "", b""
     if not _SERVICE_NAME.fullmatch(segment):
-        raise ProblemError("invalid_path", path=decoded[:200], reason="the service name holds characters no service name has")
+        raise ProblemError("invalid_path", path=sent, reason="the service name holds characters no service name has")
     return segment.decode("ascii"), slash + rest
 
 

@@ -66,6 +66,18 @@ async def echo_params(
     return {"name": name, "district": district, "reason": reason}
 
 
+@router.get("/{name}/typed")
+async def echo_typed(
+    name: str,
+    active: bool | None = None,
+    grade: Annotated[int | None, Query(ge=1, le=12)] = None,
+    since: datetime | None = None,
+    on: date | None = None,
+    weights: Annotated[list[float], Query()] = [],  # noqa: B006
+) -> dict:
+    return {"active": active, "grade": grade, "since": since, "on": on, "weights": weights}
+
+
 @pytest.fixture
 async def app_client(database_url: str):
     app = create_service_app(
@@ -234,3 +246,28 @@ async def test_query_and_path_text_of_any_language_passes(app_client):
     r = await app_client.get("/pupils/%E6%9E%97?district=%E6%80%9D%E6%98%8E%E5%8C%BA")
     assert r.status_code == 200
     assert r.json() == {"name": "林", "district": "思明区", "reason": None}
+
+
+async def test_typed_parameters_spelled_as_in_json_are_read(app_client):
+    r = await app_client.get(
+        "/pupils/x/typed",
+        params={"active": "false", "grade": "7", "since": "2026-12-01T08:00:00+08:00", "on": "2026-12-01", "weights": ["1.5", "-2", "3e2"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"active": False, "grade": 7, "since": "2026-12-01T08:00:00+08:00", "on": "2026-12-01", "weights": [1.5, -2.0, 300.0]}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("active", "yes"), ("active", "1"), ("active", "on"), ("active", "True"),
+        ("grade", "7.0"), ("grade", "07"), ("grade", " 7"), ("grade", "1e1"),
+        ("since", "0"), ("since", "1700000000"), ("since", "2026-12-01"),
+        ("on", "0"), ("on", "2026-12-01T00:00:00"),
+        ("weights", "nan"), ("weights", "inf"), ("weights", "1,5"),
+    ],
+)
+async def test_a_typed_parameter_in_another_spelling_is_refused_not_guessed(app_client, name, value):
+    r = await app_client.get("/pupils/x/typed", params={name: value})
+    errors = assert_invalid(r, name)
+    assert errors[0]["loc"] == ["query", name]

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 ALGORITHM = "EdDSA"
 ACCESS = "access"
+# A Sprout service calling another with its own client-credentials token: a role only a
+# machine client holds. Identity never gives it to a person, and a person's token naming
+# it (a bug elsewhere, or a hand-made token) does not confer it.
+SERVICE = "service"
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,12 @@ class Principal:
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
+        kind = "client" if claims.get("kind") == "client" else "user"
+        roles = frozenset(claims.get("roles") or ())
         return cls(
             id=str(claims["sub"]),
-            kind="client" if claims.get("kind") == "client" else "user",
-            roles=frozenset(claims.get("roles") or ()),
+            kind=kind,
+            roles=roles if kind == "client" else roles - {SERVICE},
             scopes=frozenset((claims.get("scope") or "").split()),
             school_id=claims.get("school_id"),
             partner_id=claims.get("partner_id"),

@@ -129,11 +129,14 @@ async def test_a_refresh_token_is_used_once_and_replaced(gateway, session):
 
 async def test_a_reused_refresh_token_revokes_every_token_of_that_sign_in(gateway, session):
     user = await make_user(session, "student")
-    first = await signed_in(gateway.app, session, user)
-    second = (await refresh(gateway.client, first["refresh_token"])).json()
-    elsewhere = await signed_in(gateway.app, session, user)  # another sign-in, another family
+    clock = FrozenClock()
+    with use_clock(clock):
+        first = await signed_in(gateway.app, session, user)
+        second = (await refresh(gateway.client, first["refresh_token"])).json()
+        elsewhere = await signed_in(gateway.app, session, user)  # another sign-in, another family
 
-    stolen = await refresh(gateway.client, first["refresh_token"])
+        clock.advance(seconds=gateway.app.state.settings.refresh_token_reuse_grace + 1)  # a thief, later
+        stolen = await refresh(gateway.client, first["refresh_token"])
 
     assert stolen.status_code == 401
     assert stolen.json()["code"] == "invalid_refresh_token" and stolen.json()["error"] == "invalid_grant"

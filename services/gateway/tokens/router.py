@@ -94,7 +94,9 @@ async def token(request: Request, session: DbSession) -> JSONResponse:
     `grant_type=client_credentials` (client_id and client_secret, by HTTP Basic or in the form;
     optional `scope`, within the client's scopes) for machine clients; `grant_type=refresh_token`
     (refresh_token) to renew a person's token: the refresh token is used up and a new one
-    returned, and presenting a used one again revokes every token of that sign-in.
+    returned, and presenting a used one again revokes every token of that sign-in, except
+    within a few seconds of its use (`SPROUT_REFRESH_TOKEN_REUSE_GRACE`, two tabs refreshing
+    at once), when it gets the same new refresh token again.
 
     Errors are problem+json with `code`, and also RFC 6749's `error`."""
     try:

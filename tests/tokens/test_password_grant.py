@@ -44,7 +44,9 @@ async def test_a_student_signs_in_and_gets_a_signed_access_token_and_a_refresh_t
     assert claims["school_id"] == str(school.id)
     assert claims["name"] == "Chen Xiaoming"
     assert claims["iss"] == "sprout-gateway" and claims["aud"] == "sprout"
-    assert claims["exp"] - claims["iat"] == 900
+    assert claims["exp"] - claims["nbf"] == 900
+    # `iat` to the millisecond (a revocation refuses tokens issued at or before it), in nbf's second.
+    assert claims["nbf"] <= claims["iat"] < claims["nbf"] + 1 and round(claims["iat"], 3) == claims["iat"]
     jwks = (await gateway.client.get("/.well-known/jwks.json")).json()
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
     jwt.decode(body["access_token"], jwt.PyJWK(key, "EdDSA"), algorithms=["EdDSA"], audience="sprout", issuer="sprout-gateway")

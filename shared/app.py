@@ -25,6 +25,7 @@ from shared.middleware import RequestContextMiddleware
 from shared.migrations import MigrationTree
 from shared.openapi import Extra, document_contract
 from shared.problems import install_problem_handlers
+from shared.revocations import RevocationList, watch_revocations
 from shared.routes import lenient_routes
 from shared.settings import BaseServiceSettings
 from shared.strict import StrictRoute
@@ -88,6 +89,14 @@ def create_service_app(
             app.state.engine = engine
             app.state.sessionmaker = sessionmaker(engine)
             app.state.migration_heads = {t.schema: await asyncio.to_thread(t.heads) for t in trees}
+            # Ended sign-ins, kept current from events.revocation (shared/revocations.py).
+            app.state.revocations = RevocationList()
+            app.state.revocation_watcher = await stack.enter_async_context(
+                watch_revocations(
+                    app.state.revocations, sessions=app.state.sessionmaker, url=url,
+                    poll_seconds=settings.revocations_poll_seconds, readiness=app.state.readiness_checks,
+                )
+            )
             # Services verify tokens against the gateway's published keys; the gateway's own
             # lifespan replaces this with a verifier over its local key store.
             app.state.token_verifier = TokenVerifier(
@@ -98,6 +107,7 @@ def create_service_app(
                 ),
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,
+                revocations=app.state.revocations,
             )
             # Asks the gateway whether a student's consent holds (shared/consent.py).
             app.state.consents = ConsentClient.from_settings(settings)

@@ -16,12 +16,12 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword
 from fastapi.security import OAuth2
 
 from shared.problems import ProblemError
-from shared.tokens import Principal, TokenError
+from shared.tokens import SERVICE, Principal, TokenError
 
 # The roles a person's account may hold.
 USER_ROLES = ("admin", "staff", "expert", "mentor", "coordinator", "student", "guardian", "partner")
-# A Sprout service calling another with its own client-credentials token; never a person.
-SERVICE = "service"
+# SERVICE (shared/tokens.py): a Sprout service calling another with its own client-credentials
+# token; held only by a machine client, whatever a person's token says.
 # Every role a token may carry, and so every role a route may name.
 ROLES = (*USER_ROLES, SERVICE)
 # The roles a machine client (gateway.client) may hold.

@@ -65,6 +65,9 @@ class BaseServiceSettings(BaseSettings):
     # A token naming a key this service has not seen fetches the JWKS again, at most once per
     # this many seconds: a flood of made-up key ids cannot become a flood of fetches.
     jwks_min_refresh_seconds: float = Field(default=10.0, gt=0)
+    # Ended sign-ins (shared/revocations.py) arrive by NOTIFY within milliseconds; this poll
+    # only covers a notification lost while the LISTEN connection was down.
+    revocations_poll_seconds: float = Field(default=10.0, gt=0)
     # This service's own machine client, for service-to-service calls (client-credentials grant).
     service_client_id: str | None = None
     service_client_secret: str | None = None

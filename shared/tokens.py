@@ -2,7 +2,9 @@
 
 A service trusts a request only because of a valid token, never because of where it came
 from. Keys come from the gateway's JWKS (`/.well-known/jwks.json`), cached by key id and
-fetched again when a token names a key the cache does not know (key rotation).
+fetched again when a token names a key the cache does not know (key rotation). A token whose
+sign-in has ended (account disabled, password reset: shared/revocations.py) is refused
+although its signature is good.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ log = logging.getLogger(__name__)
 
 ALGORITHM = "EdDSA"
 ACCESS = "access"
+# A Sprout service calling another with its own client-credentials token: a role only a
+# machine client holds. Identity never gives it to a person, and a person's token naming
+# it (a bug elsewhere, or a hand-made token) does not confer it.
+SERVICE = "service"
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class Principal:
     partner_id: str | None = None
     name: str | None = None
     token_id: str | None = None
+    # `iat`, to the millisecond: a revocation refuses the tokens issued at or before it.
+    issued_at: float = 0.0
     expires_at: float = 0.0
     claims: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -48,15 +56,18 @@ class Principal:
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
+        kind = "client" if claims.get("kind") == "client" else "user"
+        roles = frozenset(claims.get("roles") or ())
         return cls(
             id=str(claims["sub"]),
-            kind="client" if claims.get("kind") == "client" else "user",
-            roles=frozenset(claims.get("roles") or ()),
+            kind=kind,
+            roles=roles if kind == "client" else roles - {SERVICE},
             scopes=frozenset((claims.get("scope") or "").split()),
             school_id=claims.get("school_id"),
             partner_id=claims.get("partner_id"),
             name=claims.get("name"),
             token_id=claims.get("jti"),
+            issued_at=float(claims["iat"]),
             expires_at=float(claims["exp"]),
             claims=dict(claims),
         )
@@ -73,6 +84,12 @@ class TokenError(Exception):
 
 class KeySource(Protocol):
     async def key(self, kid: str) -> PyJWK | None: ...
+
+
+class Revocations(Protocol):
+    """The ended sign-ins this process knows (shared/revocations.py's RevocationList)."""
+
+    def refuses(self, principal: Principal) -> bool: ...
 
 
 class StaticKeySource:
@@ -131,19 +148,38 @@ class JwksKeySource:
 
 
 class TokenVerifier:
-    """Checks signature (EdDSA only, key by kid), expiry, issuer, audience and token type."""
+    """Checks signature (EdDSA only, key by kid), expiry, issuer, audience and token type, and
+    that the token's sign-in has not ended since it was issued (`revocations`)."""
 
-    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway: float = 5.0, cache_size: int = 4096):
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float = 5.0,
+        cache_size: int = 4096,
+        revocations: Revocations | None = None,
+    ):
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        self.revocations = revocations
         # A verified token is good until it expires; re-checking its signature on every
         # request of a busy client would be most of the cost of authentication.
         self._cache: OrderedDict[str, Principal] = OrderedDict()
         self._cache_size = cache_size
 
     async def verify(self, token: str) -> Principal:
+        principal = await self._verified(token)
+        # Asked on every request, of cached tokens too: that is what makes a revocation reach
+        # tokens this process has already seen.
+        if self.revocations is not None and self.revocations.refuses(principal):
+            raise TokenError("invalid_token", "the sign-in has ended (account or client disabled, or its password reset)")
+        return principal
+
+    async def _verified(self, token: str) -> Principal:
         cached = self._cache.get(token)
         now = time.time()
         if cached is not None:

@@ -51,6 +51,10 @@ class GatewaySettings(BaseServiceSettings):
     # Tokens and limits (services/gateway/tokens, services/gateway/limits).
     access_token_ttl: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl: int = Field(default=30 * 86_400, ge=60)
+    # A refresh token presented again this soon after its use, while its successor is still
+    # unused, gets that same successor again (two tabs refreshing at once, a lost answer)
+    # instead of revoking its family as a reuse. 0: every reuse revokes.
+    refresh_token_reuse_grace: float = Field(default=5.0, ge=0, le=60)
     # How long a replica trusts its cached copy of the signing keys before reading them again
     # (a key it has never seen is read at once, at most once a second).
     signing_key_cache_seconds: float = Field(default=30.0, gt=0, le=600)

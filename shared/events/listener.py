@@ -31,10 +31,20 @@ RETRY_MAX = 5.0
 
 
 class Listener:
-    """Calls `on_notify(payload)` for each notification and `on_connect()` after each (re)connect."""
+    """Calls `on_notify(payload)` for each notification on `channel` and `on_connect()` after each (re)connect."""
 
-    def __init__(self, url: str, *, on_notify: Callable[[str], None], on_connect: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_notify: Callable[[str], None],
+        on_connect: Callable[[], None],
+        channel: str = NOTIFY_CHANNEL,
+        application_name: str = APPLICATION_NAME,
+    ) -> None:
         _, self._connect_kwargs = asyncpg_dsn(url)
+        self._channel = channel
+        self._application_name = application_name
         self._on_notify = on_notify
         self._on_connect = on_connect
         self._task: asyncio.Task | None = None
@@ -78,7 +88,7 @@ class Listener:
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _conn: lost.set())
             try:
-                await conn.add_listener(NOTIFY_CHANNEL, self._notification)
+                await conn.add_listener(self._channel, self._notification)
                 self.backend_pid = conn.get_server_pid()
                 self.connected.set()
                 delay = RETRY_FIRST
@@ -105,7 +115,7 @@ class Listener:
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(
-            **self._connect_kwargs, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+            **self._connect_kwargs, timeout=10, server_settings={"application_name": self._application_name}
         )
 
     async def _watch(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:

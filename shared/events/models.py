@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
@@ -26,6 +27,8 @@ from shared.db import declarative_base
 
 SCHEMA = "events"
 NOTIFY_CHANNEL = "sprout_events"
+# Sent (empty) when a transaction writing `revocation` commits; see shared/revocations.py.
+REVOCATION_CHANNEL = "sprout_revocations"
 
 EventsBase = declarative_base(SCHEMA)
 metadata = EventsBase.metadata
@@ -105,4 +108,24 @@ class Delivery(EventsBase):
         Index("ix_delivery_event_id", "event_id"),
         Index("ix_delivery_done_at", "done_at", postgresql_where=text("status = 'done'")),
         Index("ix_delivery_dead", "consumer", "id", postgresql_where=text("status = 'dead'")),
+    )
+
+
+class Revocation(EventsBase):
+    """Sign-ins ended before their tokens expire: every token of `subject` issued at or before
+    `revoked_at` is refused by every service (shared/revocations.py). Written by the gateway."""
+
+    __tablename__ = "revocation"
+
+    # A token's `kind` claim: 'user' (subject: the person's id) or 'client' (subject: client_id).
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Why, for whoever reads the table: account_disabled, password_reset, client_disabled, client_secret_reset.
+    reason: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('user', 'client')", name="kind_known"),
+        # The purge of rows whose tokens have all expired.
+        Index("ix_revocation_revoked_at", "revoked_at"),
     )

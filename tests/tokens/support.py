@@ -18,13 +18,14 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.gateway.identity.models import GuardianLink, Partner, School, SchoolLevel, UserAccount
 from services.gateway.identity.passwords import hash_password
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import credentials
 from services.gateway.tokens.models import Client
+from shared.db import sessionmaker
 from tests.servers import bound_socket, serve
 
 PASSWORD = "correct horse battery staple"
@@ -113,6 +114,14 @@ async def make_client(
     session.add(client)
     await session.flush()
     return client, secret
+
+
+@asynccontextmanager
+async def committed(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose writes commit when the block ends: for a gateway served over HTTP,
+    which reads and writes with real commits, outside any test's transaction."""
+    async with sessionmaker(engine)() as session, session.begin():
+        yield session
 
 
 # ---------------------------------------------------------------- talking OAuth

@@ -44,7 +44,9 @@ async def test_a_student_signs_in_and_gets_a_signed_access_token_and_a_refresh_t
     assert claims["school_id"] == str(school.id)
     assert claims["name"] == "Chen Xiaoming"
     assert claims["iss"] == "sprout-gateway" and claims["aud"] == "sprout"
-    assert claims["exp"] - claims["iat"] == 900
+    assert claims["exp"] - claims["nbf"] == 900
+    # `iat` to the millisecond (a revocation refuses tokens issued at or before it), in nbf's second.
+    assert claims["nbf"] <= claims["iat"] < claims["nbf"] + 1 and round(claims["iat"], 3) == claims["iat"]
     jwks = (await gateway.client.get("/.well-known/jwks.json")).json()
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
     jwt.decode(body["access_token"], jwt.PyJWK(key, "EdDSA"), algorithms=["EdDSA"], audience="sprout", issuer="sprout-gateway")
@@ -129,11 +131,14 @@ async def test_a_refresh_token_is_used_once_and_replaced(gateway, session):
 
 async def test_a_reused_refresh_token_revokes_every_token_of_that_sign_in(gateway, session):
     user = await make_user(session, "student")
-    first = await signed_in(gateway.app, session, user)
-    second = (await refresh(gateway.client, first["refresh_token"])).json()
-    elsewhere = await signed_in(gateway.app, session, user)  # another sign-in, another family
+    clock = FrozenClock()
+    with use_clock(clock):
+        first = await signed_in(gateway.app, session, user)
+        second = (await refresh(gateway.client, first["refresh_token"])).json()
+        elsewhere = await signed_in(gateway.app, session, user)  # another sign-in, another family
 
-    stolen = await refresh(gateway.client, first["refresh_token"])
+        clock.advance(seconds=gateway.app.state.settings.refresh_token_reuse_grace + 1)  # a thief, later
+        stolen = await refresh(gateway.client, first["refresh_token"])
 
     assert stolen.status_code == 401
     assert stolen.json()["code"] == "invalid_refresh_token" and stolen.json()["error"] == "invalid_grant"

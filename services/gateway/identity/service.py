@@ -254,8 +254,8 @@ async def update_user(
     for key in ("display_name", "roles", "disabled"):
         if key in changes and changes[key] is None:
             raise ProblemError("profile_invalid", reason=f"{key} cannot be null")
-    # Disabling an account or resetting its password ends every sign-in it has: its refresh
-    # tokens are revoked in this transaction (its access tokens run out within their lifetime).
+    # Disabling an account or resetting its password ends every sign-in it has, in this
+    # transaction: its refresh tokens are revoked, and every service refuses its access tokens.
     ends_sign_ins = ("disabled" in changes and changes["disabled"] and not user.disabled) or "password" in changes
     if "display_name" in changes:
         user.display_name = changes["display_name"].strip()
@@ -291,7 +291,7 @@ async def update_user(
     await _check_profile(session, user, school_changed=school_changed, partner_changed=partner_changed)
     await flush_unique(session, "id_number_taken")
     if ends_sign_ins:
-        await tokens.revoke_refresh_tokens_of(session, user.id)
+        await tokens.end_sign_ins(session, user)
     return user
 
 

@@ -40,7 +40,9 @@ async def tokens_lifespan(app: FastAPI) -> AsyncIterator[None]:
     keys = KeyStore(app.state.sessionmaker, cipher_for(settings), refresh_seconds=settings.signing_key_cache_seconds)
     app.state.keystore = keys
     app.state.token_issuer = service.Issuer(settings, keys)
-    app.state.token_verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    app.state.token_verifier = TokenVerifier(
+        keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience, revocations=app.state.revocations
+    )
 
     tasks = [asyncio.create_task(_housekeeping(app))]
     if not await _check(app):

@@ -127,6 +127,11 @@ async def refresh_token_for_update(session: AsyncSession, token_hash: str) -> Re
     return (await session.scalars(stmt)).one_or_none()
 
 
+async def refresh_token_by_id_for_update(session: AsyncSession, token_id: uuid.UUID) -> RefreshToken | None:
+    stmt = select(RefreshToken).where(RefreshToken.id == token_id).with_for_update()
+    return (await session.scalars(stmt)).one_or_none()
+
+
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> int:
     result = await session.execute(
         update(RefreshToken)

@@ -95,7 +95,9 @@ async def token(request: Request, session: DbSession) -> JSONResponse:
     `grant_type=client_credentials` (client_id and client_secret, by HTTP Basic or in the form;
     optional `scope`, within the client's scopes) for machine clients; `grant_type=refresh_token`
     (refresh_token) to renew a person's token: the refresh token is used up and a new one
-    returned, and presenting a used one again revokes every token of that sign-in.
+    returned, and presenting a used one again revokes every token of that sign-in, except
+    within a few seconds of its use (`SPROUT_REFRESH_TOKEN_REUSE_GRACE`, two tabs refreshing
+    at once), when it gets the same new refresh token again.
 
     Errors are problem+json with `code`, and also RFC 6749's `error`."""
     try:
@@ -221,7 +223,7 @@ async def get_client(client_id: ClientIdPath, session: DbSession) -> ClientOut:
     responses=problem_responses("not_authenticated", "invalid_token", "forbidden", "client_not_found"),
 )
 async def update_client(client_id: ClientIdPath, body: ClientPatch, session: DbSession) -> ClientOut:
-    """A disabled client gets no new tokens; those it holds expire within the access-token lifetime."""
+    """A disabled client gets no new tokens, and every service refuses those it holds within a second."""
     client = await service.update_client(session, client_id, name=body.name, scopes=body.scopes, disabled=body.disabled)
     return ClientOut.of(client)
 
@@ -235,6 +237,7 @@ async def update_client(client_id: ClientIdPath, body: ClientPatch, session: DbS
     responses=problem_responses("not_authenticated", "invalid_token", "forbidden", "client_not_found"),
 )
 async def reset_client_secret(client_id: ClientIdPath, session: DbSession) -> JSONResponse:
+    """The tokens got with the old secret stop working too, at every service within a second."""
     client, secret = await service.reset_client_secret(session, client_id)
     out = ClientWithSecret(**ClientOut.of(client).model_dump(), client_secret=secret)
     return JSONResponse(out.model_dump(mode="json"), headers={"Cache-Control": "no-store"})

@@ -1,9 +1,11 @@
-"""Token flows: the three grants, revocation, the caller's profile, and signing-key management."""
+"""Token flows: the three grants, revocation, ended sign-ins, the caller's profile, and signing-key management."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ import jwt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import FieldCipher
+from services.gateway.crypto import FieldCipher, cipher_for
 from services.gateway.identity.models import UserAccount
 from services.gateway.identity.passwords import verify_password
 from services.gateway.limits import login
@@ -34,7 +36,7 @@ from services.gateway.tokens.keys import (
 )
 from services.gateway.tokens.models import Client, RefreshToken, SigningKey
 from services.gateway.tokens.oauth import ClientCredentials, valid_name
-from shared import clock
+from shared import clock, revocations
 from shared.problems import ProblemError
 from shared.tokens import ACCESS, ALGORITHM, Principal
 
@@ -76,12 +78,16 @@ class Issuer:
         ttl = self.settings.access_token_ttl
         # Stamped with the system clock, not shared.clock: every service checks `exp` against
         # its system clock (PyJWT), so both ends must read the same one.
-        now = int(time.time())
+        issued = time.time()
+        now = int(issued)
         claims: dict[str, Any] = {
             "iss": self.settings.jwt_issuer,
             "aud": self.settings.jwt_audience,
             "sub": subject,
-            "iat": now,
+            # To the millisecond (RFC 7519 allows it), rounded down: a revocation refuses the
+            # tokens issued at or before it, so a sign-in right after an account is enabled
+            # again must not look as old as the revocation's second.
+            "iat": math.floor(issued * 1000) / 1000,
             "nbf": now,
             "exp": now + ttl,
             "jti": uuid.uuid4().hex,
@@ -110,11 +116,20 @@ def _user_claims(user: UserAccount) -> dict[str, Any]:
 
 
 async def _new_refresh_token(
-    session: AsyncSession, settings: GatewaySettings, *, user_id: uuid.UUID, family_id: uuid.UUID, scopes: frozenset[str], now: datetime
+    session: AsyncSession,
+    settings: GatewaySettings,
+    *,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    scopes: frozenset[str],
+    now: datetime,
+    replacing: str | None = None,
 ) -> tuple[str, RefreshToken]:
-    plain = credentials.new_secret()
+    """A new refresh token: random for a new sign-in, derived from the one it is `replacing` in a rotation."""
+    token_id = uuid.uuid4()
+    plain = credentials.new_secret() if replacing is None else _successor(settings, replacing, token_id)
     row = RefreshToken(
-        id=uuid.uuid4(),
+        id=token_id,
         family_id=family_id,
         user_id=user_id,
         token_hash=credentials.digest(plain),
@@ -124,6 +139,12 @@ async def _new_refresh_token(
     )
     await repository.add_refresh_token(session, row)
     return plain, row
+
+
+def _successor(settings: GatewaySettings, token: str, successor_id: uuid.UUID) -> str:
+    # Keyed by a key derived from the blind-index key, the gateway's one secret that is the
+    # same on every replica and never rotates.
+    return credentials.successor(cipher_for(settings).index_key, token, successor_id)
 
 
 def _refuse_user_scopes(scopes: frozenset[str] | None) -> None:
@@ -216,22 +237,29 @@ async def refresh_grant(
 
     Presenting a used refresh token again means two parties hold it, one of them a thief:
     the whole family (every token descended from the same sign-in) is revoked, and the
-    revocation is kept although the request fails.
+    revocation is kept although the request fails. One exception: within
+    `refresh_token_reuse_grace` seconds of its use, while its successor is unused, the token
+    gets that same successor again (see `_repeat`). Nothing of a rotation is kept when the
+    request fails after it began (the new token, the old one's use).
     """
+    settings = issuer.settings
     now = clock.now()
     row = await repository.refresh_token_for_update(session, credentials.digest(refresh_token))
     if row is None or row.revoked_at is not None:
         raise ProblemError("invalid_refresh_token")
+    repeated = None
     if row.used_at is not None:
-        revoked = await repository.revoke_family(session, row.family_id, now)
-        log.warning(
-            "a used refresh token was presented again; its family is revoked",
-            extra={"family_id": str(row.family_id), "user_id": str(row.user_id), "revoked": revoked},
-        )
+        repeated = await _repeat(session, settings, row, refresh_token, now)
+        if repeated is None:
+            revoked = await repository.revoke_family(session, row.family_id, now)
+            log.warning(
+                "a used refresh token was presented again; its family is revoked",
+                extra={"family_id": str(row.family_id), "user_id": str(row.user_id), "revoked": revoked},
+            )
+            raise ProblemError("invalid_refresh_token")
+    elif row.expires_at <= now:
         raise ProblemError("invalid_refresh_token")
-    if row.expires_at <= now:
-        raise ProblemError("invalid_refresh_token")
-    granted = frozenset(row.scopes)
+    granted = frozenset(repeated[0].scopes if repeated else row.scopes)
     if scopes is not None and not scopes <= granted:
         raise ProblemError("invalid_scope", scope=" ".join(sorted(scopes - granted)))
     user = await repository.user_by_id(session, row.user_id)
@@ -240,14 +268,50 @@ async def refresh_grant(
         raise ProblemError("invalid_refresh_token")
 
     keep = scopes if scopes is not None else granted
-    plain, new_row = await _new_refresh_token(session, issuer.settings, user_id=user.id, family_id=row.family_id, scopes=keep, now=now)
-    row.used_at = now
-    row.replaced_by = new_row.id
-    await session.flush()
-    access, ttl = await issuer.access_token(
-        subject=str(user.id), kind="user", roles=list(user.roles), scopes=keep, name=user.display_name, extra=_user_claims(user)
-    )
+    # A savepoint: should signing fail (no key may sign), the route still commits (a failed
+    # grant may have to keep a revocation), but not this rotation, so the token stays usable.
+    async with session.begin_nested():
+        if repeated:
+            plain = repeated[1]
+            log.info("a refresh token was presented again within its grace; its successor is given again",
+                     extra={"family_id": str(row.family_id), "user_id": str(row.user_id)})
+        else:
+            plain, new_row = await _new_refresh_token(
+                session, settings, user_id=user.id, family_id=row.family_id, scopes=keep, now=now, replacing=refresh_token
+            )
+            row.used_at = now
+            row.replaced_by = new_row.id
+            await session.flush()
+        access, ttl = await issuer.access_token(
+            subject=str(user.id), kind="user", roles=list(user.roles), scopes=keep, name=user.display_name,
+            extra=_user_claims(user),
+        )
     return Issued(access, ttl, " ".join(sorted(keep)), plain)
+
+
+async def _repeat(
+    session: AsyncSession, settings: GatewaySettings, row: RefreshToken, presented: str, now: datetime
+) -> tuple[RefreshToken, str] | None:
+    """The successor to give again for a used refresh token presented within the grace, or None (a reuse).
+
+    Two tabs refreshing at once, or a client retrying after a lost answer, present the same
+    token twice within a moment. Both get the same successor (derived from the presented
+    token, so nothing secret is kept to repeat it), never a sibling: the family stays one
+    line, and a thief who replays a token within the grace holds exactly what its owner
+    holds, so whichever of them uses it second still reveals the theft. Only the newest used
+    token qualifies (its successor unused and unrevoked), only within the grace.
+    """
+    grace = settings.refresh_token_reuse_grace
+    if grace <= 0 or row.replaced_by is None or now - row.used_at > timedelta(seconds=grace):
+        return None
+    successor = await repository.refresh_token_by_id_for_update(session, row.replaced_by)
+    if successor is None or successor.used_at is not None or successor.revoked_at is not None or successor.expires_at <= now:
+        return None
+    plain = _successor(settings, presented, successor.id)
+    # Differs only if the blind-index key changed since the rotation.
+    if not hmac.compare_digest(credentials.digest(plain), successor.token_hash):
+        return None
+    return successor, plain
 
 
 async def revoke(session: AsyncSession, issuer: Issuer, verifier, *, token: str, hint: str | None) -> None:
@@ -265,9 +329,13 @@ async def revoke(session: AsyncSession, issuer: Issuer, verifier, *, token: str,
         raise ProblemError("unsupported_token_type", ttl=issuer.settings.access_token_ttl)
 
 
-async def revoke_refresh_tokens_of(session: AsyncSession, user_id: uuid.UUID) -> int:
-    """Every refresh token of a person (for identity: an account disabled or its password reset)."""
-    return await repository.revoke_user_tokens(session, user_id, clock.now())
+async def end_sign_ins(session: AsyncSession, user: UserAccount) -> int:
+    """Every sign-in of a person ends (for identity: their account disabled or its password
+    reset): their refresh tokens are revoked, and once the caller's transaction commits every
+    service refuses their access tokens (shared/revocations.py). Returns the refresh tokens revoked."""
+    reason = "account_disabled" if user.disabled else "password_reset"
+    await revocations.revoke(session, kind=revocations.USER, subject=str(user.id), reason=reason)
+    return await repository.revoke_user_tokens(session, user.id, clock.now())
 
 
 # ---------------------------------------------------------------- the caller
@@ -438,9 +506,13 @@ async def reseal_signing_keys(session: AsyncSession, cipher: FieldCipher) -> int
 
 
 async def housekeeping(session: AsyncSession, settings: GatewaySettings) -> dict[str, int]:
-    """Wipe retired private keys, drop long-expired refresh tokens and forgotten login failures."""
+    """Wipe retired private keys, drop long-expired refresh tokens, forgotten login failures, and
+    revocations older than any token they could refuse."""
     now = clock.now()
+    # Revocations are stamped with the system clock, like the tokens' `iat` they are compared with.
+    tokens_issued_since = revocations.system_now() - timedelta(seconds=settings.access_token_ttl) - PUBLICATION_MARGIN
     return {
+        "revocations_purged": await revocations.purge(session, before=tokens_issued_since),
         "private_keys_wiped": await repository.wipe_retired_private_keys(session, now),
         # A day past expiry: an expired token is refused anyway, and a day keeps it findable.
         "refresh_tokens_deleted": await repository.delete_expired_refresh_tokens(session, now - timedelta(days=1)),
@@ -491,9 +563,11 @@ async def get_client(session: AsyncSession, client_id: str) -> Client:
 async def update_client(
     session: AsyncSession, client_id: str, *, name: str | None = None, scopes: list[str] | None = None, disabled: bool | None = None
 ) -> Client:
-    """Rename, re-scope, disable or enable a client. A disabled client gets no new tokens; the
-    access tokens it already holds expire within `access_token_ttl`."""
+    """Rename, re-scope, disable or enable a client. A disabled client gets no new tokens, and
+    every service refuses those it holds once this commits."""
     client = await get_client(session, client_id)
+    if disabled and not client.disabled:
+        await revocations.revoke(session, kind=revocations.CLIENT, subject=client.client_id, reason="client_disabled")
     if name is not None:
         client.name = name
     if scopes is not None:
@@ -505,7 +579,9 @@ async def update_client(
 
 
 async def reset_client_secret(session: AsyncSession, client_id: str) -> tuple[Client, str]:
+    """A new secret; the old one stops working, and so do the tokens got with it (it may have leaked)."""
     client = await get_client(session, client_id)
+    await revocations.revoke(session, kind=revocations.CLIENT, subject=client.client_id, reason="client_secret_reset")
     secret = credentials.new_secret()
     client.secret_hash = credentials.secret_hash(secret)
     await session.flush()

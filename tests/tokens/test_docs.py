@@ -30,5 +30,10 @@ async def test_the_combined_openapi_declares_both_oauth2_flows_and_which_operati
     assert paths["/auth/clients"]["post"]["security"] == [{"OAuth2": []}]
     assert "security" not in paths["/auth/token"]["post"]
     form = paths["/auth/token"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
-    assert set(form["properties"]["grant_type"]["enum"]) == {"password", "client_credentials", "refresh_token"}
+    grants = {g["properties"]["grant_type"]["enum"][0]: g for g in form["oneOf"]}
+    assert set(grants) == {"password", "client_credentials", "refresh_token"}
+    # Each grant says what it needs, so an integrator (and a fuzzer) sends a whole request.
+    assert set(grants["password"]["required"]) == {"grant_type", "username", "password"}
+    assert set(grants["refresh_token"]["required"]) == {"grant_type", "refresh_token"}
+    assert form["discriminator"] == {"propertyName": "grant_type"}
     assert "/.well-known/jwks.json" in paths

@@ -22,23 +22,37 @@ router = APIRouter()
 Admin = Depends(require("admin"))
 ClientIdPath = Annotated[str, Path(max_length=100, description="The client's client_id.")]
 
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 4096}
+_SCOPE = {**_TEXT, "description": "Space-separated scopes (machine clients only)."}
+
+
+def _grant(name: str, required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": name,
+        "type": "object",
+        "required": ["grant_type", *required],
+        "properties": {"grant_type": {"type": "string", "enum": [name]}, **properties},
+    }
+
+
+# One schema per grant (RFC 6749 4.3, 4.4, 6), so each says which parameters it needs.
 _FORM_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
             oauth.FORM: {
                 "schema": {
-                    "type": "object",
-                    "required": ["grant_type"],
-                    "properties": {
-                        "grant_type": {"type": "string", "enum": ["password", "client_credentials", "refresh_token"]},
-                        "username": {"type": "string", "description": "password grant"},
-                        "password": {"type": "string", "format": "password", "description": "password grant"},
-                        "refresh_token": {"type": "string", "description": "refresh_token grant"},
-                        "client_id": {"type": "string", "description": "client_credentials grant (or HTTP Basic)"},
-                        "client_secret": {"type": "string", "format": "password", "description": "client_credentials grant (or HTTP Basic)"},
-                        "scope": {"type": "string", "description": "space-separated scopes (machine clients)"},
-                    },
+                    "oneOf": [
+                        _grant("password", ["username", "password"], username=_TEXT, password={**_TEXT, "format": "password"}),
+                        _grant(
+                            "client_credentials", [],
+                            client_id={**_TEXT, "description": "Or HTTP Basic."},
+                            client_secret={**_TEXT, "format": "password", "description": "Or HTTP Basic."},
+                            scope=_SCOPE,
+                        ),
+                        _grant("refresh_token", ["refresh_token"], refresh_token=_TEXT, scope=_SCOPE),
+                    ],
+                    "discriminator": {"propertyName": "grant_type"},
                 }
             }
         },
@@ -53,7 +67,7 @@ _REVOKE_BODY: dict[str, Any] = {
                     "type": "object",
                     "required": ["token"],
                     "properties": {
-                        "token": {"type": "string"},
+                        "token": _TEXT,
                         "token_type_hint": {"type": "string", "enum": ["refresh_token", "access_token"]},
                     },
                 }

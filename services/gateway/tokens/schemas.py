@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.auth import CLIENT_ROLES
+from shared.strict import RequestModel
 
 Scope = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:\-]{0,99}$")]
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{2,99}$")]
@@ -77,9 +78,7 @@ class Me(BaseModel):
     token_expires_at: datetime
 
 
-class ClientIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClientIn(RequestModel):
     client_id: ClientId
     name: Name
     role: ClientRole
@@ -87,9 +86,7 @@ class ClientIn(BaseModel):
     partner_id: uuid.UUID | None = Field(default=None, description="Required for role partner, forbidden otherwise.")
 
 
-class ClientPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClientPatch(RequestModel):
     name: Name | None = None
     scopes: list[Scope] | None = Field(default=None, max_length=50)
     disabled: bool | None = None

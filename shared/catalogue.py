@@ -367,6 +367,11 @@ CATALOGUE: dict[str, Entry] = {
         "缺少同意：学生 {student_id} 没有用途为“{purpose}”的有效同意（合作单位：{partner}）。在监护人"
         "（或年满 14 周岁的学生本人）给予同意之前，不得为此用途处理或共享其个人信息。",
     ),
+    "consent_check_busy": _e(
+        503, "Consent check busy", "同意核验繁忙",
+        "Consent checks are busy right now; nothing was processed. Try again in {retry_after} seconds.",
+        "同意核验当前繁忙，未处理任何数据；请在 {retry_after} 秒后重试。",
+    ),
     "consent_unverifiable": _e(
         503, "Consent cannot be checked", "无法核验同意",
         "Whether student {student_id} consented to '{purpose}' cannot be checked now ({reason}); their data is not "

@@ -106,11 +106,12 @@ async def test_probes_are_never_limited(database_url, courses_url):
     assert all(a.status_code == 200 and "ratelimit-limit" not in a.headers for a in answers)
 
 
-async def _from(app, peer: str, forwarded: str | None) -> httpx.Response:
+async def _from(app, peer: str, forwarded: str | None, path: str = "/.well-known/jwks.json", **headers: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, client=(peer, 40000))
-    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    if forwarded:
+        headers["X-Forwarded-For"] = forwarded
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        return await client.get("/.well-known/jwks.json", headers=headers)
+        return await client.get(path, headers=headers)
 
 
 async def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(database_url, courses_url):
@@ -132,3 +133,25 @@ async def test_limits_can_be_switched_off(database_url, courses_url):
     async with limited_gateway(database_url, courses_url, rate_limit_enabled=False) as (app, client):
         answers = [await client.get("/.well-known/jwks.json") for _ in range(6)]
     assert all(a.status_code == 200 and "ratelimit-limit" not in a.headers for a in answers)
+
+
+async def test_each_replica_of_our_own_services_has_a_budget_of_its_own(database_url, courses_url):
+    async with limited_gateway(database_url, courses_url, rate_limit_service_per_minute=1, rate_limit_service_burst=5) as (app, _):
+        token, _ = await app.state.token_issuer.access_token(subject="courses", kind="client", roles=["service"])
+        service = bearer(token)
+
+        async def calls(peer: str, n: int) -> list[int]:
+            return [(await _from(app, peer, None, "/api/courses/whoami", **service)).status_code for _ in range(n)]
+
+        # More than a person's burst (3): the service budget, not the general one.
+        first_replica = await calls("10.4.0.11", 6)
+        assert first_replica == [200] * 5 + [429]
+        # The same service's other replica is not held back by the first.
+        assert await calls("10.4.0.12", 5) == [200] * 5
+        # Nor is a person signed in at the same address.
+        person = bearer(await _token(app, subject="lin"))
+        assert (await _from(app, "10.4.0.11", None, "/api/courses/whoami", **person)).status_code == 200
+        # A partner university's machine client is not one of our services: the general budget.
+        partner, _ = await app.state.token_issuer.access_token(subject="uni", kind="client", roles=["partner"])
+        answers = [(await _from(app, "10.4.0.13", None, "/api/courses/whoami", **bearer(partner))).status_code for _ in range(4)]
+        assert answers[-1] == 429

@@ -187,6 +187,12 @@ CATALOGUE: dict[str, Entry] = {
         "Idempotency-Key must be 1 to 255 printable characters.",
         "Idempotency-Key 必须为 1 到 255 个可打印字符。",
     ),
+    "idempotency_key_anonymous": _e(
+        400, "Idempotency key needs a signed-in caller", "幂等键需要登录",
+        "Idempotency-Key belongs to the caller who sends it: send it with your access token, or send the request "
+        "without it.",
+        "Idempotency-Key 归属于发送它的调用方：请携带访问令牌发送，或不带该键发送请求。",
+    ),
     # Identity and personal data (services/gateway/identity).
     "school_not_found": _e(404, "School not found", "学校不存在", "There is no school {school_id}.", "学校 {school_id} 不存在。"),
     "school_name_taken": _e(

@@ -30,7 +30,7 @@ endpoint), for the route's verified caller whatever the order of the parameters;
 `save` keeps the answer, and it is stored in the request's transaction, with the
 `Location` and `ETag` the endpoint set, once the endpoint returns. A claimed key whose
 endpoint returns without `save` is a bug, answered as a 500 so no test misses it. Every
-service app purges expired keys hourly (`purge_periodically`, from shared/app.py).
+service app purges expired keys when it starts and hourly (`purge_periodically`, from shared/app.py).
 """
 
 from __future__ import annotations
@@ -340,25 +340,26 @@ async def purge_expired(engine: AsyncEngine, table: Table, *, before: datetime) 
 
 @asynccontextmanager
 async def purge_periodically(app: FastAPI, *, every: float = PURGE_EVERY) -> AsyncIterator[None]:
-    """While the app runs: purge expired keys now, then about every `every` seconds.
+    """While the app runs: purge expired keys at start, then about every `every` seconds.
 
     Every replica does it; the DELETE is cheap and safe to run twice, so there is no leader.
     """
 
-    async def run() -> None:
-        delay = 0.0
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                removed = await purge_expired(
-                    app.state.engine, app.state.idempotency_table, before=clock.now() - retention_of(app)
-                )
-                if removed:
-                    log.info("expired idempotency keys purged", extra={"removed": removed})
-            except Exception:
-                log.exception("idempotency key purge failed")
-            delay = every * random.uniform(0.9, 1.1)
+    async def purge() -> None:
+        try:
+            removed = await purge_expired(app.state.engine, app.state.idempotency_table, before=clock.now() - retention_of(app))
+        except Exception:
+            log.exception("idempotency key purge failed")
+            return
+        if removed:
+            log.info("expired idempotency keys purged", extra={"removed": removed})
 
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(every * random.uniform(0.9, 1.1))
+            await purge()
+
+    await purge()
     task = asyncio.create_task(run(), name="sprout-idempotency-purge")
     try:
         yield

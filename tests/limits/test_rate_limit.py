@@ -49,10 +49,12 @@ async def test_every_answer_carries_ratelimit_headers_and_the_one_past_the_limit
     assert [a.headers["ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
     assert all(int(a.headers["ratelimit-reset"]) > 0 for a in answers)
     refused = answers[-1]
-    assert refused.headers["retry-after"] == "60"
+    # One request a minute: about 60 s, less whatever the refill gave back while the test ran.
+    wait = refused.headers["retry-after"]
+    assert 30 < int(wait) <= 60
     assert refused.headers["content-type"].startswith("application/problem+json")
     body = refused.json()
-    assert body["code"] == "rate_limited" and body["status"] == 429 and "60" in body["detail"]
+    assert body["code"] == "rate_limited" and body["status"] == 429 and wait in body["detail"]
     assert refused.headers["x-request-id"] == body["request_id"]
 
 

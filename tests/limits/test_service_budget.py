@@ -97,7 +97,8 @@ async def test_a_limit_that_holds_is_an_honest_503_telling_when_to_try_again(w):
     finally:
         await client.aclose()
     assert (busy.value.code, busy.value.status) == ("consent_check_busy", 503)
-    assert busy.value.headers["Retry-After"] == "60" and busy.value.params["retry_after"] == 60
+    # About a minute (the bucket refills one check a minute), too long to hold a person's request.
+    assert 30 < int(busy.value.headers["Retry-After"]) == busy.value.params["retry_after"] <= 60
 
 
 async def test_a_token_endpoint_limit_is_the_same_honest_503(w):
@@ -110,7 +111,7 @@ async def test_a_token_endpoint_limit_is_the_same_honest_503(w):
     finally:
         await first.aclose()
         await second.aclose()
-    assert busy.value.code == "consent_check_busy" and busy.value.headers["Retry-After"] == "60"
+    assert busy.value.code == "consent_check_busy" and 30 < int(busy.value.headers["Retry-After"]) <= 60
 
 
 async def test_the_person_using_the_service_sees_a_503_with_retry_after_not_a_missing_consent(w, database_url):
@@ -141,4 +142,4 @@ async def test_the_person_using_the_service_sees_a_503_with_retry_after_not_a_mi
     refused = answers[1]
     assert refused.status_code == 503 and refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["code"] == "consent_check_busy"
-    assert refused.headers["retry-after"] == "60"
+    assert 30 < int(refused.headers["retry-after"]) <= 60

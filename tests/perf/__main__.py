@@ -14,6 +14,7 @@ BENCHMARKS = {
     "gateway_throughput": "gateway throughput",
     "events_latency": "event latency",
     "auth_cost": "auth cost",
+    "request_cost": "request cost (database round trips)",
 }
 
 

@@ -77,13 +77,14 @@ def _ready(url: str) -> bool:
 
 @contextmanager
 def service_process(
-    name: str, port: int, env: dict[str, str], log_dir: Path, timeout: float = 30.0
+    name: str, port: int, env: dict[str, str], log_dir: Path, timeout: float = 30.0, command: list[str] | None = None
 ) -> Iterator[tuple[str, int]]:
-    """`sprout serve <name>` as its own process (one uvicorn worker, as in production); yields its URL and pid."""
+    """`sprout serve <name>` (or `command`, serving it on `port`) as its own process (one uvicorn
+    worker, as in production); yields its URL and pid."""
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)],
+            command or [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)],
             cwd=ROOT,
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
             stdout=log,

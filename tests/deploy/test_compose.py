@@ -134,8 +134,22 @@ def test_the_services_and_the_database_have_healthchecks():
     for name in ("db", *SERVICES):
         test = ALL[name]["healthcheck"]["test"]
         assert test and test[0] in ("CMD", "CMD-SHELL"), name
-    for name in SERVICES:
-        assert "/readyz" in " ".join(ALL[name]["healthcheck"]["test"]), name
+
+
+@pytest.mark.parametrize("name", list(SERVICES))
+async def test_each_service_is_healthy_only_once_it_is_ready(name):
+    """Its healthcheck, run unchanged against a real server on the container's port: the others
+    start once it passes, so it must follow readiness (database reachable, migrations at head)."""
+    from tests.deploy.test_dockerfile import probe_app
+    from tests.deploy.files import run_probe_command
+    from tests.servers import serve
+
+    kind, *argv = ALL[name]["healthcheck"]["test"]
+    assert kind == "CMD"
+    for healthz, readyz, passes in ((200, 200, True), (200, 503, False)):
+        async with serve(probe_app(healthz=healthz, readyz=readyz)) as url:
+            code = await run_probe_command(argv, int(PORT), int(url.rsplit(":", 1)[1]))
+        assert (code == 0) is passes, (healthz, readyz, code)
 
 
 @pytest.mark.parametrize("name", [*SERVICES, *ONE_SHOTS])

@@ -1,7 +1,8 @@
 """Request cost: what a database-reading request costs, before and after dropping the ping on every checkout and the BEGIN/COMMIT of read-only requests.
 
-Two gateways run side by side on one scratch database (`sprout serve`-style, one uvicorn
-worker each, rate limits out of the way):
+Two gateways run side by side, each on a scratch database of its own (so each one's
+PostgreSQL backends can be told apart), `sprout serve`-style, one uvicorn worker each,
+rate limits out of the way:
 
   before   the code as it was: `pool_pre_ping=True` (a round trip on every checkout) and
            every request's session in a transaction (BEGIN before its first statement,
@@ -9,16 +10,18 @@ worker each, rate limits out of the way):
   after    the code as it is: no ping, and a request session that reads outside a
            transaction until it writes (shared/db.py)
 
-With 32 keep-alive connections from the load generator the other benchmarks use, in
+With keep-alive connections from the load generator the other benchmarks use, in
 interleaved rounds (the median of each kept), it measures
 
   list     GET /identity/schools?limit=20 as an admin: token check, one paginated query
-           through the request's session (`DbSession`)
+           through the request's session (`DbSession`): 4 round trips before, 1 after
   readyz   GET /readyz: a connection straight from the pool (no session), SELECT 1 and
            the migration heads; only the ping differs here
 
-and prints requests/s of each and the ratio after/before from the same run. It fails
-(exit code 1) on any error or non-2xx answer.
+and prints requests/s, the gateway's CPU per request and its database backends' CPU per
+request (from /proc; the figures least moved by other work on a shared machine), and each
+as a ratio after/before from the same run. It fails (exit code 1) on any error or non-2xx
+answer.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tests.perf.harness import (
-    ROOT, add_generator_options, exit_on_sigterm, free_port, load_generator, scratch_database, service_process,
-    write_figures,
+    ROOT, LoadGenerator, add_generator_options, cpu_seconds, exit_on_sigterm, free_port, load_generator, scratch_database,
+    service_process, write_figures,
 )
 
 BEFORE_FLAG = "--serve-as-before"
@@ -82,6 +85,51 @@ def _add_schools(gateway: str, token: str, n: int) -> None:
             assert r.status == 201
 
 
+def _backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL backends connected to this database (the gateway's pool), this benchmark's own excepted."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from shared.db import create_engine
+
+    async def ask() -> list[int]:
+        engine = create_engine(database_url, pool_size=1, max_overflow=0)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ))
+                return [r.pid for r in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(ask())
+
+
+def _measured(load: LoadGenerator, url: str, duration: float, headers: dict, gateway_pid: int, database_url: str) -> dict:
+    """One run, with the CPU the gateway and its database backends spent on it, per request."""
+    backends = {pid: cpu_seconds(pid) for pid in _backend_pids(database_url)}
+    gateway_before = cpu_seconds(gateway_pid)
+    result = load.run(url, duration, headers)
+    gateway_after = cpu_seconds(gateway_pid)
+    # Backends that opened during the run count whole; ones that closed are lost (pools keep theirs).
+    database = 0.0
+    for pid in {*backends, *_backend_pids(database_url)}:
+        now = cpu_seconds(pid)
+        if now is not None:
+            database += now - (backends.get(pid) or 0.0)
+    n = result["requests"] or 1
+    result["gateway_cpu_us"] = round((gateway_after - gateway_before) / n * 1e6) if None not in (gateway_before, gateway_after) else None
+    result["database_cpu_us"] = round(database / n * 1e6)
+    return result
+
+
+def _median(runs: list[dict], key: str) -> float | None:
+    values = sorted(r[key] for r in runs if r.get(key) is not None)
+    return values[len(values) // 2] if values else None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [BEFORE_FLAG]:
@@ -89,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     p = argparse.ArgumentParser(prog="python -m tests.perf.request_cost", description=__doc__.splitlines()[0])
     p.add_argument("--duration", type=float, default=5.0, help="seconds of load per measurement (at most 60)")
-    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--connections", type=int, default=16)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median of each is reported (at most 10)")
     add_generator_options(p)
     args = p.parse_args(argv)
@@ -111,42 +159,50 @@ def main(argv: list[str] | None = None) -> int:
         "SPROUT_CORS_ORIGINS": "[]", "SPROUT_EVENTS_ENABLED": "false", "SPROUT_LOG_LEVEL": "WARNING",
         **{f"SPROUT_RATE_LIMIT_{kind}{what}": huge for kind in ("", "ANONYMOUS_", "TOKEN_") for what in ("PER_MINUTE", "BURST")},
     }
-    with tempfile.TemporaryDirectory(prefix="sprout-bench-") as tmp, scratch_database() as database_url, ExitStack() as stack:
-        env["SPROUT_DATABASE_URL"] = database_url
-        before_port, after_port = free_port(), free_port()
-        logs = {name: Path(tmp) / name for name in ("before", "after")}
-        for folder in logs.values():
-            folder.mkdir()
-        before, _ = stack.enter_context(service_process(
-            "gateway", before_port, env, logs["before"],
-            command=[sys.executable, "-m", "tests.perf.request_cost", BEFORE_FLAG, str(before_port)],
-        ))
-        after, _ = stack.enter_context(service_process("gateway", after_port, env, logs["after"]))
-        token = _admin_token(after, database_url)
-        _add_schools(after, token, 20)
-        auth = {"Authorization": f"Bearer {token}"}
+    with (
+        tempfile.TemporaryDirectory(prefix="sprout-bench-") as tmp,
+        scratch_database() as before_db,
+        scratch_database() as after_db,
+        ExitStack() as stack,
+    ):
+        gateways = {}
+        for version, database_url in (("before", before_db), ("after", after_db)):
+            port, logs = free_port(), Path(tmp) / version
+            logs.mkdir()
+            command = [sys.executable, "-m", "tests.perf.request_cost", BEFORE_FLAG, str(port)] if version == "before" else None
+            url, pid = stack.enter_context(
+                service_process("gateway", port, {**env, "SPROUT_DATABASE_URL": database_url}, logs, command=command)
+            )
+            token = _admin_token(url, database_url)
+            _add_schools(url, token, 20)
+            gateways[version] = (url, pid, database_url, {"Authorization": f"Bearer {token}"})
         runs = [
-            (f"{kind}/{version}", f"{base}{path}", headers)
-            for kind, path, headers in (("list", "/identity/schools?limit=20", auth), ("readyz", "/readyz", {}))
-            for version, base in (("before", before), ("after", after))
+            (f"{kind}/{version}", version, path, with_token)
+            for kind, path, with_token in (("list", "/identity/schools?limit=20", True), ("readyz", "/readyz", False))
+            for version in ("before", "after")
         ]
-        warm = {label: load.run(url, 1, headers) for label, url, headers in runs}
+
+        def one(version: str, path: str, with_token: bool, duration: float) -> dict:
+            url, pid, database_url, auth = gateways[version]
+            return _measured(load, url + path, duration, auth if with_token else {}, pid, database_url)
+
+        warm = {label: one(version, path, with_token, 1) for label, version, path, with_token in runs}
         measured: dict[str, list[dict]] = {label: [] for label, *_ in runs}
         for _ in range(args.rounds):
-            for label, url, headers in runs:
-                measured[label].append(load.run(url, args.duration, headers))
-        results = {label: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for label, rs in measured.items()}
+            for label, version, path, with_token in runs:
+                measured[label].append(one(version, path, with_token, args.duration))
 
-    figures: dict[str, object] = {"rps": {label: round(r["rps"]) for label, r in results.items()}}
+    figures: dict[str, object] = {}
     for kind in ("list", "readyz"):
-        b, a = results[f"{kind}/before"], results[f"{kind}/after"]
-        ratio = a["rps"] / b["rps"] if b["rps"] else None
-        figures[f"ratio_{kind}_after_vs_before"] = round(ratio, 3) if ratio else None
-        print(
-            f"  {kind:<7} before {b['rps']:>7.0f} req/s (p50 {b['p50_ms']} ms)   after {a['rps']:>7.0f} req/s "
-            f"(p50 {a['p50_ms']} ms)   ratio {ratio:.2f}" if ratio else f"  {kind}: no requests completed",
-            flush=True,
-        )
+        b, a = measured[f"{kind}/before"], measured[f"{kind}/after"]
+        row = {}
+        for key, unit in (("rps", "req/s"), ("gateway_cpu_us", "µs gateway CPU"), ("database_cpu_us", "µs database CPU")):
+            before, after = _median(b, key), _median(a, key)
+            ratio = after / before if before and after is not None else None
+            row[key] = {"before": before, "after": after, "ratio": round(ratio, 3) if ratio is not None else None}
+            shown = f"{ratio:.2f}" if ratio is not None else "n/a"
+            print(f"  {kind:<7} {unit:<18} before {before!s:>8}   after {after!s:>8}   after/before {shown}", flush=True)
+        figures[kind] = row
     failed = {
         label: (sum(r["errors"] for r in [warm[label], *rs]), sum(r["non_2xx"] for r in [warm[label], *rs]))
         for label, rs in measured.items()

@@ -14,7 +14,7 @@ from sqlalchemy import delete
 
 from services.courses.settings import CoursesSettings
 from services.gateway.app import create_app as gateway_app
-from services.gateway.identity.models import School, UserAccount
+from services.gateway.identity.models import UserAccount
 from services.gateway.tokens import service as tokens
 from services.gateway.tokens.models import Client
 from shared.app import create_service_app, service_tree
@@ -24,7 +24,7 @@ from shared.db import sessionmaker
 from shared.problems import ProblemError
 from shared.service_client import ServiceTokenProvider
 from tests.conftest import running_app
-from tests.identity.factories import make_school, make_student
+from tests.limits.support import committed_student
 from tests.identity.tokens import bearer
 from tests.servers import serve
 from tests.tokens.support import gateway_settings
@@ -50,8 +50,6 @@ class World:
 @pytest.fixture(scope="module")
 async def w(database_url: str, engine) -> AsyncIterator[World]:
     async with sessionmaker(engine)() as s, s.begin():
-        school = await make_school(s)
-        student = await make_student(s, school, born=date(date.today().year - 15, 1, 1), grade=9)
         client, secret = await tokens.create_client(
             s, client_id=f"courses-{uuid.uuid4().hex[:6]}", name="courses", role="service", scopes=[], partner_id=None
         )
@@ -68,12 +66,13 @@ async def w(database_url: str, engine) -> AsyncIterator[World]:
     tight = app(**budget(1))
     few_tokens = app(rate_limit_token_per_minute=1, rate_limit_token_burst=1)
     try:
-        async with serve(brief) as brief_url, serve(tight) as tight_url, serve(few_tokens) as few_url:
+        async with (
+            committed_student(engine, born=date(date.today().year - 15, 1, 1), grade=9) as student,
+            serve(brief) as brief_url, serve(tight) as tight_url, serve(few_tokens) as few_url,
+        ):
             yield World(student, client.client_id, secret, (brief, brief_url), (tight, tight_url), (few_tokens, few_url))
     finally:
         async with sessionmaker(engine)() as s, s.begin():
-            await s.execute(delete(UserAccount).where(UserAccount.id == student.id))
-            await s.execute(delete(School).where(School.id == school.id))
             await s.execute(delete(Client).where(Client.client_id == client.client_id))
 
 

@@ -154,6 +154,21 @@ def add_generator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wrk-threads", type=int, default=1, help="one leaves the most CPU to the servers")
 
 
+def add_round_options(parser: argparse.ArgumentParser, *, connections: int) -> None:
+    """--duration, --connections and --rounds of a benchmark measuring in interleaved rounds, and the generator's options."""
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per measurement (at most 60)")
+    parser.add_argument("--connections", type=int, default=connections)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median of each is reported (at most 10)")
+    add_generator_options(parser)
+
+
+def check_round_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    if not 0 < args.duration <= 60:
+        parser.error("--duration must be in (0, 60] seconds")
+    if not 0 < args.rounds <= 10:
+        parser.error("--rounds must be in [1, 10]")
+
+
 def load_generator(args: argparse.Namespace, parser: argparse.ArgumentParser) -> LoadGenerator:
     """The generator add_generator_options' flags ask for, with `args.connections` connections."""
     has_wrk = shutil.which("wrk") is not None

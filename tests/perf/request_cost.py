@@ -38,7 +38,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tests.perf.harness import (
-    ROOT, LoadGenerator, add_generator_options, cpu_seconds, exit_on_sigterm, free_port, load_generator, scratch_database,
+    ROOT, LoadGenerator, add_round_options, check_round_options, cpu_seconds, exit_on_sigterm, free_port, load_generator, scratch_database,
     service_process, write_figures,
 )
 
@@ -136,15 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         serve_as_before(int(argv[1]))
         return 0
     p = argparse.ArgumentParser(prog="python -m tests.perf.request_cost", description=__doc__.splitlines()[0])
-    p.add_argument("--duration", type=float, default=5.0, help="seconds of load per measurement (at most 60)")
-    p.add_argument("--connections", type=int, default=16)
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median of each is reported (at most 10)")
-    add_generator_options(p)
+    add_round_options(p, connections=16)
     args = p.parse_args(argv)
-    if not 0 < args.duration <= 60:
-        p.error("--duration must be in (0, 60] seconds")
-    if not 0 < args.rounds <= 10:
-        p.error("--rounds must be in [1, 10]")
+    check_round_options(args, p)
     exit_on_sigterm()
     load = load_generator(args, p)
 

@@ -8,16 +8,16 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import delete, event, select, text
+from sqlalchemy import event, select, text
 
 from services.gateway.app import create_app as gateway_app
-from services.gateway.identity.models import PiiAccessLog, School, UserAccount
-from shared.db import sessionmaker
+from services.gateway.identity.models import PiiAccessLog
+from shared.db import begin_at_first_write, sessionmaker
 from tests.conftest import running_app
-from tests.identity.factories import make_school, make_student
 from tests.identity.tokens import bearer
+from tests.limits.support import committed_student
 from tests.platform.conftest import Running, sample_settings
-from tests.platform.sample_service.app import create_app as sample_app
+from tests.platform.sample_service.app import Widget, create_app as sample_app
 from tests.tokens.support import gateway_settings
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
@@ -74,11 +74,8 @@ async def test_a_request_that_fails_after_writing_keeps_nothing(sample, engine):
 
 
 async def test_a_read_of_unmasked_data_commits_its_access_log_line_though_it_is_a_get(database_url, engine):
-    async with sessionmaker(engine)() as s, s.begin():
-        school = await make_school(s)
-        student = await make_student(s, school, phone="13912345678")
     app = gateway_app(gateway_settings(database_url))
-    try:
+    async with committed_student(engine, phone="13912345678") as student:
         async with running_app(app) as client:
             statements = SentStatements(app.state.engine)
             h = await bearer(app, roles=["admin"])
@@ -93,21 +90,12 @@ async def test_a_read_of_unmasked_data_commits_its_access_log_line_though_it_is_
         async with sessionmaker(engine)() as s:
             logged = (await s.scalars(select(PiiAccessLog).where(PiiAccessLog.student_id == student.id))).all()
         assert [(row.fields, row.reason) for row in logged] == [(["phone"], "calling the family")]
-    finally:
-        async with sessionmaker(engine)() as s, s.begin():
-            await s.execute(delete(PiiAccessLog).where(PiiAccessLog.student_id == student.id))
-            await s.execute(delete(UserAccount).where(UserAccount.id == student.id))
-            await s.execute(delete(School).where(School.id == school.id))
 
 
 async def test_a_row_lock_taken_by_a_read_holds_until_the_request_ends(sample):
     """SELECT ... FOR UPDATE begins the transaction first: a lock taken outside one would end at once."""
-    from tests.platform.sample_service.app import Widget
-
     statements = SentStatements(sample.app.state.engine)
     async with sample.app.state.sessionmaker() as session:
-        from shared.db import begin_at_first_write
-
         begin_at_first_write(session)
         await session.execute(select(Widget.id).limit(1))
         assert statements.transaction_control() == []

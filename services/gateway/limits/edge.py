@@ -9,8 +9,8 @@ lookup), else by client address. A token that does not verify is not refused her
 request is limited by address and goes on, and the service (or the gateway's own route)
 answers 401 itself, since every service verifies every token.
 
-Our own services (machine clients with the role `service`: consent checks, directory
-resyncs) have a budget of their own, generous and kept per client and calling address,
+Our own services (machine clients with the role `service`, asking for consent checks and
+the like) have a budget of their own, generous and kept per client and calling address,
 so each replica of a service has its own bucket: they never share one public bucket, ten
 replicas get ten times the budget, and a service caught in a loop is still stopped.
 

@@ -2,7 +2,7 @@
 
 Revision ID: men0002
 Revises: men0001
-Create Date: 2026-11-29 09:00:00
+Create Date: 2026-12-01 22:00:00
 """
 
 from collections.abc import Sequence

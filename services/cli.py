@@ -102,6 +102,25 @@ def _check_settings(name: str) -> str | None:
     return None
 
 
+def uvicorn_options(host: str, port: int) -> dict:
+    """How `sprout serve` runs uvicorn: one process, JSON logs of our own, a graceful drain."""
+    return {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "log_config": None,
+        # The shared middleware writes the access log, with the request id.
+        "access_log": False,
+        # Who the client is is decided in one place, the gateway's (services/gateway/limits/
+        # clients.py, SPROUT_TRUSTED_PROXIES). uvicorn's own handling would rewrite the client
+        # of every connection from 127.0.0.1 from its X-Forwarded-For before the gateway saw it.
+        "proxy_headers": False,
+        # Kubernetes sends SIGTERM; uvicorn stops accepting, finishes in-flight requests,
+        # then runs the lifespan shutdown, where the event consumers finish their batch.
+        "timeout_graceful_shutdown": 10,
+    }
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -113,18 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("SPROUT_PORT", str(args.port or spec.port))
     port = args.port or int(os.environ["SPROUT_PORT"])
     host = args.host or os.environ.get("SPROUT_HOST", "127.0.0.1")
-    uvicorn.run(
-        spec.app,
-        factory=True,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
-        # Kubernetes sends SIGTERM; uvicorn stops accepting, finishes in-flight requests,
-        # then runs the lifespan shutdown, where the event consumers finish their batch.
-    )
+    uvicorn.run(spec.app, **uvicorn_options(host, port))
     return 0
 
 

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from shared import health, whoami
 from shared.consent import ConsentClient
 from shared.db import create_engine, resolve_database_url, sessionmaker
-from shared.idempotency import install_idempotency
+from shared.idempotency import install_idempotency, purge_periodically
 from shared.logging import setup_logging
 from shared.middleware import RequestContextMiddleware
 from shared.migrations import MigrationTree
@@ -112,6 +112,8 @@ def create_service_app(
             # Asks the gateway whether a student's consent holds (shared/consent.py).
             app.state.consents = ConsentClient.from_settings(settings)
             stack.push_async_callback(app.state.consents.aclose)
+            # Idempotency keys and the answers they keep expire (SPROUT_IDEMPOTENCY_RETENTION_HOURS).
+            await stack.enter_async_context(purge_periodically(app))
             if consumers and settings.events_enabled:
                 from shared.events.worker import run_consumers
 

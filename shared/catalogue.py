@@ -197,6 +197,12 @@ CATALOGUE: dict[str, Entry] = {
         "Idempotency-Key must be 1 to 255 printable characters.",
         "Idempotency-Key 必须为 1 到 255 个可打印字符。",
     ),
+    "idempotency_key_anonymous": _e(
+        400, "Idempotency key needs a signed-in caller", "幂等键需要登录",
+        "Idempotency-Key belongs to the caller who sends it: send it with your access token, or send the request "
+        "without it.",
+        "Idempotency-Key 归属于发送它的调用方：请携带访问令牌发送，或不带该键发送请求。",
+    ),
     # Identity and personal data (services/gateway/identity).
     "school_not_found": _e(404, "School not found", "学校不存在", "There is no school {school_id}.", "学校 {school_id} 不存在。"),
     "school_name_taken": _e(
@@ -376,6 +382,11 @@ CATALOGUE: dict[str, Entry] = {
         "not processed or shared for this purpose until a guardian gives it (or the student, if 14 or older).",
         "缺少同意：学生 {student_id} 没有用途为“{purpose}”的有效同意（合作单位：{partner}）。在监护人"
         "（或年满 14 周岁的学生本人）给予同意之前，不得为此用途处理或共享其个人信息。",
+    ),
+    "consent_check_busy": _e(
+        503, "Consent check busy", "同意核验繁忙",
+        "Consent checks are busy right now; nothing was processed. Try again in {retry_after} seconds.",
+        "同意核验当前繁忙，未处理任何数据；请在 {retry_after} 秒后重试。",
     ),
     "consent_unverifiable": _e(
         503, "Consent cannot be checked", "无法核验同意",

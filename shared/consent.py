@@ -13,12 +13,17 @@ its own client-credentials token (shared/service_client.py)::
 `require` raises 403 `consent_required` (its detail names the missing consent) when the
 student's data may not be processed for the purpose, 404 `student_not_found` for an unknown
 student, and 503 `consent_unverifiable` when the answer cannot be had (gateway down, this
-service has no machine client): without a known yes, nothing is processed.
+service has no machine client): without a known yes, nothing is processed. When the
+gateway says this service is over its rate limit (429) or briefly unavailable (503), the
+question is asked once more after the wait it names, if that is short (2 s); a limit that
+still holds is 503 `consent_check_busy` with `Retry-After`, which tells the person to try
+again shortly and blames neither them nor the consent.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -27,7 +32,7 @@ import httpx
 from fastapi import Depends, Request
 
 from shared.problems import ProblemError
-from shared.service_client import ServiceTokenError, ServiceTokenProvider
+from shared.service_client import ServiceTokenError, ServiceTokenProvider, retry_after, with_one_retry
 from shared.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
@@ -56,10 +61,13 @@ class ConsentStatus:
 class ConsentClient:
     """Asks the gateway's `GET /consents/check` with this service's token; one per app (`app.state.consents`)."""
 
-    def __init__(self, gateway_url: str, tokens: httpx.Auth | None, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, gateway_url: str, tokens: httpx.Auth | None, *, timeout: float = 5.0, max_retry_wait: float = 2.0
+    ) -> None:
         self.url = gateway_url.rstrip("/") + "/consents/check"
         self.tokens = tokens
         self.timeout = timeout
+        self.max_retry_wait = max_retry_wait
         self._http: httpx.AsyncClient | None = None
 
     @classmethod
@@ -86,11 +94,19 @@ class ConsentClient:
             raise unverifiable("this service has no machine client to ask the gateway with")
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self.timeout, auth=self.tokens)
+        http = self._http
         try:
-            r = await self._http.get(self.url, params=params)
-        except (httpx.HTTPError, ServiceTokenError) as exc:
+            r = await with_one_retry(lambda: http.get(self.url, params=params), max_wait=self.max_retry_wait)
+        except ServiceTokenError as exc:
+            if exc.status == 429:
+                raise self._busy(exc.retry_after) from None
             log.warning("could not check consent", extra={"error": repr(exc)})
             raise unverifiable("the gateway did not answer") from None
+        except httpx.HTTPError as exc:
+            log.warning("could not check consent", extra={"error": repr(exc)})
+            raise unverifiable("the gateway did not answer") from None
+        if r.status_code == 429:
+            raise self._busy(retry_after(r))
         body = _json(r)
         if r.status_code == 200:
             return ConsentStatus(
@@ -107,9 +123,19 @@ class ConsentClient:
         code = body.get("code")
         if code in _PASSED_ON:
             raise ProblemError(code, student_id=student_id, partner_id=partner_id)
-        # 401/403: this service's client is disabled or lacks the role `service`; an operator must act.
-        log.error("the gateway refused a consent check", extra={"status": r.status_code, "code": code})
+        if r.status_code >= 500:
+            log.warning("the gateway could not answer a consent check", extra={"status": r.status_code, "code": code})
+        else:
+            # 401/403: this service's client is disabled or lacks the role `service`; an operator must act.
+            log.error("the gateway refused a consent check", extra={"status": r.status_code, "code": code})
         raise unverifiable(f"the gateway answered {r.status_code} {code or ''}".strip())
+
+    @staticmethod
+    def _busy(wait: float | None) -> ProblemError:
+        # Not this person's limit and not a missing consent: this service asked too often.
+        seconds = max(1, math.ceil(wait or 1))
+        log.warning("the gateway rate-limited this service's consent checks", extra={"retry_after": seconds})
+        return ProblemError("consent_check_busy", headers={"Retry-After": str(seconds)}, retry_after=seconds)
 
     async def require(
         self, student_id: uuid.UUID | str, purpose: Purpose = "participation", *, partner_id: uuid.UUID | str | None = None

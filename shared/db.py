@@ -1,15 +1,39 @@
-"""The database: one async engine per process, one session and one transaction per request."""
+"""The database: one async engine per process, one session and one transaction per request.
+
+What a request costs the database, in round trips: its own statements, and BEGIN and
+COMMIT only if it writes. A request session (`DbSession`) runs its reads outside a
+transaction until its first write, and that write begins the transaction, which commits
+when the handler returns (or rolls back if it raises), so everything it writes commits or
+rolls back together, a GET that writes (the access log of an unmasked read) included. A
+request that only read ends with nothing to commit. Under READ COMMITTED, PostgreSQL's
+default and ours, that changes what no statement sees: each statement takes its own
+snapshot inside a transaction too. What does need the transaction begins it first: any
+statement that is not a plain SELECT (INSERT, UPDATE, DELETE, DDL, SAVEPOINT, SET, WITH,
+any `text()` that is not a SELECT), a SELECT that locks rows (FOR UPDATE/SHARE) or writes
+(INTO), and one that calls the functions named in `_NOT_ONLY_READING` (advisory locks,
+NOTIFY, sequences, set_config). A SELECT of another function with side effects would run
+outside the transaction: call such a function from a statement that writes.
+
+Connections are not pinged when taken from the pool (`pool_pre_ping` would cost a round
+trip on every checkout). A pooled connection whose server went away (PostgreSQL restarted,
+the backend terminated) fails its next statement, asyncpg reports the connection closed,
+and SQLAlchemy then discards every connection the pool held before that moment: one
+request fails, not one per pooled connection.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.pool import Pool
 
 from shared.settings import BaseServiceSettings
 
@@ -79,7 +103,6 @@ def create_engine(url: str, settings: BaseServiceSettings | None = None, **kwarg
     options = {
         "pool_size": settings.database_pool_size if settings else 5,
         "max_overflow": settings.database_max_overflow if settings else 5,
-        "pool_pre_ping": True,
     }
     options.update(kwargs)
     return create_async_engine(async_url(url), **options)
@@ -89,10 +112,70 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+# ---------------------------------------------------------------- transactions that begin at the first write
+
+# Marks a session (its info) whose reads run outside a transaction, and a pooled connection
+# (its record's info) doing so right now.
+_DEFERRED = "sprout_begin_at_first_write"
+
+_PLAIN_SELECT = re.compile(r"\s*(?:/\*.*?\*/\s*)*SELECT\b", re.IGNORECASE | re.DOTALL)
+_NOT_ONLY_READING = re.compile(
+    r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b|\bINTO\b"
+    r"|\b(?:pg_advisory\w*|pg_try_advisory\w*|pg_notify|nextval|setval|set_config|lo_\w+)\s*\(",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=2048)
+def only_reads(statement: str) -> bool:
+    """Whether `statement` reads and nothing else, so it may run outside the transaction."""
+    return _PLAIN_SELECT.match(statement) is not None and _NOT_ONLY_READING.search(statement) is None
+
+
+def begin_at_first_write(session: AsyncSession) -> None:
+    """Run `session`'s reads outside a transaction until it first writes (the module docstring says why that is safe)."""
+    session.sync_session.info[_DEFERRED] = True
+
+
+@event.listens_for(Session, "after_begin")
+def _defer_begin(session: Session, transaction, connection) -> None:
+    if not session.info.get(_DEFERRED):
+        return
+    dbapi = connection.connection.dbapi_connection
+    # asyncpg's adapter sends BEGIN before the first statement unless it is in autocommit;
+    # a connection already in autocommit (configured so) is left as it is.
+    if dbapi is None or getattr(dbapi, "autocommit", True):
+        return
+    dbapi.autocommit = True
+    connection.info[_DEFERRED] = True
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _begin_before_writing(conn, cursor, statement: str, parameters, context, executemany: bool) -> None:
+    if not conn.info.get(_DEFERRED) or only_reads(statement):
+        return
+    # The adapter now sends BEGIN ahead of this statement; the rest of the request runs in it.
+    del conn.info[_DEFERRED]
+    conn.connection.dbapi_connection.autocommit = False
+
+
+@event.listens_for(Pool, "checkin")
+def _end_deferral(dbapi_connection, connection_record) -> None:
+    # A read-only request hands its connection back still in autocommit; the next user of the
+    # pool (a consumer, a migration) expects the driver to begin transactions again.
+    if connection_record.info.pop(_DEFERRED, None) and dbapi_connection is not None:
+        dbapi_connection.autocommit = False
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Opens the request's session; commits when the handler returns, rolls back if it raises."""
+    """Opens the request's session; commits when the handler returns, rolls back if it raises.
+
+    Its reads run outside a transaction until its first write (module docstring), so a
+    handler that only read commits nothing: COMMIT and ROLLBACK cost no round trip then.
+    """
     factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with factory() as session:
+        begin_at_first_write(session)
         try:
             yield session
         except BaseException:

@@ -149,12 +149,17 @@ class RequestContextMiddleware:
             REQUESTS.labels(self.service, method, template, str(status)).inc()
             LATENCY.labels(self.service, method, template).observe(elapsed)
             if self.access_log and scope["path"] not in _QUIET_PATHS:
+                # The gateway has already put the real client here (services/gateway/limits/clients.py).
+                client = scope.get("client")
                 log.info(
                     "%s %s %s",
                     method,
                     scope["path"],
                     status,
-                    extra={"method": method, "path": scope["path"], "status": status, "duration_ms": round(elapsed * 1000, 2)},
+                    extra={
+                        "method": method, "path": scope["path"], "status": status,
+                        "duration_ms": round(elapsed * 1000, 2), "client": client[0] if client else None,
+                    },
                 )
             request_id_var.reset(rid_token)
             traceparent_var.reset(tp_token)

@@ -37,6 +37,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.db import begin_at_first_write
 from shared.events.listener import Listener
 from shared.events.models import REVOCATION_CHANNEL, Revocation
 from shared.problems import ProblemError
@@ -160,6 +161,7 @@ class RevocationWatcher:
         try:
             async with asyncio.timeout(timeout):
                 async with self.sessions() as session:
+                    begin_at_first_write(session)  # one SELECT: no BEGIN and ROLLBACK around it
                     rows = (await session.execute(select(Revocation.kind, Revocation.subject, Revocation.revoked_at))).all()
         except Exception as exc:  # the database may be down or failing over: keep what we know
             READS.labels("failed").inc()

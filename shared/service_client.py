@@ -10,15 +10,20 @@ Use it as the `auth` of an httpx client::
 
 The token is fetched on first use and kept until shortly before it expires; a 401 from the
 callee (the client was re-keyed, or the gateway rotated past the token) drops it and
-retries the request once with a fresh one.
+retries the request once with a fresh one. `with_one_retry` tries a call once more after a
+429 or 503 that asks for a short wait: the gateway gives each replica of a service a
+generous budget of its own (services/gateway/limits/edge.py), so a 429 means a burst, not
+a person to refuse.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import email.utils
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 import httpx
@@ -27,7 +32,65 @@ from shared.settings import BaseServiceSettings
 
 
 class ServiceTokenError(RuntimeError):
-    """The gateway would not issue this service's token (wrong secret, disabled client, gateway down)."""
+    """The gateway would not issue this service's token (wrong secret, disabled client, gateway down).
+
+    `status` is the gateway's answer (None when it gave none); on a 429 or 503, `retry_after`
+    is the wait it asked for in seconds, when it said.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds a `Retry-After` header asks for (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+# A limit or a brief outage of the gateway (or the callee): worth one more try, if the wait is short.
+RETRIED_STATUSES = frozenset({429, 503})
+# The wait before that try when the answer asks for none.
+DEFAULT_RETRY_WAIT = 0.5
+
+
+async def with_one_retry(
+    send: Callable[[], Awaitable[httpx.Response]], *, max_wait: float = 2.0
+) -> httpx.Response:
+    """`send()`, and once more after the wait a 429 or 503 asks for (its Retry-After), if that is
+    at most `max_wait` seconds; a request waiting on it is a person waiting. The last answer is
+    returned (or the token error raised) for the caller to judge; network errors are not retried.
+    """
+    error: ServiceTokenError | None = None
+    try:
+        answer = await send()
+    except ServiceTokenError as exc:
+        if exc.status not in RETRIED_STATUSES:
+            raise
+        error, wait = exc, exc.retry_after
+    else:
+        if answer.status_code not in RETRIED_STATUSES:
+            return answer
+        wait = retry_after(answer)
+    wait = DEFAULT_RETRY_WAIT if wait is None else wait
+    if wait > max_wait:
+        if error is not None:
+            raise error
+        return answer
+    await asyncio.sleep(wait)
+    return await send()
 
 
 class ServiceTokenProvider(httpx.Auth):
@@ -95,7 +158,10 @@ class ServiceTokenProvider(httpx.Auth):
                 code = r.json().get("code")
             except ValueError:
                 code = None
-            raise ServiceTokenError(f"the gateway refused this service's token: {r.status_code} {code or r.text[:200]}")
+            raise ServiceTokenError(
+                f"the gateway refused this service's token: {r.status_code} {code or r.text[:200]}",
+                status=r.status_code, retry_after=retry_after(r),
+            )
         body = r.json()
         self.fetches += 1
         self._token = body["access_token"]

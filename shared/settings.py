@@ -47,6 +47,9 @@ class BaseServiceSettings(BaseSettings):
     otlp_endpoint: str | None = None
 
     request_max_bytes: int = Field(default=1_048_576, ge=1024)
+    # Idempotency keys, and the first answers they replay (names, birth dates), are kept this
+    # long and then purged (shared/idempotency.py).
+    idempotency_retention_hours: float = Field(default=24.0, gt=0, le=720)
 
     # The event table.
     events_enabled: bool = True

@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from services.cli import uvicorn_options
+
 
 class _Server(uvicorn.Server):
     @contextmanager
@@ -32,7 +34,11 @@ async def serve(app: Any, sock: socket.socket | None = None, **config: Any) -> A
     if sock is None:
         sock, _ = bound_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2, **config))
+    # As `sprout serve` runs it, so X-Forwarded-For is judged as in production: uvicorn does not
+    # rewrite the client, the gateway decides who the client is.
+    proxy_headers = uvicorn_options("127.0.0.1", 0)["proxy_headers"]
+    options = {"log_config": None, "access_log": False, "proxy_headers": proxy_headers, "lifespan": "on", "timeout_graceful_shutdown": 2}
+    server = _Server(uvicorn.Config(app, **{**options, **config}))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with asyncio.timeout(30):

@@ -76,7 +76,12 @@ class GatewaySettings(BaseServiceSettings):
     # POST /auth/token and /auth/revoke, by client address: password guessing across accounts.
     rate_limit_token_per_minute: int = Field(default=120, ge=1)
     rate_limit_token_burst: int = Field(default=60, ge=1)
-    # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; empty: none.
+    # Our own services (role `service`), per client and calling address, so per replica.
+    rate_limit_service_per_minute: int = Field(default=6000, ge=1)
+    rate_limit_service_burst: int = Field(default=1000, ge=1)
+    # Proxies (addresses or CIDR networks) in front of the gateway whose X-Forwarded-For is
+    # believed (services/gateway/limits/clients.py); empty: none, the peer is the client.
+    # deploy/README.md says what to set behind an ingress or a reverse proxy.
     trusted_proxies: list[str] = Field(default_factory=list)
     # Login throttling per account, shared by every replica (gateway.login_throttle): after
     # `login_max_failures` failures within the window the account is locked, for a period that

@@ -142,3 +142,31 @@ def settings_under(monkeypatch, cls: type[BaseServiceSettings], env: dict[str, s
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return cls()
+
+
+async def run_probe_command(argv: list[str], image_port: int, real_port: int, timeout: float = 30.0) -> int:
+    """Run a container's probe command (a healthcheck) here, unchanged, with connections to
+    127.0.0.1:`image_port` (the port inside the container) sent to 127.0.0.1:`real_port` instead; its exit code."""
+    import asyncio
+    import sys
+    import tempfile
+    import textwrap
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "sitecustomize.py").write_text(textwrap.dedent(f"""\
+            import socket
+            _connect = socket.create_connection
+            def create_connection(address, *args, **kwargs):
+                if tuple(address) in (("127.0.0.1", {image_port}), ("localhost", {image_port})):
+                    address = ("127.0.0.1", {real_port})
+                return _connect(address, *args, **kwargs)
+            socket.create_connection = create_connection
+            """))
+        program, *rest = argv
+        executable = sys.executable if program in ("python", "python3") else program
+        proc = await asyncio.create_subprocess_exec(
+            executable, *rest, env={**os.environ, "PYTHONPATH": tmp},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        async with asyncio.timeout(timeout):
+            return await proc.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -133,8 +134,22 @@ def test_the_services_and_the_database_have_healthchecks():
     for name in ("db", *SERVICES):
         test = ALL[name]["healthcheck"]["test"]
         assert test and test[0] in ("CMD", "CMD-SHELL"), name
-    for name in SERVICES:
-        assert "/readyz" in " ".join(ALL[name]["healthcheck"]["test"]), name
+
+
+@pytest.mark.parametrize("name", list(SERVICES))
+async def test_each_service_is_healthy_only_once_it_is_ready(name):
+    """Its healthcheck, run unchanged against a real server on the container's port: the others
+    start once it passes, so it must follow readiness (database reachable, migrations at head)."""
+    from tests.deploy.test_dockerfile import probe_app
+    from tests.deploy.files import run_probe_command
+    from tests.servers import serve
+
+    kind, *argv = ALL[name]["healthcheck"]["test"]
+    assert kind == "CMD"
+    for healthz, readyz, passes in ((200, 200, True), (200, 503, False)):
+        async with serve(probe_app(healthz=healthz, readyz=readyz)) as url:
+            code = await run_probe_command(argv, int(PORT), int(url.rsplit(":", 1)[1]))
+        assert (code == 0) is passes, (healthz, readyz, code)
 
 
 @pytest.mark.parametrize("name", [*SERVICES, *ONE_SHOTS])
@@ -184,3 +199,37 @@ def test_the_collector_is_optional_and_reads_the_shipped_configuration():
     # Off unless asked for: the services export only when SPROUT_OTLP_ENDPOINT is given.
     for name in SERVICES:
         assert interpolate(ALL[name]["environment"]["SPROUT_OTLP_ENDPOINT"]) == ""
+
+
+async def test_behind_a_reverse_proxy_on_the_host_each_caller_has_a_bucket_and_a_forger_has_one(database_url, monkeypatch):
+    """With the gateway's settings exactly as compose gives them: the host's end of the compose
+    network (where a reverse proxy on the host arrives from) is believed; nobody else is."""
+    from services.gateway.app import create_app
+    from tests.conftest import running_app
+    from tests.limits.support import statuses_from
+    from tests.tokens.support import gateway_settings
+
+    shipped = settings_under(monkeypatch, settings_class("gateway"), container_env("gateway"))
+    monkeypatch.undo()
+    network = ipaddress.ip_network(COMPOSE["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    host_end = COMPOSE["networks"]["default"]["ipam"]["config"][0]["gateway"]
+    assert ipaddress.ip_address(host_end) in network
+    app = create_app(gateway_settings(
+        database_url, trusted_proxies=shipped.trusted_proxies,
+        rate_limit_anonymous_per_minute=1, rate_limit_anonymous_burst=3,
+    ))
+    async with running_app(app):
+        assert await statuses_from(app, host_end, ["198.51.100.1"] * 4) == [200, 200, 200, 429]
+        assert await statuses_from(app, host_end, ["192.0.2.9, 198.51.100.2"] * 3) == [200, 200, 200]
+        forged = [f"198.51.100.{10 + i}" for i in range(4)]
+        # A caller from outside (published port: its own address), or another container.
+        assert await statuses_from(app, "203.0.113.50", forged) == [200, 200, 200, 429]
+        assert await statuses_from(app, str(network[5]), forged) == [200, 200, 200, 429]
+
+
+def test_the_gateway_is_published_on_ipv4_only():
+    # docker relays IPv6 to an IPv4 container through the host's end of the network, which the
+    # gateway trusts: an IPv6 caller could then write its own X-Forwarded-For.
+    (mapping,) = ALL["gateway"]["ports"]
+    host_ip = interpolate(mapping).split(":")[0]
+    assert ipaddress.ip_address(host_ip).version == 4

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from pydantic import ValidationError
 
-from services.cli import SERVICES
+from services.cli import SERVICES, uvicorn_options
 from shared.settings import BaseServiceSettings
 from tests.deploy.files import (
     DEPLOY,
@@ -203,9 +202,8 @@ def test_each_deployment_is_locked_down_and_sized(name):
 
 
 def _uvicorn_graceful_seconds() -> int:
-    found = re.search(r"timeout_graceful_shutdown=(\d+)", (ROOT / "services" / "cli.py").read_text())
-    assert found, "services/cli.py no longer sets uvicorn's timeout_graceful_shutdown; update this test"
-    return int(found.group(1))
+    """How long `sprout serve` lets uvicorn drain requests, from the options it really passes."""
+    return uvicorn_options("0.0.0.0", 8000)["timeout_graceful_shutdown"]
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
@@ -433,3 +431,36 @@ def test_the_collector_pipelines_use_only_declared_components():
                 assert component in config[section], f"pipeline {name}: {section} {component} is not declared"
     for extension in config["service"].get("extensions", []):
         assert extension in config["extensions"]
+
+
+# ---------------------------------------------------------------- callers' addresses behind the ingress
+
+
+# The ingress controller's pod, in the pod networks clusters usually have: kubeadm with flannel
+# and kind, Calico's default, k3s, EKS in a default VPC, and a dual-stack kind cluster.
+INGRESS_POD_ADDRESSES = ("10.244.1.17", "192.168.12.9", "10.42.0.8", "172.31.20.4", "fd00:10:244::5")
+
+
+async def test_behind_the_ingress_each_caller_has_a_bucket_and_a_forger_from_outside_has_one(database_url, monkeypatch):
+    """With the gateway's settings exactly as the manifests give them: anonymous callers are
+    limited per real address, not all together as the ingress controller's one address."""
+    from services.gateway.app import create_app
+    from tests.conftest import running_app
+    from tests.limits.support import statuses_from
+    from tests.tokens.support import gateway_settings
+
+    shipped = settings_under(monkeypatch, settings_class("gateway"), pod_env(container(DEPLOYMENTS["gateway"])))
+    monkeypatch.undo()
+    app = create_app(gateway_settings(
+        database_url, trusted_proxies=shipped.trusted_proxies,
+        rate_limit_anonymous_per_minute=1, rate_limit_anonymous_burst=3,
+    ))
+    async with running_app(app):
+        for i, pod in enumerate(INGRESS_POD_ADDRESSES):
+            # ingress-nginx writes the address it saw; a caller's own entry sits to its left.
+            first, second = f"198.51.100.{2 * i + 1}", f"198.51.100.{2 * i + 2}"
+            assert await statuses_from(app, pod, [first] * 4) == [200, 200, 200, 429], pod
+            assert await statuses_from(app, pod, [f"192.0.2.9, {second}"] * 3) == [200, 200, 200], pod
+        # Reaching the gateway some other way, a caller's X-Forwarded-For is believed about nothing.
+        forged = [f"198.51.100.{100 + i}" for i in range(4)]
+        assert await statuses_from(app, "203.0.113.50", forged) == [200, 200, 200, 429]

@@ -256,14 +256,14 @@ async def edge_gateway(request, database_url: str, services: dict[str, str], sta
         proxy_timeout=EDGE_TIMEOUT, proxy_buffer_bytes=1024, request_max_bytes=EDGE_MAX_BYTES,
         openapi_cache_seconds=30,
     )
-    # Trusting no proxy, unlike `sprout serve` (which trusts loopback): the test client is then
-    # an outside caller whose own X-Forwarded-* headers must not be believed.
+    # Trusting no proxy (SPROUT_TRUSTED_PROXIES unset): the test client is then an outside
+    # caller whose own X-Forwarded-* headers must not be believed.
     with pytest.MonkeyPatch.context() as mp:
         if request.param == "stacked":
             mp.setattr(tracing, "tracing_enabled", lambda: True)
         app = gateway_app(settings)
     assert app.state.proxy_direct is (request.param == "direct")
-    async with serve(app, proxy_headers=False) as url:
+    async with serve(app) as url:
         yield url
 
 

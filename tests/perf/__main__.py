@@ -15,6 +15,7 @@ BENCHMARKS = {
     "events_latency": "event latency",
     "auth_cost": "auth cost",
     "revocation_latency": "revocation latency",
+    "request_cost": "request cost (database round trips)",
 }
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from tests.perf.harness import (
     write_figures,
-    ROOT, add_generator_options, exit_on_sigterm, free_port, load_generator, scratch_database, service_process,
+    ROOT, add_round_options, check_round_options, exit_on_sigterm, free_port, load_generator, scratch_database, service_process,
 )
 
 
@@ -153,15 +153,9 @@ def _line(label: str, what: str, r: dict, base: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.perf.auth_cost", description=__doc__.splitlines()[0])
     p.add_argument("--tokens", type=int, default=2000, help="tokens in the verification benchmark (at most 100000)")
-    p.add_argument("--duration", type=float, default=5.0, help="seconds of load per measurement (at most 60)")
-    p.add_argument("--connections", type=int, default=64)
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median of each is reported (at most 10)")
-    add_generator_options(p)
+    add_round_options(p, connections=64)
     args = p.parse_args(argv)
-    if not 0 < args.duration <= 60:
-        p.error("--duration must be in (0, 60] seconds")
-    if not 0 < args.rounds <= 10:
-        p.error("--rounds must be in [1, 10]")
+    check_round_options(args, p)
     if not 0 < args.tokens <= 100_000:
         p.error("--tokens must be in (0, 100000]")
     exit_on_sigterm()

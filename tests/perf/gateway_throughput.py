@@ -16,7 +16,6 @@ least moved by other work on the machine.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -25,25 +24,17 @@ from pathlib import Path
 
 from tests.perf.harness import (
     write_figures,
-    LoadGenerator, add_generator_options, exit_on_sigterm, free_port, load_generator, scratch_database, service_process,
+    LoadGenerator, add_generator_options, cpu_seconds, exit_on_sigterm, free_port, load_generator, scratch_database,
+    service_process,
 )
 
 TARGET_RATIO = 0.4
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process, where /proc exists."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _measured(load: LoadGenerator, url: str, duration: float, pids: dict[str, int]) -> dict:
-    before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     result = load.run(url, duration)
-    after = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    after = {name: cpu_seconds(pid) for name, pid in pids.items()}
     n = result["requests"] or 1
     result["cpu_us"] = {
         name: round((after[name] - before[name]) / n * 1e6) for name in pids if None not in (before[name], after[name])

@@ -61,6 +61,15 @@ def scratch_database() -> Iterator[str]:
         asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, where /proc exists (None elsewhere, or once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,13 +86,14 @@ def _ready(url: str) -> bool:
 
 @contextmanager
 def service_process(
-    name: str, port: int, env: dict[str, str], log_dir: Path, timeout: float = 30.0
+    name: str, port: int, env: dict[str, str], log_dir: Path, timeout: float = 30.0, command: list[str] | None = None
 ) -> Iterator[tuple[str, int]]:
-    """`sprout serve <name>` as its own process (one uvicorn worker, as in production); yields its URL and pid."""
+    """`sprout serve <name>` (or `command`, serving it on `port`) as its own process (one uvicorn
+    worker, as in production); yields its URL and pid."""
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)],
+            command or [sys.executable, "-m", "services.cli", "serve", name, "--port", str(port)],
             cwd=ROOT,
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
             stdout=log,
@@ -142,6 +152,21 @@ def add_generator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw",
                         help="the Python generator's client (raw costs least, so it holds the figures down least)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="one leaves the most CPU to the servers")
+
+
+def add_round_options(parser: argparse.ArgumentParser, *, connections: int) -> None:
+    """--duration, --connections and --rounds of a benchmark measuring in interleaved rounds, and the generator's options."""
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per measurement (at most 60)")
+    parser.add_argument("--connections", type=int, default=connections)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median of each is reported (at most 10)")
+    add_generator_options(parser)
+
+
+def check_round_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    if not 0 < args.duration <= 60:
+        parser.error("--duration must be in (0, 60] seconds")
+    if not 0 < args.rounds <= 10:
+        parser.error("--rounds must be in [1, 10]")
 
 
 def load_generator(args: argparse.Namespace, parser: argparse.ArgumentParser) -> LoadGenerator:

@@ -1,12 +1,18 @@
-"""The gateway's outermost layers: CORS, then the rate limit, in front of every request, proxied ones included.
+"""The gateway's outermost layers: who the client is, CORS, then the rate limit, in front of every request, proxied ones included.
 
 They wrap the whole application (its middleware stack and the proxy's fast path alike),
-so `/api/...` requests are limited exactly like the gateway's own routes. The rate limit
+so `/api/...` requests are limited exactly like the gateway's own routes. The client's
+address is settled first (limits/clients.py, `SPROUT_TRUSTED_PROXIES`). The rate limit
 keys a caller by the principal of a valid bearer token (verified here with the gateway's
 local keys; the verifier caches verified tokens, so a busy caller costs a dictionary
 lookup), else by client address. A token that does not verify is not refused here: the
 request is limited by address and goes on, and the service (or the gateway's own route)
 answers 401 itself, since every service verifies every token.
+
+Our own services (machine clients with the role `service`, asking for consent checks and
+the like) have a budget of their own, generous and kept per client and calling address,
+so each replica of a service has its own bucket: they never share one public bucket, ten
+replicas get ten times the budget, and a service caught in a loop is still stopped.
 
 Headers follow the IETF draft "RateLimit header fields for HTTP": `RateLimit-Limit` (the
 burst), `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the bucket is full again),
@@ -15,7 +21,6 @@ and on a 429 `Retry-After` (seconds until one more request is allowed).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 from typing import Any
@@ -25,7 +30,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.limits.buckets import Decision, TokenBuckets
+from services.gateway.limits.clients import ClientAddress, TrustedProxies
 from services.gateway.settings import GatewaySettings
+from shared.auth import SERVICE
 from shared.middleware import RequestContextMiddleware
 from shared.problems import PROBLEM_JSON, language, problem_body
 from shared.tokens import TokenError
@@ -55,7 +62,7 @@ class RateLimiter:
         self.principals = TokenBuckets(settings.rate_limit_per_minute, settings.rate_limit_burst)
         self.anonymous = TokenBuckets(settings.rate_limit_anonymous_per_minute, settings.rate_limit_anonymous_burst)
         self.token_endpoint = TokenBuckets(settings.rate_limit_token_per_minute, settings.rate_limit_token_burst)
-        self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies)
+        self.services = TokenBuckets(settings.rate_limit_service_per_minute, settings.rate_limit_service_burst)
         self.clock = time.monotonic
         # The refusal runs inside the shared middleware, so a 429 carries a request id, is
         # logged and is counted like every other answer.
@@ -67,26 +74,31 @@ class RateLimiter:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        authorization = forwarded = None
+        authorization = None
         for k, v in scope["headers"]:
             if k == b"authorization":
                 authorization = v
-            elif k == b"x-forwarded-for":
-                forwarded = v
+                break
+        # Already the real client's, behind a trusted proxy (ClientAddress runs first).
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
         now = self.clock()
         if scope["path"] in TOKEN_PATHS:
-            decision = self.token_endpoint.take(self.address(scope, forwarded), now)
+            decision = self.token_endpoint.take(address, now)
         else:
             principal = await self._principal(authorization) if authorization else None
-            if principal is not None:
+            if principal is None:
+                decision = self.anonymous.take(address, now)
+            else:
                 state = scope.setdefault("state", {})
                 # The gateway's own routes find the caller already verified (shared/auth.py).
                 state["principal"] = principal
                 state["principal_id"] = principal.id
-                key = ("c:" if principal.kind == "client" else "u:") + principal.id
-                decision = self.principals.take(key, now)
-            else:
-                decision = self.anonymous.take(self.address(scope, forwarded), now)
+                if principal.kind == "client" and principal.has_role(SERVICE):
+                    decision = self.services.take(f"s:{principal.id}@{address}", now)
+                else:
+                    key = ("c:" if principal.kind == "client" else "u:") + principal.id
+                    decision = self.principals.take(key, now)
 
         if not decision.allowed:
             scope.setdefault("state", {})["rate_limit"] = decision
@@ -115,27 +127,6 @@ class RateLimiter:
         except TokenError:
             return None
 
-    def address(self, scope: Scope, forwarded: bytes | None) -> str:
-        """The caller's address: the peer, or, when the peer is a trusted proxy, the nearest
-        address in X-Forwarded-For that is not one (the ones further left are the client's to
-        write, so they prove nothing)."""
-        client = scope.get("client")
-        peer = client[0] if client else "unknown"
-        if not self.trusted or forwarded is None or not self._is_trusted(peer):
-            return peer
-        hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
-        for hop in reversed(hops):
-            if not self._is_trusted(hop):
-                return hop
-        return hops[0] if hops else peer
-
-    def _is_trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.trusted)
-
     async def _refusal(self, scope: Scope, receive: Receive, send: Send) -> None:
         decision: Decision = scope["state"]["rate_limit"]
         lang = None
@@ -163,9 +154,10 @@ def _headers(decision: Decision) -> list[tuple[bytes, bytes]]:
 
 
 def install_limits(app: FastAPI, settings: GatewaySettings) -> None:
-    """Wrap the whole application in CORS and the rate limit (call it last in create_app)."""
+    """Wrap the whole application in the client's address, CORS and the rate limit (call it last in create_app)."""
     limiter = RateLimiter(None, gateway=app, settings=settings) if settings.rate_limit_enabled else None
     app.state.rate_limiter = limiter
+    trusted = TrustedProxies(settings.trusted_proxies)
     origins = settings.effective_cors_origins
     build = app.build_middleware_stack
 
@@ -185,6 +177,9 @@ def install_limits(app: FastAPI, settings: GatewaySettings) -> None:
                 allow_credentials=False,
                 max_age=600,
             )
+        if trusted:
+            # With no trusted proxy the peer is the client and there is nothing to resolve.
+            stack = ClientAddress(stack, trusted)
         return stack
 
     app.build_middleware_stack = build_with_limits

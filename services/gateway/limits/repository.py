@@ -4,27 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.limits.models import LoginThrottle
 
 
-async def locked_until(session: AsyncSession, username: str) -> datetime | None:
-    return await session.scalar(select(LoginThrottle.locked_until).where(LoginThrottle.username == username))
-
-
 async def for_update(session: AsyncSession, username: str, now: datetime) -> LoginThrottle:
-    """The account's row, locked for this transaction (made empty first if there is none)."""
-    await session.execute(
+    """The account's row, locked for this transaction (made empty first if there is none).
+
+    One statement, so there is no moment between making the row and locking it: a row that
+    a concurrent sign-in deletes (its success clears the failures) while this one waits for
+    its lock is made again here, where a separate SELECT ... FOR UPDATE would find nothing.
+    The no-op update is what takes the row lock on conflict; PostgreSQL guarantees the
+    statement ends in an insert or an update, however it races.
+    """
+    stmt = (
         insert(LoginThrottle)
         .values(username=username, failures=0, first_failure_at=now, last_failure_at=now)
-        .on_conflict_do_nothing(index_elements=[LoginThrottle.username])
+        .on_conflict_do_update(index_elements=[LoginThrottle.username], set_={"username": username})
+        .returning(LoginThrottle)
     )
-    stmt = select(LoginThrottle).where(LoginThrottle.username == username).with_for_update()
-    row = (await session.scalars(stmt.execution_options(populate_existing=True))).one()
-    return row
+    return (await session.scalars(stmt, execution_options={"populate_existing": True})).one()
 
 
 async def clear(session: AsyncSession, username: str) -> None:

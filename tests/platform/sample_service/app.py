@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import DateTime, Integer, String, Uuid, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.app import create_service_app
-from shared.auth import Public
+from shared.auth import Public, require
 from shared.db import DbSession, declarative_base
 from shared.idempotency import IDEMPOTENCY_PROBLEMS, IdempotencyKey, idempotency_table
 from shared.migrations import MigrationTree
@@ -26,6 +26,7 @@ from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, problem_responses
 from shared.routes import APIRouter
 from shared.settings import BaseServiceSettings
+from shared.tokens import Principal
 
 SCHEMA = "platform_sample"
 Base = declarative_base(SCHEMA)
@@ -83,13 +84,7 @@ ORDERS = {
 }
 
 
-async def caller_principal(request: Request, x_test_principal: Annotated[str | None, Header()] = None) -> None:
-    """The seam identity will fill: here a header names the caller."""
-    if x_test_principal:
-        request.state.principal_id = x_test_principal
-
-
-router = APIRouter(prefix="/widgets", tags=["widgets"], dependencies=[Public, Depends(caller_principal)])
+router = APIRouter(prefix="/widgets", tags=["widgets"], dependencies=[Public])
 
 
 @router.get("", response_model=Page[WidgetOut], summary="List widgets of a batch")
@@ -132,6 +127,27 @@ async def create_widget(
     return await idempotency.save(WidgetOut.model_validate(widget))
 
 
+# The access rule is a parameter after the key here, so FastAPI resolves the key first: the
+# key's owner must still be the verified caller.
+owned = APIRouter(prefix="/owned-widgets", tags=["widgets"])
+
+
+@owned.post("", status_code=201, summary="Create a widget as staff", responses=problem_responses(*IDEMPOTENCY_PROBLEMS))
+async def create_owned_widget(
+    body: WidgetIn,
+    session: DbSession,
+    idempotency: IdempotencyKey,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("staff", "coordinator"))],
+) -> WidgetOut:
+    widget = Widget(batch=body.batch, name=f"{body.name} of {principal.id}", rank=body.rank)
+    session.add(widget)
+    await session.flush()
+    response.headers["Location"] = f"/widgets/{widget.id}"
+    response.headers["ETag"] = f'"{widget.rank}"'
+    return await idempotency.save(WidgetOut.model_validate(widget))
+
+
 failures = APIRouter(prefix="/failures", tags=["failures"], dependencies=[Public])
 
 
@@ -154,7 +170,7 @@ def create_app(settings: SampleSettings | None = None, *, migration_tree: Migrat
         settings,
         title="Sprout sample (tests only)",
         description="Exercises the shared HTTP helpers.",
-        routers=[router, failures],
+        routers=[router, owned, failures],
         migration_tree=migration_tree,
     )
     # How many of the next creates fail after writing, to prove a failed create leaves no key.

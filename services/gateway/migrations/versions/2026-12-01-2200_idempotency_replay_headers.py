@@ -1,0 +1,23 @@
+"""The gateway schema: the idempotency keys keep the first answer's Location and ETag, so a replay repeats them.
+
+Revision ID: gat0004
+Revises: gat0003
+Create Date: 2026-12-01 22:00:00
+"""
+
+from collections.abc import Sequence
+
+from shared.idempotency import add_idempotency_response_headers, drop_idempotency_response_headers
+
+revision: str = "gat0004"
+down_revision: str | None = "gat0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    add_idempotency_response_headers("gateway")
+
+
+def downgrade() -> None:
+    drop_idempotency_response_headers("gateway")

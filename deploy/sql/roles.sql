@@ -62,5 +62,15 @@ BEGIN
                 'GRANT USAGE, SELECT ON SEQUENCES TO %I', schema_name, 'sprout_' || service);
         END LOOP;
     END LOOP;
+
+    -- events.revocation ends sign-ins before their tokens expire (shared/revocations.py): every
+    -- service reads it, only the gateway writes it, so a compromised service cannot un-revoke a
+    -- disabled account. The grants above (and the default privileges, for the migration that
+    -- makes the table) give every role write access to `events`; this takes it back.
+    IF to_regclass('events.revocation') IS NOT NULL THEN
+        FOREACH service IN ARRAY ARRAY['selection', 'mentoring', 'courses', 'tracking'] LOOP
+            EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON events.revocation FROM %I', 'sprout_' || service);
+        END LOOP;
+    END IF;
 END
 $roles$;

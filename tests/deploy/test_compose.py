@@ -233,3 +233,11 @@ def test_the_gateway_is_published_on_ipv4_only():
     (mapping,) = ALL["gateway"]["ports"]
     host_ip = interpolate(mapping).split(":")[0]
     assert ipaddress.ip_address(host_ip).version == 4
+
+
+def test_the_gateways_metrics_port_is_not_published(monkeypatch):
+    env = container_env("gateway")
+    metrics = int(env["SPROUT_METRICS_PORT"])
+    (mapping,) = ALL["gateway"]["ports"]
+    assert interpolate(str(mapping)).rsplit(":", 1)[-1] == "8000" != str(metrics)
+    assert all("SPROUT_METRICS_PORT" not in container_env(name) for name in app_services() if name != "gateway")

@@ -95,7 +95,10 @@ async def test_each_role_may_use_its_own_schema_and_events_and_nothing_else(role
                 qualified = f'"{t["schemaname"]}"."{t["tablename"]}"'
                 for privilege in TABLE_PRIVILEGES:
                     has = await admin.fetchval("SELECT has_table_privilege($1, $2, $3)", role, qualified, privilege)
-                    assert has is (t["schemaname"] in allowed), f"{role} {privilege} on {qualified}"
+                    expected = t["schemaname"] in allowed
+                    if qualified == '"events"."revocation"' and service != "gateway":
+                        expected = privilege == "SELECT"  # only the gateway ends sign-ins
+                    assert has is expected, f"{role} {privilege} on {qualified}"
                 for privilege in ("TRUNCATE", "REFERENCES", "TRIGGER"):
                     assert not await admin.fetchval(
                         "SELECT has_table_privilege($1, $2, $3)", role, qualified, privilege
@@ -129,6 +132,33 @@ async def test_a_service_role_is_refused_another_schema_and_any_ddl(roles_db):
                 await conn.execute(statement)
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if s != "gateway"])
+async def test_only_the_gateway_can_end_a_sign_in(roles_db, service):
+    conn = await connect(roles_db[service])
+    try:
+        await conn.fetch("SELECT kind, subject, revoked_at FROM events.revocation")
+        for statement in (
+            "INSERT INTO events.revocation (kind, subject, revoked_at, reason) VALUES ('user', 'x', now(), 'account_disabled')",
+            "DELETE FROM events.revocation",
+            "UPDATE events.revocation SET revoked_at = now() - interval '1 year'",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+    finally:
+        await conn.close()
+    gateway = await connect(roles_db["gateway"])
+    try:
+        tx = gateway.transaction()
+        await tx.start()
+        await gateway.execute(
+            "INSERT INTO events.revocation (kind, subject, revoked_at, reason) VALUES ('user', $1, now(), 'account_disabled')",
+            f"roles-test-{service}",
+        )
+        await tx.rollback()
+    finally:
+        await gateway.close()
 
 
 async def test_a_service_role_can_publish_and_deliver_through_the_event_table(roles_db):

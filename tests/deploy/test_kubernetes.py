@@ -464,3 +464,18 @@ async def test_behind_the_ingress_each_caller_has_a_bucket_and_a_forger_from_out
         # Reaching the gateway some other way, a caller's X-Forwarded-For is believed about nothing.
         forged = [f"198.51.100.{100 + i}" for i in range(4)]
         assert await statuses_from(app, "203.0.113.50", forged) == [200, 200, 200, 429]
+
+
+def test_prometheus_scrapes_the_gateway_on_its_metrics_port_which_no_service_or_ingress_exposes(monkeypatch):
+    gateway = DEPLOYMENTS["gateway"]
+    shipped = settings_under(monkeypatch, settings_class("gateway"), pod_env(container(gateway)))
+    annotations = gateway["spec"]["template"]["metadata"]["annotations"]
+    ports = {p["name"]: p["containerPort"] for p in container(gateway)["ports"]}
+    assert shipped.metrics_port == ports["metrics"] == int(annotations["prometheus.io/port"])
+    assert shipped.metrics_port != shipped.listen_port
+    # The Service (and so the Ingress) carries the API port only.
+    assert [p["targetPort"] for p in SERVICES_K8S["gateway"]["spec"]["ports"]] == ["http"]
+    # The other services serve /metrics on their API port, which only Sprout pods reach.
+    for name in SERVICES:
+        if name != "gateway":
+            assert settings_under(monkeypatch, settings_class(name), pod_env(container(DEPLOYMENTS[name]))).metrics_port is None

@@ -74,6 +74,8 @@ PURGE_EVERY = 3600.0
 
 # Printable ASCII (what the catalogue's message promises), not only spaces.
 _KEY = re.compile(r"[\x20-\x7e]{1,255}")
+# The same rule as the OpenAPI states it: printable ASCII with at least one non-space character.
+_KEY_PATTERN = r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -299,6 +301,8 @@ async def _idempotency(
                 "creates nothing. 1 to 255 printable ASCII characters. Keys belong to the signed-in "
                 "caller and are kept 24 hours."
             ),
+            # Documented, not enforced by FastAPI: a malformed key is our 400 idempotency_key_invalid.
+            json_schema_extra={"pattern": _KEY_PATTERN, "maxLength": 255},
         ),
     ] = None,
 ) -> AsyncIterator[Idempotency]:

@@ -326,10 +326,12 @@ async def import_students(
         uuid.UUID | None,
         Query(description="The school of rows without a school column (a coordinator's own school by default)."),
     ] = None,
-) -> ImportReport:
+) -> Response:
     settings = request.app.state.settings
     data = await imports.read_upload(file, limit=settings.import_max_bytes)
-    return await imports.import_students(
+    # The report comes as JSON from the worker that wrote it: validating and serialising
+    # thousands of rows again here would hold the event loop.
+    report = await imports.import_students(
         session=session,
         principal=principal,
         cipher=cipher,
@@ -340,6 +342,7 @@ async def import_students(
         max_rows=settings.import_max_rows,
         lang=language(request.headers.get("accept-language")),
     )
+    return Response(report, media_type="application/json")
 
 
 # ---------------------------------------------------------------- partners

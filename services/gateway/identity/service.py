@@ -6,7 +6,8 @@ Functions take keyword-only arguments and only `flush()`; the request's session 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 from typing import Any
@@ -18,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.gateway.crypto import FieldCipher
 from services.gateway.identity import repository as repo
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
-from services.gateway.identity.passwords import hash_password, password_problem
+from services.gateway.identity.passwords import hash_password_in_thread, password_problem
+from services.gateway.identity.sealing import aad, seal_address, seal_id_number, seal_phone
 from services.gateway.identity.schemas import (
     GuardianOut,
     PersonalField,
@@ -54,11 +56,6 @@ REVEAL_ROLES = ("admin", "staff")
 
 def today() -> date:
     return clock.now().astimezone(CHINA).date()
-
-
-def aad(user_id: uuid.UUID, column: str) -> bytes:
-    """Binds a ciphertext to its row and column: copied elsewhere, it does not decrypt."""
-    return f"user_account.{column}:{user_id}".encode()
 
 
 # ---------------------------------------------------------------- schools
@@ -116,8 +113,7 @@ def set_id_number(user: UserAccount, raw: str | None, *, cipher: FieldCipher, on
         parsed = parse_resident_id(raw, today=on)
     except InvalidValue as exc:
         raise ProblemError(exc.code) from None
-    user.id_number_cipher = cipher.encrypt(parsed.number.encode(), aad=aad(user.id, "id_number"))
-    user.id_number_index = cipher.blind_index(parsed.number)
+    user.id_number_cipher, user.id_number_index = seal_id_number(cipher, user.id, parsed.number)
     user.birth_date = parsed.birth_date
 
 
@@ -129,19 +125,18 @@ def set_phone(user: UserAccount, raw: str | None, *, cipher: FieldCipher) -> Non
         phone = normalise_phone(raw)
     except InvalidValue as exc:
         raise ProblemError(exc.code) from None
-    user.phone_cipher = cipher.encrypt(phone.encode(), aad=aad(user.id, "phone"))
-    user.phone_index = cipher.blind_index(phone, purpose="phone")
+    user.phone_cipher, user.phone_index = seal_phone(cipher, user.id, phone)
 
 
 def set_address(user: UserAccount, raw: str | None, *, cipher: FieldCipher) -> None:
-    user.address_cipher = None if raw is None else cipher.encrypt(raw.strip().encode(), aad=aad(user.id, "address"))
+    user.address_cipher = None if raw is None else seal_address(cipher, user.id, raw)
 
 
-def _check_password(password: str) -> str:
+async def _check_password(password: str) -> str:
     problem = password_problem(password)
     if problem:
         raise ProblemError("weak_password", reason=problem)
-    return hash_password(password)
+    return await hash_password_in_thread(password)
 
 
 async def _check_profile(
@@ -205,7 +200,7 @@ def new_user(
 async def create_user(*, session: AsyncSession, data: UserIn, cipher: FieldCipher) -> UserAccount:
     if await repo.user_by_username(session, data.username):
         raise ProblemError("username_taken", username=data.username)
-    password_hash = _check_password(data.password.get_secret_value()) if data.password is not None else None
+    password_hash = await _check_password(data.password.get_secret_value()) if data.password is not None else None
     user = new_user(
         username=data.username,
         display_name=data.display_name,
@@ -264,7 +259,7 @@ async def update_user(
     if "disabled" in changes:
         user.disabled = changes["disabled"]
     if "password" in changes:
-        user.password_hash = None if patch.password is None else _check_password(patch.password.get_secret_value())
+        user.password_hash = None if patch.password is None else await _check_password(patch.password.get_secret_value())
     school_changed = "school_id" in changes and changes["school_id"] != user.school_id
     if "school_id" in changes:
         user.school_id = changes["school_id"]
@@ -539,21 +534,26 @@ async def reencrypt_personal_data(*, session: AsyncSession, cipher: FieldCipher,
 # ---------------------------------------------------------------- helpers
 
 
-async def insert_unique(session: AsyncSession, row: Any, code: str, **params: Any) -> None:
-    """Insert `row`; a unique violation (a concurrent create won the race) becomes problem `code`."""
+@asynccontextmanager
+async def unique_or_problem(session: AsyncSession, code: str, **params: Any) -> AsyncIterator[None]:
+    """Run the block's writes in a savepoint; a unique violation (a concurrent create won the
+    race) becomes problem `code` and leaves the rest of the transaction usable."""
     try:
         async with session.begin_nested():
-            session.add(row)
+            yield
     except IntegrityError as exc:
         raise _conflict(exc, code, **params) from None
+
+
+async def insert_unique(session: AsyncSession, row: Any, code: str, **params: Any) -> None:
+    """Insert `row`; a unique violation becomes problem `code`."""
+    async with unique_or_problem(session, code, **params):
+        session.add(row)
 
 
 async def flush_unique(session: AsyncSession, code: str, **params: Any) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise _conflict(exc, code, **params) from None
+    async with unique_or_problem(session, code, **params):
+        await session.flush()
 
 
 def _conflict(exc: IntegrityError, code: str, **params: Any) -> Exception:

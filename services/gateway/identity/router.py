@@ -2,7 +2,9 @@
 
 Who may call what is declared on each route. Personal data (ID number, phone, address) is
 masked in every answer; a caller allowed to see it (admin, staff, the person themself, a
-student's guardian) asks with `reveal=` and a reason, and the read is logged.
+student's guardian) asks with `reveal=` and a reason, and the read is logged once per person
+whose data was read. A student's guardians' phones are theirs: staff may reveal every one, a
+guardian only their own.
 """
 
 from __future__ import annotations
@@ -253,6 +255,11 @@ async def list_students(
     "/students/{student_id}", response_model=StudentOut,
     responses=problem_responses("student_not_found", "reveal_forbidden", "access_reason_required"),
     summary="Read a student, with their school and guardians",
+    description=(
+        "`reveal=guardian_phone` shows the guardians' phones: every guardian's to admin and staff, "
+        "a guardian's own to that guardian, none to the student. Each person whose data is shown "
+        "unmasked gets their own line in the access log."
+    ),
 )
 async def get_student(
     principal: StudentReader,
@@ -264,10 +271,11 @@ async def get_student(
     reveal: Annotated[list[PersonalField], Query(description=REVEAL_DOC)] = [],  # noqa: B006
 ) -> StudentOut:
     student = await service.visible_student(session=session, principal=principal, student_id=student_id)
-    fields = set(reveal)
-    await service.authorise_reveal(session=session, principal=principal, subject=student, fields=fields, reason=reason)
+    revealed = await service.authorise_student_reveal(
+        session=session, principal=principal, student=student, fields=set(reveal), reason=reason
+    )
     response.headers["ETag"] = service.etag(student.version)
-    return await service.student_out(session=session, student=student, cipher=cipher, revealed=fields)
+    return await service.student_out(session=session, student=student, cipher=cipher, revealed=revealed)
 
 
 @router.put(

@@ -122,7 +122,10 @@ class GuardianOut(BaseModel):
     guardian_id: uuid.UUID
     display_name: str
     relation: str
-    phone: str | None = Field(description="Masked unless `guardian_phone` is in the student's `revealed`.")
+    phone: str | None = Field(
+        description="Masked unless `phone_revealed`: `reveal=guardian_phone` shows staff every guardian's, a guardian their own."
+    )
+    phone_revealed: bool = False
 
 
 class StudentOut(UserOut):

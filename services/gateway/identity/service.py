@@ -6,7 +6,7 @@ Functions take keyword-only arguments and only `flush()`; the request's session 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
@@ -359,21 +359,24 @@ def _user_fields(user: UserAccount, cipher: FieldCipher, shown: set[PersonalFiel
 
 
 async def student_out(
-    *, session: AsyncSession, student: UserAccount, cipher: FieldCipher, revealed: Iterable[PersonalField] = ()
+    *, session: AsyncSession, student: UserAccount, cipher: FieldCipher, revealed: StudentReveal | None = None
 ) -> StudentOut:
-    shown = set(revealed)
+    revealed = revealed or StudentReveal(own=frozenset(), guardians=(), shown=frozenset())
     school = await repo.get_school(session, student.school_id) if student.school_id else None
-    guardians = [
-        GuardianOut(
-            guardian_id=guardian.id,
-            display_name=guardian.display_name,
-            relation=link.relation,
-            phone=personal_value(guardian, "phone", cipher, reveal=PersonalField.guardian_phone in shown),
-        )
-        for link, guardian in await repo.guardians_of(session, student.id)
-    ]
+    guardians = revealed.guardians or await repo.guardians_of(session, student.id)
     return StudentOut(
-        **_user_fields(student, cipher, shown), school_name=school.name if school else None, guardians=guardians
+        **_user_fields(student, cipher, set(revealed.fields)),
+        school_name=school.name if school else None,
+        guardians=[
+            GuardianOut(
+                guardian_id=guardian.id,
+                display_name=guardian.display_name,
+                relation=link.relation,
+                phone=personal_value(guardian, "phone", cipher, reveal=guardian.id in revealed.shown),
+                phone_revealed=guardian.id in revealed.shown,
+            )
+            for link, guardian in guardians
+        ],
     )
 
 
@@ -391,6 +394,44 @@ def student_list_item(student: UserAccount, cipher: FieldCipher) -> StudentListI
     )
 
 
+async def _may_reveal(session: AsyncSession, principal: Principal, subject: UserAccount) -> bool:
+    """Admin and staff (anyone's data), the person themself, and a guardian of the student.
+
+    A coordinator sees masked data only: the school already holds it, and the programme's
+    copy need not be a second way to read it.
+    """
+    if principal.kind != "user":
+        return False
+    me = repo.as_uuid(principal.id)
+    return (
+        principal.has_role(*REVEAL_ROLES)
+        or me == subject.id
+        or (principal.has_role("guardian") and "student" in subject.roles and await repo.is_guardian_of(session, me, subject.id))
+    )
+
+
+def _reason(reason: str | None) -> str:
+    if reason is None or not 3 <= len(reason.strip()) <= 200:
+        raise ProblemError("access_reason_required")
+    return reason.strip()
+
+
+async def _log_reads(session: AsyncSession, principal: Principal, reads: Iterable[tuple[uuid.UUID, Iterable[str]]], reason: str) -> None:
+    """One access-log row per person whose data was read, in this transaction."""
+    session.add_all(
+        PiiAccessLog(
+            reader_id=principal.id[:100],
+            reader_roles=sorted(principal.roles),
+            student_id=person,
+            fields=sorted(fields),
+            reason=reason,
+            request_id=request_id_var.get(),
+        )
+        for person, fields in reads
+    )
+    await session.flush()
+
+
 async def authorise_reveal(
     *,
     session: AsyncSession,
@@ -399,39 +440,54 @@ async def authorise_reveal(
     fields: set[PersonalField],
     reason: str | None,
 ) -> None:
-    """Allow an unmasked read of `fields` of `subject` and log it in this transaction, or refuse.
-
-    Who may: admin and staff (anyone's), the person themself, and a guardian of the student.
-    A coordinator sees masked data only: the school already holds it, and the programme's
-    copy need not be a second way to read it.
-    """
+    """Allow an unmasked read of `fields` of `subject` and log it in this transaction, or refuse."""
     if not fields:
         return
-    me = repo.as_uuid(principal.id) if principal.kind == "user" else None
-    allowed = principal.kind == "user" and (
-        principal.has_role(*REVEAL_ROLES)
-        or me == subject.id
-        or (
-            principal.has_role("guardian")
-            and "student" in subject.roles
-            and await repo.is_guardian_of(session, me, subject.id)
-        )
-    )
-    if not allowed:
+    if not await _may_reveal(session, principal, subject):
         raise ProblemError("reveal_forbidden", status=403, fields=", ".join(sorted(fields)))
-    if reason is None or not 3 <= len(reason.strip()) <= 200:
-        raise ProblemError("access_reason_required")
-    session.add(
-        PiiAccessLog(
-            reader_id=principal.id[:100],
-            reader_roles=sorted(principal.roles),
-            student_id=subject.id,
-            fields=sorted(fields),
-            reason=reason.strip(),
-            request_id=request_id_var.get(),
-        )
-    )
-    await session.flush()
+    await _log_reads(session, principal, [(subject.id, fields)], _reason(reason))
+
+
+@dataclass(frozen=True)
+class StudentReveal:
+    """What a student's record shows unmasked: the student's own fields, and whose guardian phone."""
+
+    own: frozenset[PersonalField]
+    guardians: Sequence[tuple[GuardianLink, UserAccount]]
+    shown: frozenset[uuid.UUID]  # the guardians whose phone is shown
+
+    @property
+    def fields(self) -> list[PersonalField]:
+        """The `revealed` of the answer."""
+        return sorted(self.own | ({PersonalField.guardian_phone} if self.shown else set()))
+
+
+async def authorise_student_reveal(
+    *, session: AsyncSession, principal: Principal, student: UserAccount, fields: set[PersonalField], reason: str | None
+) -> StudentReveal:
+    """`authorise_reveal` for a student's record, whose `guardian_phone` is the guardians' data,
+    not the student's: staff reveal every guardian's phone; a guardian only their own (a
+    family's other guardian may be the one a court keeps them from reaching); the student
+    none. The log names each person whose data was read."""
+    own = frozenset(fields - {PersonalField.guardian_phone})
+    guardians = await repo.guardians_of(session, student.id) if PersonalField.guardian_phone in fields else ()
+    if not fields:
+        return StudentReveal(own=own, guardians=guardians, shown=frozenset())
+    if own and not await _may_reveal(session, principal, student):
+        raise ProblemError("reveal_forbidden", status=403, fields=", ".join(sorted(own)))
+    shown: set[uuid.UUID] = set()
+    if PersonalField.guardian_phone in fields:
+        me = repo.as_uuid(principal.id) if principal.kind == "user" else None
+        if principal.kind == "user" and principal.has_role(*REVEAL_ROLES):
+            shown = {guardian.id for _, guardian in guardians}
+        elif principal.has_role("guardian") and me in {guardian.id for _, guardian in guardians}:
+            shown = {me}  # type: ignore[arg-type]
+        else:
+            raise ProblemError("reveal_forbidden", status=403, fields=PersonalField.guardian_phone.value)
+    reads = [(student.id, own)] if own else []
+    reads += [(guardian.id, ["phone"]) for _, guardian in guardians if guardian.id in shown and guardian.phone_cipher]
+    await _log_reads(session, principal, reads, _reason(reason))
+    return StudentReveal(own=own, guardians=guardians, shown=frozenset(shown))
 
 
 # ---------------------------------------------------------------- guardian links

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.gateway.app import create_app
 from services.gateway.consent.models import Consent
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
-from services.gateway.tokens.models import RefreshToken
+from services.gateway.tokens.models import Client, RefreshToken
 from shared.db import create_engine
 from tests.identity.conftest import gateway_settings
 from tests.servers import serve
@@ -53,9 +53,16 @@ async def fresh_connection(database_url: str) -> AsyncIterator[Any]:
         await engine.dispose()
 
 
-async def forget(engine: AsyncEngine, *, schools: Iterable[uuid.UUID] = (), users: Iterable[uuid.UUID] = (), partners: Iterable[uuid.UUID] = ()) -> None:
-    """Delete the committed rows of these schools (and their students' guardians), people and partners."""
-    schools, partners = list(schools), list(partners)
+async def forget(
+    engine: AsyncEngine,
+    *,
+    schools: Iterable[uuid.UUID] = (),
+    users: Iterable[uuid.UUID] = (),
+    partners: Iterable[uuid.UUID] = (),
+    clients: Iterable[str] = (),
+) -> None:
+    """Delete the committed rows of these schools (and their students' guardians), people, partners and machine clients."""
+    schools, partners, clients = list(schools), list(partners), list(clients)
     async with engine.begin() as conn:
         people = set(users)
         if schools:
@@ -75,5 +82,7 @@ async def forget(engine: AsyncEngine, *, schools: Iterable[uuid.UUID] = (), user
         await conn.execute(delete(UserAccount).where(UserAccount.id.in_(ids)))
         if schools:
             await conn.execute(delete(School).where(School.id.in_(schools)))
+        if clients:
+            await conn.execute(delete(Client).where(Client.client_id.in_(clients)))
         if partners:
             await conn.execute(delete(Partner).where(Partner.id.in_(partners)))

@@ -11,6 +11,7 @@ from sqlalchemy import ARRAY, ColumnElement, Select, String, Table, any_, bindpa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gateway.consent.models import Consent
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
 from shared.tokens import Principal
 
@@ -227,7 +228,8 @@ async def partner_by_name(session: AsyncSession, name: str) -> Partner | None:
 def access_log_query(
     *, student_id: uuid.UUID | None, reader_id: str | None, since: datetime | None, until: datetime | None
 ) -> Select:
-    stmt = select(PiiAccessLog)
+    """(PiiAccessLog, the Consent a share was made under or None)."""
+    stmt = select(PiiAccessLog, Consent).outerjoin(Consent, Consent.id == PiiAccessLog.consent_id)
     if student_id:
         stmt = stmt.where(PiiAccessLog.student_id == student_id)
     if reader_id:

@@ -223,7 +223,9 @@ async def update_user(
     response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match", description="The ETag of the user as you read it.")] = None,
 ) -> UserOut:
-    user = await service.update_user(session=session, user_id=user_id, patch=body, if_match=if_match, cipher=cipher)
+    user = await service.update_user(
+        session=session, user_id=user_id, patch=body, if_match=if_match, cipher=cipher, by=principal.id
+    )
     response.headers["ETag"] = service.etag(user.version)
     return service.user_out(user, cipher)
 
@@ -304,7 +306,7 @@ async def link_guardian(
     summary="Unlink a guardian from a student",
 )
 async def unlink_guardian(principal: Admin, student_id: uuid.UUID, guardian_id: uuid.UUID, session: DbSession) -> Response:
-    await service.unlink_guardian(session=session, student_id=student_id, guardian_id=guardian_id)
+    await service.unlink_guardian(session=session, student_id=student_id, guardian_id=guardian_id, by=principal.id)
     return Response(status_code=204)
 
 
@@ -406,5 +408,5 @@ async def list_access_log(
     stmt = repo.access_log_query(student_id=student_id, reader_id=reader_id, since=since, until=until)
     return await paginate(
         session, stmt, order_by=(PiiAccessLog.at.desc(), PiiAccessLog.id.desc()), params=page,
-        item=AccessLogOut.model_validate,
+        item=lambda row: service.access_log_out(row["PiiAccessLog"], row["Consent"]),
     )

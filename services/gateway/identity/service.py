@@ -16,16 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gateway.consent import repository as consent_repo
+from services.gateway.consent.models import Consent, ConsentEnd
 from services.gateway.crypto import FieldCipher
 from services.gateway.identity import repository as repo
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
 from services.gateway.identity.passwords import hash_password_in_thread, password_problem
 from services.gateway.identity.sealing import aad, seal_address, seal_id_number, seal_phone
 from services.gateway.identity.schemas import (
+    AccessLogOut,
     GuardianOut,
     PersonalField,
     SchoolIn,
     SchoolPatch,
+    ShareConsent,
     StudentListItem,
     StudentOut,
     UserIn,
@@ -235,7 +239,8 @@ def _matches(if_match: str, version: int) -> bool:
 
 
 async def update_user(
-    *, session: AsyncSession, user_id: uuid.UUID, patch: UserPatch, if_match: str | None, cipher: FieldCipher
+    *, session: AsyncSession, user_id: uuid.UUID, patch: UserPatch, if_match: str | None, cipher: FieldCipher,
+    by: str | None = None,
 ) -> UserAccount:
     # The row lock makes "check the version, then write" one step against concurrent updates.
     user = await repo.get_user(session, user_id, for_update=True)
@@ -252,6 +257,7 @@ async def update_user(
     # Disabling an account or resetting its password ends every sign-in it has: its refresh
     # tokens are revoked in this transaction (its access tokens run out within their lifetime).
     ends_sign_ins = ("disabled" in changes and changes["disabled"] and not user.disabled) or "password" in changes
+    was_guardian = _in_office_as_guardian(user)
     if "display_name" in changes:
         user.display_name = changes["display_name"].strip()
     if "roles" in changes:
@@ -287,7 +293,15 @@ async def update_user(
     await flush_unique(session, "id_number_taken")
     if ends_sign_ins:
         await tokens.revoke_refresh_tokens_of(session, user.id)
+    if was_guardian and not _in_office_as_guardian(user):
+        # Their consents end with them, in this transaction (see consent/README.md).
+        reason = ConsentEnd.guardian_disabled if user.disabled else ConsentEnd.guardian_role_removed
+        await consent_repo.end_consents_given_by(session, user.id, reason=reason, by=by, at=clock.now())
     return user
+
+
+def _in_office_as_guardian(user: UserAccount) -> bool:
+    return "guardian" in user.roles and not user.disabled
 
 
 async def get_user(*, session: AsyncSession, user_id: uuid.UUID) -> UserAccount:
@@ -490,6 +504,18 @@ async def authorise_student_reveal(
     return StudentReveal(own=own, guardians=guardians, shown=frozenset(shown))
 
 
+def access_log_out(entry: PiiAccessLog, consent: Consent | None) -> AccessLogOut:
+    shared_under = None
+    if consent is not None:
+        shared_under = ShareConsent(
+            id=consent.id, in_force=consent.ended_at is None, ended_at=consent.ended_at, end_reason=consent.end_reason
+        )
+    return AccessLogOut(
+        id=entry.id, reader_id=entry.reader_id, reader_roles=entry.reader_roles, student_id=entry.student_id,
+        fields=entry.fields, reason=entry.reason, consent=shared_under, request_id=entry.request_id, at=entry.at,
+    )
+
+
 # ---------------------------------------------------------------- guardian links
 
 
@@ -517,12 +543,19 @@ async def link_guardian(
     return link, True
 
 
-async def unlink_guardian(*, session: AsyncSession, student_id: uuid.UUID, guardian_id: uuid.UUID) -> None:
+async def unlink_guardian(
+    *, session: AsyncSession, student_id: uuid.UUID, guardian_id: uuid.UUID, by: str | None = None
+) -> None:
+    """Unlink, and end the consents the guardian gave for the student in the same transaction:
+    a consent holds only while its guardian is the child's guardian."""
     link = await repo.get_link(session, guardian_id, student_id)
     if link is None:
         raise ProblemError("guardian_link_not_found", guardian_id=guardian_id, student_id=student_id)
     await session.delete(link)
     await session.flush()
+    await consent_repo.end_consents_given_by(
+        session, guardian_id, student_id=student_id, reason=ConsentEnd.guardian_unlinked, by=by, at=clock.now()
+    )
 
 
 # ---------------------------------------------------------------- partners

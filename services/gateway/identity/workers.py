@@ -4,8 +4,8 @@ Reading and sealing an import (`sheets.prepare`) takes seconds of pure Python fo
 workbook, and openpyxl holds the GIL all along: in a thread it would still starve the loop
 of the interpreter lock. In another process it costs the loop nothing. Workers are started
 with `spawn` (forking a process that runs an event loop and threads is unsafe), on first use,
-and live as long as the process; a worker that dies (killed, out of memory) breaks only the
-call it was running: the next call gets a new pool.
+and live as long as the process, and no longer; a worker that dies (killed, out of memory)
+breaks only the call it was running: the next call gets a new pool.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import functools
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,10 +38,21 @@ class WorkerFailed(Exception):
 # Workers yield the CPU to the process serving requests: an import may take a second longer
 # on a busy host, the requests of everyone else do not wait behind it.
 WORKER_NICENESS = 10
+PARENT_CHECK_SECONDS = 0.5
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     os.nice(WORKER_NICENESS)
+    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    # A worker must not outlive its gateway, and the pool's own shutdown does not always run:
+    # uvicorn ends on SIGTERM by raising the signal again once it has stopped (no atexit), and
+    # SIGKILL or the out-of-memory killer skips everything.
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _executor() -> ProcessPoolExecutor:
@@ -48,7 +60,8 @@ def _executor() -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(
-                max_workers=MAX_WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
+                max_workers=MAX_WORKERS, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(os.getpid(),),
             )
         return _pool
 

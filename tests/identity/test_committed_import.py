@@ -19,6 +19,7 @@ from services.gateway.crypto import development_cipher
 from services.gateway.identity import imports
 from services.gateway.identity.models import GuardianLink, School, SchoolLevel, UserAccount
 from services.gateway.identity.schemas import ImportMode
+from services.gateway.identity.workers import WorkerPool
 from services.gateway.identity.sealing import aad, seal
 from shared.db import sessionmaker
 from shared.problems import ProblemError
@@ -98,9 +99,11 @@ async def test_two_imports_of_the_same_students_at_once_store_them_once(database
     lines = [HEADER] + [f"学生{i},{id_number(date(2012, 1, 1) + timedelta(days=i))},{name},7,家长{i},1370000{i:04d},母亲" for i in range(50)]
     admin = Principal(id=str(uuid.uuid4()), kind="user", roles=frozenset({"admin"}))
 
+    pool = WorkerPool()
+
     async def run(session: AsyncSession) -> bytes:
         return await imports.import_students(
-            session=session, principal=admin, cipher=development_cipher(), data=csv_file(*lines), filename="a.csv",
+            session=session, principal=admin, cipher=development_cipher(), pool=pool, data=csv_file(*lines), filename="a.csv",
             mode=ImportMode.all_or_nothing, default_school_id=None, max_rows=100, lang="en",
         )
 
@@ -124,6 +127,7 @@ async def test_two_imports_of_the_same_students_at_once_store_them_once(database
             links = await conn.scalar(select(func.count()).select_from(GuardianLink).where(GuardianLink.student_id.in_(students)))
         assert (stored, links) == (50, 50)
     finally:
+        await pool.aclose()
         await forget(engine, schools=[school_id])
 
 

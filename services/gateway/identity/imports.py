@@ -66,9 +66,9 @@ async def read_upload(file: UploadFile, *, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _in_worker(fn, /, *args, **kwargs):
+async def _in_worker(pool: workers.WorkerPool, fn, /, *args, **kwargs):
     try:
-        result = await workers.run(fn, *args, **kwargs)
+        result = await pool.run(fn, *args, **kwargs)
     except workers.WorkerFailed:
         raise ProblemError(
             "import_unreadable", reason="reading it stopped the reader; if this happens again, the file is damaged"
@@ -83,6 +83,7 @@ async def import_students(
     session: AsyncSession,
     principal: Principal,
     cipher: FieldCipher,
+    pool: workers.WorkerPool,
     data: bytes,
     filename: str,
     mode: ImportMode,
@@ -106,7 +107,7 @@ async def import_students(
         default_school = school.name
 
     read: sheets.Read = await _in_worker(
-        sheets.read, data, cipher=cipher, today=service.today(), default_school=default_school, max_rows=max_rows,
+        pool, sheets.read, data, cipher=cipher, today=service.today(), default_school=default_school, max_rows=max_rows,
         max_unpacked=MAX_UNPACKED_XLSX,
     )
     # What the database knows, asked once per file rather than once per row.
@@ -122,7 +123,7 @@ async def import_students(
         },
         coordinator_school=coordinator_school,
     )
-    plan: sheets.Plan = await _in_worker(sheets.plan, read.sheet, answers, mode=mode, lang=lang)
+    plan: sheets.Plan = await _in_worker(pool, sheets.plan, read.sheet, answers, mode=mode, lang=lang)
     # Users first, then links: the links' foreign keys need the users' rows. A concurrent
     # import of the same student loses on the unique ID number index, as a 409.
     async with service.unique_or_problem(session, "id_number_taken"):

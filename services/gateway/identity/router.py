@@ -19,7 +19,7 @@ from sqlalchemy import select
 from starlette.responses import JSONResponse
 
 from services.gateway.crypto import FieldCipher, cipher_for
-from services.gateway.identity import imports
+from services.gateway.identity import imports, workers
 from services.gateway.identity import repository as repo
 from services.gateway.identity import service
 from services.gateway.identity.models import Partner, PiiAccessLog, School, SchoolLevel, UserAccount
@@ -49,7 +49,8 @@ from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, language, problem_responses
 from shared.tokens import Principal
 
-router = APIRouter(prefix="/identity", tags=["identity"])
+# The lifespan gives the app its import workers (app.state.workers).
+router = APIRouter(prefix="/identity", tags=["identity"], lifespan=workers.lifespan)
 
 Admin = Annotated[Principal, Depends(require("admin"))]
 # Schools are not personal data: whoever works with students may list them.
@@ -345,6 +346,7 @@ async def import_students(
         session=session,
         principal=principal,
         cipher=cipher,
+        pool=request.app.state.workers,
         data=data,
         filename=file.filename or "",
         mode=mode,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -42,10 +44,21 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # On Linux niceness belongs to the thread, so only the hashing threads yield the CPU.
+    if sys.platform.startswith("linux"):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
 # Argon2 releases the GIL, so in a thread it leaves the event loop free, but not the CPU: a
 # burst of password changes on every core would still starve the loop. These threads leave
-# one core to it; further hashes queue here.
-_hashing = ThreadPoolExecutor(max_workers=max(1, _cores() - 1), thread_name_prefix="argon2")
+# one core to it, and yield the other to it too when it needs one; further hashes queue here.
+_hashing = ThreadPoolExecutor(
+    max_workers=max(1, _cores() - 1), thread_name_prefix="argon2", initializer=_lower_priority
+)
 
 
 async def hash_password_in_thread(password: str) -> str:

@@ -71,7 +71,10 @@ class WorkerPool:
         """`fn(*args, **kwargs)` in a worker process (`fn`, its arguments and its result must pickle)."""
         executor = self._current()
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+            # submit() may start a worker, which waits for the fork server to answer (seconds,
+            # while it first loads PRELOAD): not on the event loop.
+            future = await asyncio.to_thread(executor.submit, functools.partial(fn, *args, **kwargs))
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             self._discard(executor)
             raise WorkerFailed(getattr(fn, "__name__", repr(fn))) from None

@@ -361,7 +361,8 @@ CATALOGUE: dict[str, Entry] = {
         "Consent {consent_id} for this purpose is already in force.", "该用途的同意（{consent_id}）已经生效。",
     ),
     "consent_already_withdrawn": _e(
-        409, "Consent already withdrawn", "同意已撤回", "Consent {consent_id} was already withdrawn.", "同意 {consent_id} 已被撤回。",
+        409, "Consent already ended", "同意已终止",
+        "Consent {consent_id} is no longer in force (it ended: {reason}).", "同意 {consent_id} 已不再有效（终止原因：{reason}）。",
     ),
     "consent_not_allowed": _e(
         403, "May not consent", "无权表示同意",

@@ -22,7 +22,9 @@ class _Server(uvicorn.Server):
 
 def bound_socket() -> tuple[socket.socket, str]:
     """A loopback socket on a free port, bound now so its URL can be handed out before the server starts."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # The protocol spelled out: asyncio sets TCP_NODELAY only on sockets whose `proto` says
+    # TCP, and without it each response waits for the client's delayed ACK (40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"

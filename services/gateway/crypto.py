@@ -80,6 +80,11 @@ class FieldCipher:
             raise KeyRingError("the blind-index key must be at least 32 bytes")
         object.__setattr__(self, "_aead", {kid: AESGCM(key) for kid, key in self.keys})
 
+    def __reduce__(self) -> tuple:
+        # The AES objects do not pickle; the keys do. An import's worker process gets the
+        # cipher this way, over the pipe to a child of this process.
+        return (FieldCipher, (self.keys, self.index_key))
+
     @property
     def current_kid(self) -> str:
         return self.keys[0][0]

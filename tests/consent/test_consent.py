@@ -92,7 +92,10 @@ async def test_a_guardian_gives_consent_and_withdraws_it(gw, session):
     assert again.status_code == 409 and again.json()["code"] == "consent_already_given"
 
     r = await gw.client.post(f"/consents/{consent['id']}/withdraw", headers=h)
-    assert r.status_code == 200 and r.json()["in_force"] is False and r.json()["withdrawn_at"]
+    assert r.status_code == 200, r.text
+    ended = r.json()
+    assert (ended["in_force"], ended["end_reason"], ended["ended_by"]) == (False, "withdrawn", str(guardian.id))
+    assert ended["ended_at"] >= ended["given_at"]
     gone = await _check(gw, child)
     assert (gone["holds"], gone["allowed"]) == (False, False)
     r = await gw.client.post(f"/consents/{consent['id']}/withdraw", headers=h)
@@ -161,7 +164,7 @@ async def test_consent_is_given_to_the_current_text_and_a_new_text_replaces_the_
         r = await client.post("/consents", json=_give(child, version="participation-v2"), headers=h)
         assert r.status_code == 201, r.text
         old = await client.get(f"/consents/{first}", headers=h)
-        assert old.json()["in_force"] is False
+        assert (old.json()["in_force"], old.json()["end_reason"]) == (False, "superseded")
         listed = await client.get(f"/consents?student_id={child.id}&in_force=true", headers=h)
         assert [c["text_version"] for c in listed.json()["items"]] == ["participation-v2"]
 

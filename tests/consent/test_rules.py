@@ -1,7 +1,8 @@
 """When consent is required and when it holds, as plain rules."""
 
-from services.gateway.consent.models import ConsentPurpose
 from datetime import date, timedelta
+
+from services.gateway.consent.models import ConsentPurpose
 
 from services.gateway.consent.rules import (
     OpenConsent,
@@ -32,13 +33,23 @@ def test_an_under_14_without_consent_may_not_be_processed():
 
 def test_a_guardians_consent_holds_at_any_age():
     for age in (8, 13, 16):
-        assert decide(P, age=age, open_consent=OpenConsent(given_by_guardian=True)).holds
+        assert decide(P, age=age, open_consent=OpenConsent(given_by_guardian=True, guardian_in_office=True)).holds
+
+
+def test_a_guardians_consent_holds_only_while_they_are_the_guardian():
+    gone = OpenConsent(given_by_guardian=True, guardian_in_office=False)
+    for purpose in (P, S):
+        for age in (8, 13, 16):
+            decision = decide(purpose, age=age, open_consent=gone)
+            assert not decision.holds
+            assert decision.allowed is (not decision.required)
 
 
 def test_a_students_own_consent_counts_from_fourteen():
     assert may_consent_for_self(14) and not may_consent_for_self(13) and not may_consent_for_self(None)
-    assert decide(S, age=15, open_consent=OpenConsent(given_by_guardian=False)).allowed
-    assert not decide(S, age=13, open_consent=OpenConsent(given_by_guardian=False)).holds
+    own = OpenConsent(given_by_guardian=False, guardian_in_office=False)
+    assert decide(S, age=15, open_consent=own).allowed
+    assert not decide(S, age=13, open_consent=own).holds
 
 
 def test_fourteen_and_over_may_participate_without_a_recorded_consent_but_not_be_shared():

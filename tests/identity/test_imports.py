@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import date
 
 from openpyxl import Workbook
@@ -249,3 +250,17 @@ async def test_a_workbook_that_unpacks_into_gigabytes_is_refused(gw, session, mo
     r = await gw.client.post(URL, files=upload(xlsx([["姓名"], ["甲"]]), "a.xlsx"), headers=await bearer(gw.app, roles=["admin"]))
     assert (r.status_code, r.json()["code"]) == (422, "import_unreadable")
     assert "unpacks" in r.json()["detail"]
+
+
+async def test_names_with_backslashes_tabs_and_line_breaks_are_stored_as_written(gw, session):
+    school = await make_school(session, name=unique("第二中学"))
+    # A name as a spreadsheet may hold it: a line break inside the cell, a tab, backslashes,
+    # and the very text a bulk loader reads as "no value".
+    name = "王\\N\t小\n明\\"
+    body = HEADER + "\n" + f'"{name}",{id_number(date(2012, 6, 1))},{school.name},7,"王\\父",{_phone(77)},父亲' + "\n"
+    r = await gw.client.post(URL, files=upload(body.encode()), headers=await bearer(gw.app, roles=["admin"]))
+    assert r.status_code == 200, r.text
+    imported = r.json()["students"][0]
+    for user_id, expected in ((imported["student_id"], name), (imported["guardian_id"], "王\\父")):
+        stored = await session.scalar(select(UserAccount.display_name).where(UserAccount.id == uuid.UUID(user_id)))
+        assert stored == expected

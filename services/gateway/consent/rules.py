@@ -14,9 +14,13 @@ from services.gateway.identity.validation import age_on
 
 @dataclass(frozen=True)
 class OpenConsent:
-    """The consent in force for a (student, purpose, partner), as the rules need to see it."""
+    """The open consent of a (student, purpose, partner), as the rules need to see it."""
 
     given_by_guardian: bool
+    # For a guardian's consent: whether its giver is still the student's guardian now, i.e.
+    # linked to them, holding the guardian role, with an enabled account. A consent outlives
+    # none of these (repository.giver_is_guardian asks the same in SQL).
+    guardian_in_office: bool
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,12 @@ def decide(
     purpose: ConsentPurpose, *, age: int | None, open_consent: OpenConsent | None, consent_age: int = 14
 ) -> Decision:
     required = consent_required(purpose, age, consent_age=consent_age)
-    holds = open_consent is not None and (open_consent.given_by_guardian or may_consent_for_self(age, consent_age=consent_age))
+    if open_consent is None:
+        holds = False
+    elif open_consent.given_by_guardian:
+        holds = open_consent.guardian_in_office
+    else:
+        holds = may_consent_for_self(age, consent_age=consent_age)
     return Decision(required=required, holds=holds, age=age)
 
 

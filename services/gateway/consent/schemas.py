@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.gateway.consent.models import ConsentPurpose
+from services.gateway.consent.models import ConsentEnd, ConsentPurpose
 
 
 class ConsentIn(BaseModel):
@@ -27,8 +27,16 @@ class ConsentOut(BaseModel):
     partner_id: uuid.UUID | None
     text_version: str
     given_at: datetime
-    withdrawn_at: datetime | None
-    in_force: bool
+    in_force: bool = Field(description="Open: not withdrawn, superseded or ended with its guardian.")
+    ended_at: datetime | None = Field(description="When it stopped being in force; null while in force.")
+    end_reason: ConsentEnd | None = Field(
+        description=(
+            "Why it ended: `withdrawn` (by `ended_by`), `superseded` (consent to a newer text), "
+            "`guardian_unlinked`, `guardian_disabled`, `guardian_role_removed` (its guardian is no longer "
+            "the child's guardian: it ended then, and does not come back if they return)."
+        )
+    )
+    ended_by: str | None = Field(description="Who ended it: who withdrew, gave the newer consent, or unlinked or disabled the guardian.")
 
 
 class ConsentTexts(BaseModel):

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.consent import repository as repo
 from services.gateway.consent import rules
-from services.gateway.consent.models import Consent, ConsentPurpose
+from services.gateway.consent.models import Consent, ConsentEnd, ConsentPurpose
 from services.gateway.consent.schemas import ConsentCheck, ConsentIn, ConsentOut, ConsentTexts, SharedStudent
 from services.gateway.identity import repository as identity_repo
 from services.gateway.identity import service as identity
@@ -36,8 +36,15 @@ def consent_out(consent: Consent) -> ConsentOut:
     return ConsentOut(
         id=consent.id, student_id=consent.student_id, guardian_id=consent.guardian_id, purpose=consent.purpose,
         partner_id=consent.partner_id, text_version=consent.text_version, given_at=consent.given_at,
-        withdrawn_at=consent.withdrawn_at, in_force=consent.withdrawn_at is None,
+        in_force=consent.ended_at is None, ended_at=consent.ended_at, end_reason=consent.end_reason,
+        ended_by=consent.ended_by,
     )
+
+
+def _end(consent: Consent, reason: ConsentEnd, by: Principal) -> None:
+    consent.ended_at = max(clock.now(), consent.given_at)
+    consent.end_reason = reason
+    consent.ended_by = by.id[:100]
 
 
 async def _student(session: AsyncSession, student_id: uuid.UUID) -> UserAccount:
@@ -55,9 +62,11 @@ async def _check_purpose(session: AsyncSession, purpose: ConsentPurpose, partner
 
 
 async def _acting_guardian(session: AsyncSession, principal: Principal, student_id: uuid.UUID) -> uuid.UUID | None:
-    """The caller's user id when they are a guardian linked to the student."""
+    """The caller's user id when they are the student's guardian now (linked, enabled, with the
+    role: a token outlives none of these). Their link and account stay locked until this
+    transaction ends, so an unlink or disable meanwhile waits, and then ends what they gave."""
     me = identity_repo.as_uuid(principal.id) if principal.kind == "user" else None
-    if principal.has_role("guardian") and await identity_repo.is_guardian_of(session, me, student_id):
+    if principal.has_role("guardian") and await repo.is_guardian_in_office(session, me, student_id, lock=True):
         return me
     return None
 
@@ -83,8 +92,7 @@ async def give(*, session: AsyncSession, principal: Principal, data: ConsentIn, 
         if existing.text_version == data.text_version:
             raise ProblemError("consent_already_given", consent_id=existing.id)
         # Agreeing to a newer text replaces the consent to the older one.
-        existing.withdrawn_at = max(now, existing.given_at)
-        existing.withdrawn_by = "superseded"
+        _end(existing, ConsentEnd.superseded, principal)
         await session.flush()
     consent = Consent(
         id=uuid.uuid4(), student_id=student.id, guardian_id=guardian_id, purpose=data.purpose,
@@ -108,10 +116,9 @@ async def withdraw(*, session: AsyncSession, principal: Principal, consent_id: u
         age = rules.age_of(student.birth_date, identity.today())
         if not rules.may_consent_for_self(age, consent_age=settings.consent_age):
             raise ProblemError("consent_not_allowed", reason=f"a student under {settings.consent_age} needs a guardian to withdraw")
-    if consent.withdrawn_at is not None:
-        raise ProblemError("consent_already_withdrawn", consent_id=consent_id)
-    consent.withdrawn_at = max(clock.now(), consent.given_at)
-    consent.withdrawn_by = principal.id[:100]
+    if consent.ended_at is not None:
+        raise ProblemError("consent_already_withdrawn", consent_id=consent_id, reason=consent.end_reason)
+    _end(consent, ConsentEnd.withdrawn, principal)
     await session.flush()
     return consent
 
@@ -136,11 +143,14 @@ async def check(
     student = await _student(session, student_id)
     await _check_purpose(session, purpose, partner_id)
     open_consent = await repo.open_consent(session, student.id, purpose, partner_id)
+    found = None
+    if open_consent is not None:
+        found = rules.OpenConsent(
+            given_by_guardian=open_consent.guardian_id is not None,
+            guardian_in_office=await repo.is_guardian_in_office(session, open_consent.guardian_id, student.id),
+        )
     decision = rules.decide(
-        purpose,
-        age=rules.age_of(student.birth_date, identity.today()),
-        open_consent=None if open_consent is None else rules.OpenConsent(given_by_guardian=open_consent.guardian_id is not None),
-        consent_age=settings.consent_age,
+        purpose, age=rules.age_of(student.birth_date, identity.today()), open_consent=found, consent_age=settings.consent_age
     )
     return ConsentCheck(
         student_id=student.id, purpose=purpose, partner_id=partner_id, required=decision.required,
@@ -213,6 +223,7 @@ async def log_shared(session: AsyncSession, principal: Principal, shared: list[S
             student_id=s.id,
             fields=SHARED_FIELDS,
             reason=f"shared with partner {principal.partner_id} under consent {s.consent_id}",
+            consent_id=s.consent_id,
             request_id=request_id_var.get(),
         )
         for s in shared
@@ -232,9 +243,11 @@ async def shared_profile(
     result = await check(
         session=session, student_id=student.id, purpose=ConsentPurpose.partner_sharing, partner_id=partner_id, settings=settings
     )
-    if not result.allowed:
+    # Held to the end of the transaction, and read again once held: a consent that ended
+    # meanwhile shares nothing, one ending meanwhile ends after this share is logged.
+    consent = await repo.get(session, result.consent_id, for_share=True) if result.allowed else None
+    if consent is None or consent.ended_at is not None:
         raise consent_missing(student.id, ConsentPurpose.partner_sharing, partner_id)
-    consent = await repo.get(session, result.consent_id)
     school = await identity_repo.get_school(session, student.school_id) if student.school_id else None
     out = shared_student(consent, student, school)
     await log_shared(session, principal, [out])

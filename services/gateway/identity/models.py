@@ -141,7 +141,8 @@ class Partner(Base):
 
 
 class PiiAccessLog(Base):
-    """One unmasked read of a person's personal data: who, as which roles, whose, which fields, why.
+    """One unmasked read of a person's personal data, or one profile shared with a partner: who, as
+    which roles, whose, which fields, why (and, for a share, under which consent).
 
     `student_id` is the person whose data was read (a student, or a guardian read on a
     student's behalf); written in the same transaction as the read it records.
@@ -155,6 +156,9 @@ class PiiAccessLog(Base):
     student_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     fields: Mapped[list[str]] = mapped_column(ARRAY(String(30)))
     reason: Mapped[str] = mapped_column(String(200))
+    # For data shared with a partner university: the consent it was shared under. No foreign
+    # key, like `student_id`: the log outlives what it names.
+    consent_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     request_id: Mapped[str | None] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

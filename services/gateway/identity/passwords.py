@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from pwdlib import PasswordHash
@@ -30,6 +35,40 @@ def hasher() -> PasswordHash:
 
 def hash_password(password: str) -> str:
     return hasher().hash(password)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # On Linux niceness belongs to the thread, so only the hashing threads yield the CPU.
+    if sys.platform.startswith("linux"):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+# Argon2 releases the GIL, so in a thread it leaves the event loop free, but not the CPU: a
+# burst of password changes on every core would still starve the loop. These threads leave
+# one core to it, and yield the other to it too when it needs one; further hashes queue here.
+_hashing = ThreadPoolExecutor(
+    max_workers=max(1, _cores() - 1), thread_name_prefix="argon2", initializer=_lower_priority
+)
+
+
+async def hash_password_in_thread(password: str) -> str:
+    """`hash_password` off the event loop: what a request handler calls."""
+    return await asyncio.get_running_loop().run_in_executor(_hashing, hash_password, password)
+
+
+async def verify_password_in_thread(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    """`verify_password` off the event loop, in the same threads."""
+    return await asyncio.get_running_loop().run_in_executor(_hashing, verify_password, password, password_hash)
 
 
 def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:

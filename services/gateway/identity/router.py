@@ -2,7 +2,9 @@
 
 Who may call what is declared on each route. Personal data (ID number, phone, address) is
 masked in every answer; a caller allowed to see it (admin, staff, the person themself, a
-student's guardian) asks with `reveal=` and a reason, and the read is logged.
+student's guardian) asks with `reveal=` and a reason, and the read is logged once per person
+whose data was read. A student's guardians' phones are theirs: staff may reveal every one, a
+guardian only their own.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from starlette.responses import JSONResponse
 
 from services.gateway.crypto import FieldCipher, cipher_for
-from services.gateway.identity import imports
+from services.gateway.identity import imports, workers
 from services.gateway.identity import repository as repo
 from services.gateway.identity import service
 from services.gateway.identity.models import Partner, PiiAccessLog, School, SchoolLevel, UserAccount
@@ -48,7 +50,8 @@ from shared.problems import ProblemError, language, problem_responses
 from shared.routes import APIRouter
 from shared.tokens import Principal
 
-router = APIRouter(prefix="/identity", tags=["identity"])
+# The lifespan gives the app its import workers (app.state.workers).
+router = APIRouter(prefix="/identity", tags=["identity"], lifespan=workers.lifespan)
 
 Admin = Annotated[Principal, Depends(require("admin"))]
 # Schools are not personal data: whoever works with students may list them.
@@ -222,7 +225,9 @@ async def update_user(
     response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match", description="The ETag of the user as you read it.")] = None,
 ) -> UserOut:
-    user = await service.update_user(session=session, user_id=user_id, patch=body, if_match=if_match, cipher=cipher)
+    user = await service.update_user(
+        session=session, user_id=user_id, patch=body, if_match=if_match, cipher=cipher, by=principal.id
+    )
     response.headers["ETag"] = service.etag(user.version)
     return service.user_out(user, cipher)
 
@@ -254,6 +259,11 @@ async def list_students(
     "/students/{student_id}", response_model=StudentOut,
     responses=problem_responses("student_not_found", "reveal_forbidden", "access_reason_required"),
     summary="Read a student, with their school and guardians",
+    description=(
+        "`reveal=guardian_phone` shows the guardians' phones: every guardian's to admin and staff, "
+        "a guardian's own to that guardian, none to the student. Each person whose data is shown "
+        "unmasked gets their own line in the access log."
+    ),
 )
 async def get_student(
     principal: StudentReader,
@@ -265,10 +275,11 @@ async def get_student(
     reveal: Annotated[list[PersonalField], Query(description=REVEAL_DOC)] = [],  # noqa: B006
 ) -> StudentOut:
     student = await service.visible_student(session=session, principal=principal, student_id=student_id)
-    fields = set(reveal)
-    await service.authorise_reveal(session=session, principal=principal, subject=student, fields=fields, reason=reason)
+    revealed = await service.authorise_student_reveal(
+        session=session, principal=principal, student=student, fields=set(reveal), reason=reason
+    )
     response.headers["ETag"] = service.etag(student.version)
-    return await service.student_out(session=session, student=student, cipher=cipher, revealed=fields)
+    return await service.student_out(session=session, student=student, cipher=cipher, revealed=revealed)
 
 
 @router.put(
@@ -297,7 +308,7 @@ async def link_guardian(
     summary="Unlink a guardian from a student",
 )
 async def unlink_guardian(principal: Admin, student_id: uuid.UUID, guardian_id: uuid.UUID, session: DbSession) -> Response:
-    await service.unlink_guardian(session=session, student_id=student_id, guardian_id=guardian_id)
+    await service.unlink_guardian(session=session, student_id=student_id, guardian_id=guardian_id, by=principal.id)
     return Response(status_code=204)
 
 
@@ -327,13 +338,16 @@ async def import_students(
         uuid.UUID | None,
         Query(description="The school of rows without a school column (a coordinator's own school by default)."),
     ] = None,
-) -> ImportReport:
+) -> Response:
     settings = request.app.state.settings
     data = await imports.read_upload(file, limit=settings.import_max_bytes)
-    return await imports.import_students(
+    # The report comes as JSON from the worker that wrote it: validating and serialising
+    # thousands of rows again here would hold the event loop.
+    report = await imports.import_students(
         session=session,
         principal=principal,
         cipher=cipher,
+        pool=request.app.state.workers,
         data=data,
         filename=file.filename or "",
         mode=mode,
@@ -341,6 +355,7 @@ async def import_students(
         max_rows=settings.import_max_rows,
         lang=language(request.headers.get("accept-language")),
     )
+    return Response(report, media_type="application/json")
 
 
 # ---------------------------------------------------------------- partners
@@ -396,5 +411,5 @@ async def list_access_log(
     stmt = repo.access_log_query(student_id=student_id, reader_id=reader_id, since=since, until=until)
     return await paginate(
         session, stmt, order_by=(PiiAccessLog.at.desc(), PiiAccessLog.id.desc()), params=page,
-        item=AccessLogOut.model_validate,
+        item=lambda row: service.access_log_out(row["PiiAccessLog"], row["Consent"]),
     )

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from services.gateway.consent.models import ConsentEnd
 from services.gateway.identity.models import SchoolLevel
 from services.gateway.identity.validation import RELATIONS
 from shared.auth import USER_ROLES
@@ -122,7 +123,10 @@ class GuardianOut(BaseModel):
     guardian_id: uuid.UUID
     display_name: str
     relation: str
-    phone: str | None = Field(description="Masked unless `guardian_phone` is in the student's `revealed`.")
+    phone: str | None = Field(
+        description="Masked unless `phone_revealed`: `reveal=guardian_phone` shows staff every guardian's, a guardian their own."
+    )
+    phone_revealed: bool = False
 
 
 class StudentOut(UserOut):
@@ -179,6 +183,17 @@ class PartnerOut(BaseModel):
 # ---------------------------------------------------------------- access log
 
 
+class ShareConsent(BaseModel):
+    """The consent a share with a partner was made under, as it stands now."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    in_force: bool
+    ended_at: datetime | None
+    end_reason: ConsentEnd | None = Field(description="Why it ended (see ConsentOut); null while in force.")
+
+
 class AccessLogOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -188,6 +203,9 @@ class AccessLogOut(BaseModel):
     student_id: uuid.UUID = Field(description="Whose personal data was read (a student, or a guardian).")
     fields: list[str]
     reason: str
+    consent: ShareConsent | None = Field(
+        description="For a profile shared with a partner: the consent it was shared under, and whether and why it has ended since."
+    )
     request_id: str | None
     at: datetime
 

@@ -6,7 +6,8 @@ Functions take keyword-only arguments and only `flush()`; the request's session 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 from typing import Any
@@ -15,15 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gateway.consent import repository as consent_repo
+from services.gateway.consent.models import Consent, ConsentEnd
 from services.gateway.crypto import FieldCipher
 from services.gateway.identity import repository as repo
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
-from services.gateway.identity.passwords import hash_password, password_problem
+from services.gateway.identity.passwords import hash_password_in_thread, password_problem
+from services.gateway.identity.sealing import aad, seal_address, seal_id_number, seal_phone
 from services.gateway.identity.schemas import (
+    AccessLogOut,
     GuardianOut,
     PersonalField,
     SchoolIn,
     SchoolPatch,
+    ShareConsent,
     StudentListItem,
     StudentOut,
     UserIn,
@@ -54,11 +60,6 @@ REVEAL_ROLES = ("admin", "staff")
 
 def today() -> date:
     return clock.now().astimezone(CHINA).date()
-
-
-def aad(user_id: uuid.UUID, column: str) -> bytes:
-    """Binds a ciphertext to its row and column: copied elsewhere, it does not decrypt."""
-    return f"user_account.{column}:{user_id}".encode()
 
 
 # ---------------------------------------------------------------- schools
@@ -116,8 +117,7 @@ def set_id_number(user: UserAccount, raw: str | None, *, cipher: FieldCipher, on
         parsed = parse_resident_id(raw, today=on)
     except InvalidValue as exc:
         raise ProblemError(exc.code) from None
-    user.id_number_cipher = cipher.encrypt(parsed.number.encode(), aad=aad(user.id, "id_number"))
-    user.id_number_index = cipher.blind_index(parsed.number)
+    user.id_number_cipher, user.id_number_index = seal_id_number(cipher, user.id, parsed.number)
     user.birth_date = parsed.birth_date
 
 
@@ -129,19 +129,18 @@ def set_phone(user: UserAccount, raw: str | None, *, cipher: FieldCipher) -> Non
         phone = normalise_phone(raw)
     except InvalidValue as exc:
         raise ProblemError(exc.code) from None
-    user.phone_cipher = cipher.encrypt(phone.encode(), aad=aad(user.id, "phone"))
-    user.phone_index = cipher.blind_index(phone, purpose="phone")
+    user.phone_cipher, user.phone_index = seal_phone(cipher, user.id, phone)
 
 
 def set_address(user: UserAccount, raw: str | None, *, cipher: FieldCipher) -> None:
-    user.address_cipher = None if raw is None else cipher.encrypt(raw.strip().encode(), aad=aad(user.id, "address"))
+    user.address_cipher = None if raw is None else seal_address(cipher, user.id, raw)
 
 
-def _check_password(password: str) -> str:
+async def _check_password(password: str) -> str:
     problem = password_problem(password)
     if problem:
         raise ProblemError("weak_password", reason=problem)
-    return hash_password(password)
+    return await hash_password_in_thread(password)
 
 
 async def _check_profile(
@@ -205,7 +204,7 @@ def new_user(
 async def create_user(*, session: AsyncSession, data: UserIn, cipher: FieldCipher) -> UserAccount:
     if await repo.user_by_username(session, data.username):
         raise ProblemError("username_taken", username=data.username)
-    password_hash = _check_password(data.password.get_secret_value()) if data.password is not None else None
+    password_hash = await _check_password(data.password.get_secret_value()) if data.password is not None else None
     user = new_user(
         username=data.username,
         display_name=data.display_name,
@@ -240,7 +239,8 @@ def _matches(if_match: str, version: int) -> bool:
 
 
 async def update_user(
-    *, session: AsyncSession, user_id: uuid.UUID, patch: UserPatch, if_match: str | None, cipher: FieldCipher
+    *, session: AsyncSession, user_id: uuid.UUID, patch: UserPatch, if_match: str | None, cipher: FieldCipher,
+    by: str | None = None,
 ) -> UserAccount:
     # The row lock makes "check the version, then write" one step against concurrent updates.
     user = await repo.get_user(session, user_id, for_update=True)
@@ -257,6 +257,7 @@ async def update_user(
     # Disabling an account or resetting its password ends every sign-in it has, in this
     # transaction: its refresh tokens are revoked, and every service refuses its access tokens.
     ends_sign_ins = ("disabled" in changes and changes["disabled"] and not user.disabled) or "password" in changes
+    was_guardian = _in_office_as_guardian(user)
     if "display_name" in changes:
         user.display_name = changes["display_name"].strip()
     if "roles" in changes:
@@ -264,7 +265,7 @@ async def update_user(
     if "disabled" in changes:
         user.disabled = changes["disabled"]
     if "password" in changes:
-        user.password_hash = None if patch.password is None else _check_password(patch.password.get_secret_value())
+        user.password_hash = None if patch.password is None else await _check_password(patch.password.get_secret_value())
     school_changed = "school_id" in changes and changes["school_id"] != user.school_id
     if "school_id" in changes:
         user.school_id = changes["school_id"]
@@ -292,7 +293,15 @@ async def update_user(
     await flush_unique(session, "id_number_taken")
     if ends_sign_ins:
         await tokens.end_sign_ins(session, user)
+    if was_guardian and not _in_office_as_guardian(user):
+        # Their consents end with them, in this transaction (see consent/README.md).
+        reason = ConsentEnd.guardian_disabled if user.disabled else ConsentEnd.guardian_role_removed
+        await consent_repo.end_consents_given_by(session, user.id, reason=reason, by=by, at=clock.now())
     return user
+
+
+def _in_office_as_guardian(user: UserAccount) -> bool:
+    return "guardian" in user.roles and not user.disabled
 
 
 async def get_user(*, session: AsyncSession, user_id: uuid.UUID) -> UserAccount:
@@ -364,21 +373,24 @@ def _user_fields(user: UserAccount, cipher: FieldCipher, shown: set[PersonalFiel
 
 
 async def student_out(
-    *, session: AsyncSession, student: UserAccount, cipher: FieldCipher, revealed: Iterable[PersonalField] = ()
+    *, session: AsyncSession, student: UserAccount, cipher: FieldCipher, revealed: StudentReveal | None = None
 ) -> StudentOut:
-    shown = set(revealed)
+    revealed = revealed or StudentReveal(own=frozenset(), guardians=(), shown=frozenset())
     school = await repo.get_school(session, student.school_id) if student.school_id else None
-    guardians = [
-        GuardianOut(
-            guardian_id=guardian.id,
-            display_name=guardian.display_name,
-            relation=link.relation,
-            phone=personal_value(guardian, "phone", cipher, reveal=PersonalField.guardian_phone in shown),
-        )
-        for link, guardian in await repo.guardians_of(session, student.id)
-    ]
+    guardians = revealed.guardians or await repo.guardians_of(session, student.id)
     return StudentOut(
-        **_user_fields(student, cipher, shown), school_name=school.name if school else None, guardians=guardians
+        **_user_fields(student, cipher, set(revealed.fields)),
+        school_name=school.name if school else None,
+        guardians=[
+            GuardianOut(
+                guardian_id=guardian.id,
+                display_name=guardian.display_name,
+                relation=link.relation,
+                phone=personal_value(guardian, "phone", cipher, reveal=guardian.id in revealed.shown),
+                phone_revealed=guardian.id in revealed.shown,
+            )
+            for link, guardian in guardians
+        ],
     )
 
 
@@ -396,6 +408,44 @@ def student_list_item(student: UserAccount, cipher: FieldCipher) -> StudentListI
     )
 
 
+async def _may_reveal(session: AsyncSession, principal: Principal, subject: UserAccount) -> bool:
+    """Admin and staff (anyone's data), the person themself, and a guardian of the student.
+
+    A coordinator sees masked data only: the school already holds it, and the programme's
+    copy need not be a second way to read it.
+    """
+    if principal.kind != "user":
+        return False
+    me = repo.as_uuid(principal.id)
+    return (
+        principal.has_role(*REVEAL_ROLES)
+        or me == subject.id
+        or (principal.has_role("guardian") and "student" in subject.roles and await repo.is_guardian_of(session, me, subject.id))
+    )
+
+
+def _reason(reason: str | None) -> str:
+    if reason is None or not 3 <= len(reason.strip()) <= 200:
+        raise ProblemError("access_reason_required")
+    return reason.strip()
+
+
+async def _log_reads(session: AsyncSession, principal: Principal, reads: Iterable[tuple[uuid.UUID, Iterable[str]]], reason: str) -> None:
+    """One access-log row per person whose data was read, in this transaction."""
+    session.add_all(
+        PiiAccessLog(
+            reader_id=principal.id[:100],
+            reader_roles=sorted(principal.roles),
+            student_id=person,
+            fields=sorted(fields),
+            reason=reason,
+            request_id=request_id_var.get(),
+        )
+        for person, fields in reads
+    )
+    await session.flush()
+
+
 async def authorise_reveal(
     *,
     session: AsyncSession,
@@ -404,39 +454,66 @@ async def authorise_reveal(
     fields: set[PersonalField],
     reason: str | None,
 ) -> None:
-    """Allow an unmasked read of `fields` of `subject` and log it in this transaction, or refuse.
-
-    Who may: admin and staff (anyone's), the person themself, and a guardian of the student.
-    A coordinator sees masked data only: the school already holds it, and the programme's
-    copy need not be a second way to read it.
-    """
+    """Allow an unmasked read of `fields` of `subject` and log it in this transaction, or refuse."""
     if not fields:
         return
-    me = repo.as_uuid(principal.id) if principal.kind == "user" else None
-    allowed = principal.kind == "user" and (
-        principal.has_role(*REVEAL_ROLES)
-        or me == subject.id
-        or (
-            principal.has_role("guardian")
-            and "student" in subject.roles
-            and await repo.is_guardian_of(session, me, subject.id)
-        )
-    )
-    if not allowed:
+    if not await _may_reveal(session, principal, subject):
         raise ProblemError("reveal_forbidden", status=403, fields=", ".join(sorted(fields)))
-    if reason is None or not 3 <= len(reason.strip()) <= 200:
-        raise ProblemError("access_reason_required")
-    session.add(
-        PiiAccessLog(
-            reader_id=principal.id[:100],
-            reader_roles=sorted(principal.roles),
-            student_id=subject.id,
-            fields=sorted(fields),
-            reason=reason.strip(),
-            request_id=request_id_var.get(),
+    await _log_reads(session, principal, [(subject.id, fields)], _reason(reason))
+
+
+@dataclass(frozen=True)
+class StudentReveal:
+    """What a student's record shows unmasked: the student's own fields, and whose guardian phone."""
+
+    own: frozenset[PersonalField]
+    guardians: Sequence[tuple[GuardianLink, UserAccount]]
+    shown: frozenset[uuid.UUID]  # the guardians whose phone is shown
+
+    @property
+    def fields(self) -> list[PersonalField]:
+        """The `revealed` of the answer."""
+        return sorted(self.own | ({PersonalField.guardian_phone} if self.shown else set()))
+
+
+async def authorise_student_reveal(
+    *, session: AsyncSession, principal: Principal, student: UserAccount, fields: set[PersonalField], reason: str | None
+) -> StudentReveal:
+    """`authorise_reveal` for a student's record, whose `guardian_phone` is the guardians' data,
+    not the student's: staff reveal every guardian's phone; a guardian only their own (a
+    family's other guardian may be the one a court keeps them from reaching); the student
+    none. The log names each person whose data was read."""
+    own = frozenset(fields - {PersonalField.guardian_phone})
+    guardians = await repo.guardians_of(session, student.id) if PersonalField.guardian_phone in fields else ()
+    if not fields:
+        return StudentReveal(own=own, guardians=guardians, shown=frozenset())
+    if own and not await _may_reveal(session, principal, student):
+        raise ProblemError("reveal_forbidden", status=403, fields=", ".join(sorted(own)))
+    shown: set[uuid.UUID] = set()
+    if PersonalField.guardian_phone in fields:
+        me = repo.as_uuid(principal.id) if principal.kind == "user" else None
+        if principal.kind == "user" and principal.has_role(*REVEAL_ROLES):
+            shown = {guardian.id for _, guardian in guardians}
+        elif principal.has_role("guardian") and me in {guardian.id for _, guardian in guardians}:
+            shown = {me}  # type: ignore[arg-type]
+        else:
+            raise ProblemError("reveal_forbidden", status=403, fields=PersonalField.guardian_phone.value)
+    reads = [(student.id, own)] if own else []
+    reads += [(guardian.id, ["phone"]) for _, guardian in guardians if guardian.id in shown and guardian.phone_cipher]
+    await _log_reads(session, principal, reads, _reason(reason))
+    return StudentReveal(own=own, guardians=guardians, shown=frozenset(shown))
+
+
+def access_log_out(entry: PiiAccessLog, consent: Consent | None) -> AccessLogOut:
+    shared_under = None
+    if consent is not None:
+        shared_under = ShareConsent(
+            id=consent.id, in_force=consent.ended_at is None, ended_at=consent.ended_at, end_reason=consent.end_reason
         )
+    return AccessLogOut(
+        id=entry.id, reader_id=entry.reader_id, reader_roles=entry.reader_roles, student_id=entry.student_id,
+        fields=entry.fields, reason=entry.reason, consent=shared_under, request_id=entry.request_id, at=entry.at,
     )
-    await session.flush()
 
 
 # ---------------------------------------------------------------- guardian links
@@ -466,12 +543,19 @@ async def link_guardian(
     return link, True
 
 
-async def unlink_guardian(*, session: AsyncSession, student_id: uuid.UUID, guardian_id: uuid.UUID) -> None:
+async def unlink_guardian(
+    *, session: AsyncSession, student_id: uuid.UUID, guardian_id: uuid.UUID, by: str | None = None
+) -> None:
+    """Unlink, and end the consents the guardian gave for the student in the same transaction:
+    a consent holds only while its guardian is the child's guardian."""
     link = await repo.get_link(session, guardian_id, student_id)
     if link is None:
         raise ProblemError("guardian_link_not_found", guardian_id=guardian_id, student_id=student_id)
     await session.delete(link)
     await session.flush()
+    await consent_repo.end_consents_given_by(
+        session, guardian_id, student_id=student_id, reason=ConsentEnd.guardian_unlinked, by=by, at=clock.now()
+    )
 
 
 # ---------------------------------------------------------------- partners
@@ -539,21 +623,26 @@ async def reencrypt_personal_data(*, session: AsyncSession, cipher: FieldCipher,
 # ---------------------------------------------------------------- helpers
 
 
-async def insert_unique(session: AsyncSession, row: Any, code: str, **params: Any) -> None:
-    """Insert `row`; a unique violation (a concurrent create won the race) becomes problem `code`."""
+@asynccontextmanager
+async def unique_or_problem(session: AsyncSession, code: str, **params: Any) -> AsyncIterator[None]:
+    """Run the block's writes in a savepoint; a unique violation (a concurrent create won the
+    race) becomes problem `code` and leaves the rest of the transaction usable."""
     try:
         async with session.begin_nested():
-            session.add(row)
+            yield
     except IntegrityError as exc:
         raise _conflict(exc, code, **params) from None
+
+
+async def insert_unique(session: AsyncSession, row: Any, code: str, **params: Any) -> None:
+    """Insert `row`; a unique violation becomes problem `code`."""
+    async with unique_or_problem(session, code, **params):
+        session.add(row)
 
 
 async def flush_unique(session: AsyncSession, code: str, **params: Any) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise _conflict(exc, code, **params) from None
+    async with unique_or_problem(session, code, **params):
+        await session.flush()
 
 
 def _conflict(exc: IntegrityError, code: str, **params: Any) -> Exception:

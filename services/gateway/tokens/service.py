@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.crypto import FieldCipher, cipher_for
 from services.gateway.identity.models import UserAccount
-from services.gateway.identity.passwords import verify_password
+from services.gateway.identity.passwords import verify_password_in_thread
 from services.gateway.limits import login
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import credentials, repository
@@ -174,8 +174,8 @@ async def password_grant(
     user = await repository.user_by_username(session, username)
     can_sign_in = user is not None and not user.disabled and user.password_hash is not None
     # Argon2 is slow on purpose (tens of milliseconds of CPU): off the event loop,
-    # in a thread (argon2-cffi releases the GIL).
-    ok, new_hash = await asyncio.to_thread(verify_password, password, user.password_hash if can_sign_in else None)
+    # in the bounded, low-priority hashing threads (identity/passwords.py).
+    ok, new_hash = await verify_password_in_thread(password, user.password_hash if can_sign_in else None)
     if not (ok and can_sign_in):
         await login.record_failure(session, throttle, now, login.LoginPolicy.of(settings))
         raise ProblemError("invalid_credentials")

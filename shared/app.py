@@ -152,7 +152,7 @@ def create_service_app(
     )
     lenient = lenient_routes(app)
     if lenient:
-        raise TypeError(f"{name}: routes not made by shared.routes.APIRouter (not StrictRoute): {', '.join(lenient)}")
+        raise TypeError(f"{name}: routes that read requests leniently (use shared.routes.APIRouter and RequestModel): {'; '.join(lenient)}")
     document_contract(app, extra=contract_extra)
     instrument_app(app)
     return app

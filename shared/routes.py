@@ -7,10 +7,10 @@ from functools import lru_cache
 from typing import Any
 
 import fastapi
-from fastapi import FastAPI, routing
+from fastapi import FastAPI, params, routing
 from starlette.routing import compile_path
 
-from shared.strict import StrictRoute
+from shared.strict import StrictRoute, json_body_model
 
 
 class APIRouter(fastapi.APIRouter):
@@ -31,12 +31,17 @@ def iter_api_routes(app: FastAPI) -> Iterator[Any]:
 
 
 def lenient_routes(app: FastAPI) -> list[str]:
-    """Operations whose route is not a StrictRoute (made by fastapi's own APIRouter): each is a bug."""
+    """Operations that would read a request leniently, each a bug: a route that is not a
+    StrictRoute (made by fastapi's own APIRouter), or a JSON body that is not one RequestModel."""
     found = []
     for route in iter_api_routes(app):
+        where = f"{','.join(sorted(route.methods))} {route.path}"
         original = getattr(route, "original_route", route)
         if not isinstance(original, StrictRoute):
-            found.append(f"{','.join(sorted(route.methods))} {route.path}")
+            found.append(f"{where} (not a StrictRoute)")
+        json_body = [f for f in route.dependant.body_params if not isinstance(f.field_info, params.Form)]
+        if json_body and json_body_model(original) is None:
+            found.append(f"{where} (its JSON body is not one RequestModel)")
     return found
 
 

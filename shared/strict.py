@@ -97,7 +97,7 @@ def _error(kind: str, loc: tuple[str | int, ...], msg: str, value: Any, **ctx: A
     return {"type": kind, "loc": loc, "msg": msg, "input": value, **({"ctx": ctx} if ctx else {})}
 
 
-def _json_body_model(route: APIRoute) -> type[RequestModel] | None:
+def json_body_model(route: APIRoute) -> type[RequestModel] | None:
     """The RequestModel a route takes as its whole JSON body, if it takes one."""
     params = route.dependant.body_params
     if len(params) != 1 or getattr(params[0].field_info, "embed", False):
@@ -234,7 +234,7 @@ class StrictRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        model = _json_body_model(self)
+        model = json_body_model(self)
         parameters = _parameters(self)
 
         async def strict_handler(request: Request) -> Response:

@@ -164,3 +164,22 @@ async def test_no_operation_promises_fastapis_default_validation_body(system):
 async def test_metrics_are_offered_to_no_one(system):
     _, _, doc = system
     assert not [p for p in doc["paths"] if p.endswith("/metrics")]
+
+
+async def test_a_request_body_means_what_its_json_says(system):
+    url, app, _ = system
+    admin = await bearer(app, roles=["admin"])
+    async with httpx.AsyncClient(timeout=20, headers=admin) as client:
+        created = await client.post(f"{url}/identity/schools", json={"name": f"严格中学 {uuid.uuid4().hex[:6]}", "district": "鲤城区", "level": "middle"})
+        assert created.status_code == 201, created.text
+        school = f"{url}/identity/schools/{created.json()['id']}"
+        for body in ({"disabled": 0}, {"disabled": "false"}, {"level": "MIDDLE"}, {"name": 7}):
+            r = await client.patch(school, json=body)
+            assert r.status_code == 422 and r.json()["code"] == "validation_failed", (body, r.text)
+        r = await client.patch(school, content=b'{"district": "\xff"}', headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["code"] == "malformed_json", r.text
+        r = await client.patch(school, json={"district": "a\x00b"})
+        assert r.status_code == 422 and r.json()["errors"][0]["type"] == "text_invalid", r.text
+        # Nothing of the refused requests was stored.
+        after = (await client.get(school)).json()
+        assert after["disabled"] is False and after["district"] == "鲤城区" and after["level"] == "middle"

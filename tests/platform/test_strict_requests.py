@@ -14,7 +14,7 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import Header, Query
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from shared.app import create_service_app
 from shared.auth import Public
@@ -271,3 +271,32 @@ async def test_a_typed_parameter_in_another_spelling_is_refused_not_guessed(app_
     r = await app_client.get("/pupils/x/typed", params={name: value})
     errors = assert_invalid(r, name)
     assert errors[0]["loc"] == ["query", name]
+
+
+class Loose(BaseModel):
+    """A body model that is not a RequestModel: FastAPI alone would take `"disabled": 0`."""
+
+    disabled: bool
+
+
+def test_a_service_whose_route_would_read_leniently_does_not_start(database_url):
+    import fastapi
+
+    lenient = fastapi.APIRouter()
+
+    @lenient.get("/plain", dependencies=[Public])
+    async def plain() -> dict:
+        return {}
+
+    loose_body = APIRouter()
+
+    @loose_body.post("/loose", dependencies=[Public])
+    async def loose(body: Loose) -> dict:
+        return {}
+
+    for routers, why in (([lenient], "not a StrictRoute"), ([loose_body], "not one RequestModel")):
+        with pytest.raises(TypeError, match=why):
+            create_service_app(
+                service_settings(SampleSettings, database_url, events_enabled=False),
+                title="x", description="x", routers=routers, migration_tree=SAMPLE_TREE,
+            )

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.gateway.consent.models import ConsentEnd, ConsentPurpose
+from shared.strict import RequestModel
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConsentIn(RequestModel):
     student_id: uuid.UUID
     purpose: ConsentPurpose
     partner_id: uuid.UUID | None = Field(default=None, description="The partner university; for `partner_sharing` only.")

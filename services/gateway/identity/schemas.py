@@ -13,6 +13,7 @@ from services.gateway.consent.models import ConsentEnd
 from services.gateway.identity.models import SchoolLevel
 from services.gateway.identity.validation import RELATIONS
 from shared.auth import USER_ROLES
+from shared.strict import RequestModel
 
 Role = Literal[USER_ROLES]  # type: ignore[valid-type]
 Relation = Literal[RELATIONS]  # type: ignore[valid-type]
@@ -31,16 +32,14 @@ class PersonalField(StrEnum):
 # ---------------------------------------------------------------- schools
 
 
-class SchoolIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SchoolIn(RequestModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["北京市第一实验中学"])
     district: str = Field(min_length=1, max_length=100, examples=["海淀区"])
     level: SchoolLevel
 
 
-class SchoolPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SchoolPatch(RequestModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     district: str | None = Field(default=None, min_length=1, max_length=100)
@@ -63,8 +62,7 @@ class SchoolOut(BaseModel):
 # ---------------------------------------------------------------- users
 
 
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UserIn(RequestModel):
 
     username: str = Field(pattern=USERNAME_PATTERN, description="Login name, 3-100 of letters, digits, `_ . @ -`; unique ignoring case.")
     display_name: str = Field(min_length=1, max_length=100)
@@ -79,10 +77,8 @@ class UserIn(BaseModel):
     address: str | None = Field(default=None, min_length=1, max_length=200, description="Stored encrypted.")
 
 
-class UserPatch(BaseModel):
+class UserPatch(RequestModel):
     """Only the fields sent change; `null` clears a clearable field."""
-
-    model_config = ConfigDict(extra="forbid")
 
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=8)
@@ -148,8 +144,7 @@ class StudentListItem(BaseModel):
     created_at: datetime
 
 
-class GuardianLinkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class GuardianLinkIn(RequestModel):
 
     relation: Relation = "guardian"  # type: ignore[valid-type]
 
@@ -166,8 +161,7 @@ class GuardianLinkOut(BaseModel):
 # ---------------------------------------------------------------- partners
 
 
-class PartnerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PartnerIn(RequestModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["清华大学"])
 

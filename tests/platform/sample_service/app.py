@@ -26,6 +26,7 @@ from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, problem_responses
 from shared.routes import APIRouter
 from shared.settings import BaseServiceSettings
+from shared.strict import RequestModel
 from shared.tokens import Principal
 
 SCHEMA = "platform_sample"
@@ -53,7 +54,7 @@ class SampleSettings(BaseServiceSettings):
     default_port: ClassVar[int] = 0
 
 
-class WidgetIn(BaseModel):
+class WidgetIn(RequestModel):
     batch: uuid.UUID
     name: str = Field(min_length=1, max_length=100)
     rank: int = Field(ge=0, le=1000)

@@ -11,12 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from services.gateway.consent.models import ConsentEnd
 from services.gateway.identity.models import SchoolLevel
+from services.gateway.identity.passwords import MAX_LENGTH, MIN_LENGTH
 from services.gateway.identity.validation import RELATIONS
 from shared.auth import USER_ROLES
 from shared.strict import RequestModel
 
 Role = Literal[USER_ROLES]  # type: ignore[valid-type]
 Relation = Literal[RELATIONS]  # type: ignore[valid-type]
+# The length rule of identity/passwords.py, stated in the schema (checked there: weak_password).
+PASSWORD_SCHEMA = {"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{2,99}$"
 
 
@@ -33,18 +36,19 @@ class PersonalField(StrEnum):
 
 
 class SchoolIn(RequestModel):
-
     name: str = Field(min_length=1, max_length=200, examples=["北京市第一实验中学"])
     district: str = Field(min_length=1, max_length=100, examples=["海淀区"])
     level: SchoolLevel
 
 
 class SchoolPatch(RequestModel):
+    """Only the fields sent change; none of them may be null."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    district: str | None = Field(default=None, min_length=1, max_length=100)
-    level: SchoolLevel | None = None
-    disabled: bool | None = Field(default=None, description="A disabled school takes no new students (by import or by hand).")
+    # Typed without None: a field left out is not changed, and `null` is refused.
+    name: str = Field(default=None, min_length=1, max_length=200)
+    district: str = Field(default=None, min_length=1, max_length=100)
+    level: SchoolLevel = None
+    disabled: bool = Field(default=None, description="A disabled school takes no new students (by import or by hand).")
 
 
 class SchoolOut(BaseModel):
@@ -63,11 +67,13 @@ class SchoolOut(BaseModel):
 
 
 class UserIn(RequestModel):
-
     username: str = Field(pattern=USERNAME_PATTERN, description="Login name, 3-100 of letters, digits, `_ . @ -`; unique ignoring case.")
     display_name: str = Field(min_length=1, max_length=100)
     roles: list[Role] = Field(min_length=1, max_length=8)
-    password: SecretStr | None = Field(default=None, description="Initial password (10-256 characters); without one the user cannot log in yet.")
+    password: SecretStr | None = Field(
+        default=None, description="Initial password (10-256 characters); without one the user cannot log in yet.",
+        json_schema_extra=PASSWORD_SCHEMA,
+    )
     school_id: uuid.UUID | None = Field(default=None, description="Required for students and coordinators.")
     partner_id: uuid.UUID | None = Field(default=None, description="The partner university of a person with role partner (required for them, refused for others).")
     grade: int | None = Field(default=None, ge=1, le=12, description="Required for students.")
@@ -78,12 +84,12 @@ class UserIn(RequestModel):
 
 
 class UserPatch(RequestModel):
-    """Only the fields sent change; `null` clears a clearable field."""
+    """Only the fields sent change; `null` clears a clearable field (display_name, roles and disabled are not)."""
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=100)
-    roles: list[Role] | None = Field(default=None, min_length=1, max_length=8)
-    password: SecretStr | None = None
-    disabled: bool | None = None
+    display_name: str = Field(default=None, min_length=1, max_length=100)
+    roles: list[Role] = Field(default=None, min_length=1, max_length=8)
+    password: SecretStr | None = Field(default=None, description="`null` removes the password.", json_schema_extra=PASSWORD_SCHEMA)
+    disabled: bool = None
     school_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
     grade: int | None = Field(default=None, ge=1, le=12)

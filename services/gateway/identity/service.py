@@ -78,9 +78,6 @@ async def update_school(*, session: AsyncSession, school_id: uuid.UUID, patch: S
     if school is None:
         raise ProblemError("school_not_found", school_id=school_id)
     changes = patch.model_dump(exclude_unset=True)
-    for key in ("name", "district", "level", "disabled"):
-        if key in changes and changes[key] is None:
-            raise ProblemError("profile_invalid", reason=f"{key} cannot be null")
     if "name" in changes and changes["name"].strip().lower() != school.name.lower():
         if await repo.school_by_name(session, changes["name"]):
             raise ProblemError("school_name_taken", name=changes["name"])
@@ -251,9 +248,6 @@ async def update_user(
     if not _matches(if_match, user.version):
         raise ProblemError("precondition_failed", etag=etag(user.version))
     changes = patch.model_dump(exclude_unset=True)
-    for key in ("display_name", "roles", "disabled"):
-        if key in changes and changes[key] is None:
-            raise ProblemError("profile_invalid", reason=f"{key} cannot be null")
     # Disabling an account or resetting its password ends every sign-in it has, in this
     # transaction: its refresh tokens are revoked, and every service refuses its access tokens.
     ends_sign_ins = ("disabled" in changes and changes["disabled"] and not user.disabled) or "password" in changes

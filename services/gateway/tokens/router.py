@@ -68,7 +68,8 @@ _REVOKE_BODY: dict[str, Any] = {
                     "required": ["token"],
                     "properties": {
                         "token": _TEXT,
-                        "token_type_hint": {"type": "string", "enum": ["refresh_token", "access_token"]},
+                        # RFC 7009 2.1: a hint only; an unknown one is ignored, the token searched for anyway.
+                        "token_type_hint": {"type": "string", "maxLength": 100, "description": "`refresh_token` or `access_token`; a hint only."},
                     },
                 }
             }

@@ -2,9 +2,10 @@
 
 Each consumer gets one loop, and a loop takes each batch in two transactions:
 
-1. The claim, short and committed at once: lock due deliveries with `FOR UPDATE SKIP
-   LOCKED`, count each one's attempt, schedule its retry as if it were going to fail, and
-   note the claim on the rows (`claim_id`, `claim_size`).
+1. The claim, one statement committed on its own (`events.claim_deliveries`, migration
+   e0002): lock due deliveries with `FOR UPDATE SKIP LOCKED`, count each one's attempt,
+   schedule its retry as if it were going to fail, and note the claim on the rows
+   (`claim_id`, `claim_size`).
 2. The handling: lock the rows again (those still carrying the claim's id), run each
    handler inside a SAVEPOINT, and mark it done in that same transaction: a handler's
    database effects commit together with its done mark, so a crash at any point rolls both
@@ -38,11 +39,12 @@ Known limits, chosen with open eyes: "order" is id order, which is commit order 
 publishers that serialise on the aggregate (lock its row), as a service's transaction
 normally does; a batch holds its row locks while its handlers run, so handlers should be
 short database work; a batch costs two commits (the claim's does not wait for its WAL
-flush); a claim reads through the due deliveries that wait behind an owed or dead one of
-their subject, so a long backlog of one subject or many held deliveries slow every claim
-(timers not yet due are never read); and deliveries of a type that no process handles any
-more (its handler removed, its subscription kept) stay pending and hold their subjects
-until ops removes them.
+flush); the claim's SQL is a database function, so changing it takes a migration; a claim
+reads through the due deliveries that wait behind an owed or dead one of their subject, so
+a long backlog of one subject or many held deliveries slow every claim (timers not yet due
+are never read); and deliveries of a type that no process handles any more (its handler
+removed, its subscription kept) stay pending and hold their subjects until an operator
+deletes that subscription and those deliveries.
 """
 
 from __future__ import annotations
@@ -61,10 +63,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, bindparam, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared import clock
 from shared.db import create_engine, sessionmaker
@@ -161,138 +163,65 @@ class RetryPolicy:
         return full / 2 + random.uniform(0, full / 2)
 
 
-# One statement: lock the head (first owed delivery) of as many subjects as fit in the batch,
-# then the deliveries that follow those heads in their subjects. A follower we could not lock,
-# or that is not due, ends its subject's run in this batch (see `_take_batch`). Both lookups
-# per subject are correlated subqueries with ORDER BY/LIMIT on purpose: the planner cannot
-# turn them into joins, so they stay index probes on (consumer, subject, id) whatever the
-# table statistics say (a fresh backlog has none, and a join plan then scans it per row).
-# Heads are read in the order they fell due, and so are the backlog count and the next due
-# time: each scan of the consumer's pending rows is ORDER BY available_at with a LIMIT, which
-# the index (consumer, available_at, id) serves as a range that stops at `now` or at the
-# limit, so timers not yet due are never read, however many there are. (Order between
-# subjects is free.) The claim's transaction turns sorting off, which leaves the planner that
-# one way to answer each of them (see `_CLAIM_SETTINGS`).
-# Only types this process handles are taken, but a subject's order is judged over all of
-# them: a subject whose next delivery is of a type we lack is left whole to the replicas
-# that have it (a rolling release). A dead delivery holds every later one of its subject.
-CLAIM = text(
-    """
-    WITH heads AS (
-        SELECT d.id, d.subject, d.attempts, d.event_id, d.available_at, d.claim_size
-        FROM events.delivery d
-        WHERE d.consumer = :consumer AND d.status = 'pending' AND d.available_at <= :now
-          AND (SELECT e.type FROM events.event e WHERE e.id = d.event_id) = ANY(:types)
-          AND d.id = (
-              SELECT p.id FROM events.delivery p
-              WHERE p.consumer = :consumer AND p.subject = d.subject AND p.status = 'pending'
-                AND (p.available_at <= :now OR p.attempts > 0)
-              ORDER BY p.id LIMIT 1
-          )
-          AND (
-              SELECT x.id FROM events.delivery x
-              WHERE x.consumer = :consumer AND x.subject = d.subject AND x.status = 'dead' AND x.id < d.id
-              LIMIT 1
-          ) IS NULL
-        ORDER BY d.available_at, d.id
-        LIMIT :limit
-        FOR UPDATE OF d SKIP LOCKED
-    ), followers AS (
-        SELECT f.id, f.subject, f.due
-        FROM heads h CROSS JOIN LATERAL (
-            SELECT d.id, d.subject, d.available_at <= :now AS due
-            FROM events.delivery d
-            WHERE d.consumer = :consumer AND d.subject = h.subject AND d.status = 'pending' AND d.id > h.id
-              AND (d.available_at <= :now OR d.attempts > 0)
-              -- Short of the subject's next dead delivery (a timer due late may lie before it).
-              AND d.id < coalesce((
-                  SELECT x.id FROM events.delivery x
-                  WHERE x.consumer = :consumer AND x.subject = h.subject AND x.status = 'dead' AND x.id > h.id
-                  ORDER BY x.id LIMIT 1
-              ), 9223372036854775807)
-            ORDER BY d.id
-            LIMIT :limit
-        ) f
-        ORDER BY f.id
-        LIMIT :limit
-    ), locked AS (
-        -- Only the primary key here, so this stays a key lookup; a row another transaction
-        -- settled since our snapshot comes back locked in its new state and is not ours.
-        SELECT d.id, d.attempts, d.event_id, d.available_at, d.claim_size,
-               d.status = 'pending' AND d.available_at <= :now
-               AND (SELECT e.type FROM events.event e WHERE e.id = d.event_id) = ANY(:types) AS owed
-        FROM events.delivery d
-        WHERE d.id = ANY(ARRAY(SELECT id FROM followers WHERE due))
-        FOR UPDATE OF d SKIP LOCKED
-    ), claimed AS (
-        SELECT id, subject, true AS head, true AS mine, attempts, event_id, available_at, claim_size FROM heads
-        UNION ALL
-        SELECT f.id, f.subject, false, coalesce(l.owed, false), l.attempts, l.event_id, l.available_at, l.claim_size
-        FROM followers f LEFT JOIN locked l ON l.id = f.id
-    ), backlog AS (
-        -- How much was due (capped), and when the next one falls due: what the loop does next.
-        SELECT count(*) AS due_seen FROM (
-            SELECT 1 FROM events.delivery
-            WHERE consumer = :consumer AND status = 'pending' AND available_at <= :now
-            ORDER BY available_at
-            LIMIT :limit + 1
-        ) q
-    ), summary AS (
-        SELECT b.due_seen,
-               CASE WHEN b.due_seen > :limit AND EXISTS (SELECT 1 FROM heads) THEN NULL ELSE (
-                   SELECT available_at FROM events.delivery
-                   WHERE consumer = :consumer AND status = 'pending' AND available_at > :now
-                   ORDER BY available_at
-                   LIMIT 1
-               ) END AS next_due
-        FROM backlog b
-    )
-    SELECT s.due_seen, s.next_due,
-           c.id AS delivery_id, c.subject, c.head, c.mine, c.attempts, c.available_at, c.claim_size,
-           e.event_id, e.type, e.version, e.source, e.payload, e.occurred_at, e.traceparent
-    FROM summary s
-    LEFT JOIN (claimed c LEFT JOIN events.event e ON e.id = c.event_id) ON true
-    ORDER BY c.id
-    """
+# The claim, one statement: `events.claim_deliveries` (migration e0002, where each of its steps
+# is explained) locks due deliveries with FOR UPDATE SKIP LOCKED, keeps each subject's order,
+# takes an interrupted delivery alone, counts each attempt and schedules its retry, and notes
+# the claim on the rows. Run on its own (autocommit), so all that is committed, in one round
+# trip, before any handler runs.
+_CLAIM = text(
+    "SELECT * FROM events.claim_deliveries(:consumer, :types, :now, :limit, :claim_id, :max_attempts, :delays, :died)"
 ).bindparams(
     bindparam("consumer", type_=String),
+    bindparam("types", type_=ARRAY(String)),
     bindparam("now", type_=DateTime(timezone=True)),
     bindparam("limit", type_=Integer),
-    bindparam("types", type_=ARRAY(String)),
+    bindparam("claim_id", type_=UUID(as_uuid=True)),
+    bindparam("max_attempts", type_=Integer),
+    bindparam("delays", type_=ARRAY(Float)),
+    bindparam("died", type_=String),
 )
 
-# For the claim's transaction, in one round trip. Its commit need not wait for the WAL flush:
-# the handling transaction's commit flushes it, and a claim lost with the database's crash
-# only leaves uncounted an attempt the crash, not the handler, cut short. And no sorting: the
-# planner then answers each scan of the consumer's pending rows from the due-time index in
-# order, the only way without a sort. Left to costs it does so only while its statistics are
-# right: for a consumer new since the last ANALYZE they say it has nothing pending, and it
-# read all its timers through any index that starts with the consumer, then sorted
-# (measured: 20,000 rows read for 16). The claim's few unavoidable sorts (its result, in id
-# order) still run; they are small.
-_CLAIM_SETTINGS = text(
-    "SELECT set_config('synchronous_commit', 'off', true), set_config('enable_sort', 'off', true)"
+_DIED = (
+    "its last attempt ended with its process or its database connection before the handler "
+    "finished (the process was killed or crashed, or the connection was lost)"
 )
 
 
 async def claim_due(
-    session: AsyncSession, *, consumer: str, types: Sequence[str], now: datetime, limit: int
+    conn: AsyncConnection | AsyncSession,
+    *,
+    consumer: str,
+    types: Sequence[str],
+    now: datetime,
+    limit: int,
+    retry: RetryPolicy,
+    claim_id: uuid.UUID | None = None,
 ) -> Sequence[Any]:
-    """Run the claim in the session's transaction: its rows stay locked until that transaction ends.
+    """Claim up to `limit` due deliveries of `types` for `consumer`; committed with `conn`'s transaction.
 
-    The first row always carries `due_seen` and `next_due`; claimed rows have a `delivery_id`.
+    The first row always carries `due_seen` and `next_due`; each claimed row has a
+    `delivery_id`, the `attempt` it makes, and `dies` if it was dead-lettered instead (its
+    last lone attempt died with its process and it has none left). Retries are scheduled at
+    `retry`'s delay for that attempt, one jittered delay per attempt number and claim.
     """
-    await session.execute(_CLAIM_SETTINGS)
-    params = {"consumer": consumer, "now": now, "limit": limit, "types": list(types)}
-    return (await session.execute(CLAIM, params)).all()
+    params = {
+        "consumer": consumer,
+        "types": list(types),
+        "now": now,
+        "limit": limit,
+        "claim_id": claim_id or uuid.uuid4(),
+        "max_attempts": retry.max_attempts,
+        "delays": [retry.delay(n) for n in range(1, retry.max_attempts + 1)],
+        "died": _DIED,
+    }
+    return (await conn.execute(_CLAIM, params)).all()
 
 
-# Take a claim's deliveries in hand (attempt counted, retry scheduled, claim noted), or put
-# back the ones a batch did not run (their values from before the claim, claim cleared).
-_MARK = text(
+# Put back the deliveries of a batch it did not run: their values from before the claim.
+_PUT_BACK = text(
     """
     UPDATE events.delivery d
-    SET attempts = m.attempts, available_at = m.available_at, claim_id = :claim_id, claim_size = :claim_size
+    SET attempts = m.attempts, available_at = m.available_at, claim_id = NULL, claim_size = NULL
     FROM unnest(:ids, :attempts, :available_at) AS m(id, attempts, available_at)
     WHERE d.id = m.id
     """
@@ -300,8 +229,6 @@ _MARK = text(
     bindparam("ids", type_=ARRAY(BigInteger)),
     bindparam("attempts", type_=ARRAY(Integer)),
     bindparam("available_at", type_=ARRAY(DateTime(timezone=True))),
-    bindparam("claim_id", type_=UUID(as_uuid=True)),
-    bindparam("claim_size", type_=Integer),
 )
 
 # The handling transaction's hold on its claim: rows still carrying our claim id, not locked by
@@ -333,49 +260,6 @@ _FAILED = text(
     bindparam("error", type_=String),
     bindparam("retry_at", type_=DateTime(timezone=True)),
     bindparam("dead", type_=Boolean),
-)
-
-
-def _take_batch(rows: Sequence[Any], limit: int) -> list[Any]:
-    """Heads, plus each head's followers up to the first one we do not hold; first `limit` by id.
-
-    Taking a prefix by id of a set that holds, per subject, a prefix of its deliveries
-    keeps that property, so the batch never skips ahead within a subject. A delivery whose
-    last attempt was interrupted is taken alone (a batch is that one delivery, or stops
-    short of it): if it is what killed that process, it must not take others down again.
-    """
-    taken: list[Any] = []
-    ended: set[str] = set()
-    for row in rows:
-        if row.delivery_id is None:
-            continue  # the summary row of an empty claim
-        if row.head:
-            taken.append(row)
-        elif row.subject in ended or not row.mine:
-            ended.add(row.subject)
-        else:
-            taken.append(row)
-    taken = taken[:limit]
-    for i, row in enumerate(taken):
-        if row.claim_size is not None:
-            return taken[:i] if i else taken[:1]
-    return taken
-
-
-def _attempt_of(row: Any) -> int:
-    """The number of the attempt a claim of `row` makes (it is counted at the claim).
-
-    An attempt interrupted with other deliveries in hand is not charged: nothing tells which of
-    them killed the process. It is run again alone, and an interrupted lone attempt is charged.
-    """
-    if row.claim_size is not None and row.claim_size > 1:
-        return row.attempts
-    return row.attempts + 1
-
-
-_DIED = (
-    "its last attempt ended with its process or its database connection before the handler "
-    "finished (the process was killed or crashed, or the connection was lost)"
 )
 
 
@@ -423,7 +307,6 @@ class _Claim:
     due_seen: int
     next_due: datetime | None
     batch: list[Any] = field(default_factory=list)
-    attempts: dict[int, int] = field(default_factory=dict)  # delivery id -> the attempt it makes
     dead: Any = None
 
 
@@ -465,6 +348,8 @@ class Worker:
         )
         instrument_engine(self.loop_engine)
         self.sessions = sessionmaker(self.loop_engine)
+        # The claim is one statement, committed on its own.
+        self.claim_engine = self.loop_engine.execution_options(isolation_level="AUTOCOMMIT")
         self.settings = settings
         self.retry = RetryPolicy.from_settings(settings)
         self.batch_size = settings.events_batch_size
@@ -581,43 +466,24 @@ class Worker:
         return _Outcome(len(claim.batch), more, wake_at)
 
     async def _claim(self, consumer: Consumer) -> _Claim:
-        """Lock due deliveries, count their attempt and schedule their retry, and commit that at once.
-
-        Committed before any handler runs, so an attempt that kills its process or its
-        connection is counted all the same; the scheduled retry is when the next claim may
-        take it.
-        """
+        """Claim due deliveries: committed before any handler runs, so an attempt that kills its
+        process or its connection is counted all the same, and retried at the time it set."""
         name = consumer.name
-        async with self.sessions() as session, session.begin():
-            CLAIMS.labels(name).inc()
-            now = clock.now()
-            rows = await claim_due(session, consumer=name, types=consumer.event_types, now=now, limit=self.batch_size)
-            claim = _Claim(claim_id=uuid.uuid4(), due_seen=rows[0].due_seen, next_due=rows[0].next_due)
-            batch = _take_batch(rows, self.batch_size)
-            first = batch[0] if batch else None
-            if first is not None and first.claim_size == 1 and first.attempts >= self.retry.max_attempts:
-                # Its last attempt, alone in hand, ended with its process or connection.
-                await session.execute(
-                    _FAILED, {"id": first.delivery_id, "error": _DIED, "retry_at": first.available_at, "dead": True}
-                )
-                claim.dead = first
-            elif batch:
-                claim.batch = batch
-                attempts = [_attempt_of(row) for row in batch]
-                await session.execute(
-                    _MARK,
-                    {
-                        "ids": [row.delivery_id for row in batch],
-                        "attempts": attempts,
-                        "available_at": [now + timedelta(seconds=self.retry.delay(n)) for n in attempts],
-                        "claim_id": claim.claim_id,
-                        "claim_size": len(batch),
-                    },
-                )
-                claim.attempts = dict(zip((row.delivery_id for row in batch), attempts, strict=True))
-        if claim.dead is not None:
+        CLAIMS.labels(name).inc()
+        claim_id = uuid.uuid4()
+        async with self.claim_engine.connect() as conn:
+            rows = await claim_due(
+                conn, consumer=name, types=consumer.event_types, now=clock.now(), limit=self.batch_size,
+                retry=self.retry, claim_id=claim_id,
+            )
+        claim = _Claim(claim_id=claim_id, due_seen=rows[0].due_seen, next_due=rows[0].next_due)
+        batch = [row for row in rows if row.delivery_id is not None]
+        if batch and batch[0].dies:
+            claim.dead = batch[0]
             DEAD.labels(name).inc()
-            self._log_failure(consumer, claim.dead, claim.dead.attempts, _DIED, dead=True, retry_at=None)
+            self._log_failure(consumer, claim.dead, claim.dead.attempts_before, _DIED, dead=True, retry_at=None)
+        else:
+            claim.batch = batch
         return claim
 
     async def _handle_batch(self, consumer: Consumer, claim: _Claim) -> _Settled:
@@ -639,7 +505,7 @@ class Worker:
                     elif row.subject in stalled:
                         put_back.append(row)  # an earlier delivery of this subject failed: keep the order
                     else:
-                        error = await self._handle(session, consumer, row, claim.attempts[row.delivery_id])
+                        error = await self._handle(session, consumer, row)
                         if error is None:
                             handled.append(row.delivery_id)
                         else:
@@ -650,20 +516,20 @@ class Worker:
                     await session.execute(_DONE, {"ids": handled, "now": settled_at})
                 if put_back:
                     await session.execute(
-                        _MARK,
+                        _PUT_BACK,
                         {
                             "ids": [row.delivery_id for row in put_back],
-                            "attempts": [row.attempts for row in put_back],
-                            "available_at": [row.available_at for row in put_back],
-                            "claim_id": None,
-                            "claim_size": None,
+                            "attempts": [row.attempts_before for row in put_back],
+                            "available_at": [row.available_at_before for row in put_back],
                         },
                     )
                 for row, error in failures:
-                    attempt = claim.attempts[row.delivery_id]
+                    attempt = row.attempt
                     is_dead = attempt >= self.retry.max_attempts
                     dead += is_dead
-                    retry_at = row.available_at if is_dead else settled_at + timedelta(seconds=self.retry.delay(attempt))
+                    retry_at = (
+                        row.available_at_before if is_dead else settled_at + timedelta(seconds=self.retry.delay(attempt))
+                    )
                     if not is_dead:
                         retry_times.append(retry_at)
                     await session.execute(
@@ -697,11 +563,11 @@ class Worker:
             },
         )
 
-    async def _handle(self, session: AsyncSession, consumer: Consumer, row: Any, attempt: int) -> BaseException | None:
+    async def _handle(self, session: AsyncSession, consumer: Consumer, row: Any) -> BaseException | None:
         """Run one handler in its own savepoint; returns the error it raised, if any."""
         name = consumer.name
         started = time.perf_counter()
-        LAG_SECONDS.labels(name).observe(max(0.0, (clock.now() - row.available_at).total_seconds()))
+        LAG_SECONDS.labels(name).observe(max(0.0, (clock.now() - row.available_at_before).total_seconds()))
         savepoint = await session.begin_nested()
         try:
             envelope = EventEnvelope(
@@ -713,7 +579,7 @@ class Worker:
                 payload=contracts.parse_for_consumer(row.type, row.version, row.payload),
                 occurred_at=row.occurred_at,
                 traceparent=row.traceparent,
-                attempt=attempt,
+                attempt=row.attempt,
                 delivery_id=row.delivery_id,
                 consumer=name,
             )

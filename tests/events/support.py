@@ -14,7 +14,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared import clock
 from shared.events import EventContract, publish
@@ -110,9 +110,9 @@ _DELIVERY_ROWS_READ = text(
 )
 
 
-async def delivery_rows_read(session: AsyncSession) -> int:
-    """How many rows of events.delivery this session's transaction has read so far."""
-    return (await session.execute(_DELIVERY_ROWS_READ)).scalar_one()
+async def delivery_rows_read(conn: AsyncConnection | AsyncSession) -> int:
+    """How many rows of events.delivery the current transaction has read so far."""
+    return (await conn.execute(_DELIVERY_ROWS_READ)).scalar_one()
 
 
 async def scalar(engine: AsyncEngine, sql: str, **params):

@@ -182,7 +182,7 @@ def cmd_events(args: argparse.Namespace) -> int:
             for r in rows:
                 print(
                     f"{r['delivery_id']:>8}  {r['consumer']:<20} {r['type']:<40} subject={r['subject']} "
-                    f"attempts={r['attempts']}  {r['last_error'] or ''}"[:400]
+                    f"held={r['held']} attempts={r['attempts']}  {r['last_error'] or ''}"[:400]
                 )
         return 0
     if args.action == "replay":
@@ -192,9 +192,13 @@ def cmd_events(args: argparse.Namespace) -> int:
         n = asyncio.run(admin.replay(url, delivery_ids=args.ids or None, consumer=args.consumer))
         print(f"{n} dead deliveries queued again")
         return 0
+    if args.action == "discard":
+        n = asyncio.run(admin.discard(url, delivery_ids=args.ids))
+        print(f"{n} dead deliveries discarded; the deliveries they held go on")
+        return 0
     if args.action == "cleanup":
         n = asyncio.run(admin.cleanup(url, older_than_days=args.days))
-        print(f"removed {n['deliveries']} done deliveries and {n['events']} events")
+        print(f"removed {n['deliveries']} done or discarded deliveries and {n['events']} events")
         return 0
     if args.action == "stats":
         print(json.dumps(asyncio.run(admin.stats(url)), indent=2))
@@ -482,9 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["start", "stop", "status"])
     db.set_defaults(func=cmd_db)
 
-    ev = sub.add_parser("events", help="the shared event table: dead letters, replay, cleanup")
+    ev = sub.add_parser("events", help="the shared event table: dead letters, replay, discard, cleanup")
     evs = ev.add_subparsers(dest="action", required=True)
-    dead = evs.add_parser("dead", help="list dead-lettered deliveries")
+    dead = evs.add_parser("dead", help="list dead-lettered deliveries and how many each holds back")
     dead.add_argument("--consumer")
     dead.add_argument("--limit", type=int, default=100)
     dead.add_argument("--json", action="store_true")
@@ -492,9 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("ids", nargs="*", type=int, help="delivery ids (from `sprout events dead`)")
     rep.add_argument("--consumer")
     rep.add_argument("--all", action="store_true", help="every dead delivery (of --consumer, if given)")
-    cl = evs.add_parser("cleanup", help="delete done deliveries and fully delivered events older than N days")
+    dis = evs.add_parser("discard", help="give up on dead deliveries for good, so the ones they hold go on")
+    dis.add_argument("ids", nargs="+", type=int, help="delivery ids (from `sprout events dead`)")
+    cl = evs.add_parser("cleanup", help="delete done and discarded deliveries and fully delivered events older than N days")
     cl.add_argument("--days", type=int, default=None)
-    evs.add_parser("stats", help="pending, done and dead counts per consumer")
+    evs.add_parser("stats", help="pending, held, done, dead and discarded counts per consumer")
     ev.set_defaults(func=cmd_events)
 
     keys = sub.add_parser("keys", help="the gateway's token signing keys")

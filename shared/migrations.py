@@ -2,11 +2,13 @@
 
 Each tree keeps its version table inside its own schema. `migrate` holds a PostgreSQL
 advisory lock for the whole run, so two processes migrating at once take turns and the
-second finds nothing left to do.
+second finds nothing left to do. Each tree commits on its own: when one fails, the trees
+before it stay migrated, the failing one is rolled back whole, and its own error is raised.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,6 +21,8 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from shared.db import create_engine
+
+log = logging.getLogger(__name__)
 
 # Any constant will do, as long as every migrating process uses the same one.
 MIGRATION_LOCK_ID = 0x5350_524F_5554  # "SPROUT"
@@ -79,9 +83,24 @@ def _upgrade_all(connection: Connection, trees: list[MigrationTree]) -> None:
             command.upgrade(tree.config(connection), "head")
             # Alembic's transaction is nested in ours; commit each tree so a later failure keeps earlier ones.
             connection.commit()
-    finally:
-        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
-        connection.commit()
+    except BaseException:
+        # Roll the failing tree back before unlocking: committing here would keep its half-done
+        # work, and after an SQL error the unlock would fail on the aborted transaction and
+        # hide the migration's own error. The lock belongs to the session, so it survives.
+        try:
+            connection.rollback()
+            _unlock(connection)
+        except Exception:
+            # The error worth reading is the one in flight. `migrate` disposes of the
+            # connection, and the session lock ends with it.
+            log.warning("could not release the migration lock after a failed migration", exc_info=True)
+        raise
+    _unlock(connection)
+
+
+def _unlock(connection: Connection) -> None:
+    connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+    connection.commit()
 
 
 async def migrate(url: str, trees: list[MigrationTree]) -> None:

@@ -19,9 +19,25 @@ Consuming (a service's `events.py`, passed to `create_service_app(consumers=...)
 
 A handler's writes commit together with its delivery's done mark, so they happen exactly
 once; the handler may run more than once (after a crash or a failed attempt), so anything it
-does outside the database must be safe to repeat. Events of one subject arrive in order.
-A handler that raises is retried with backoff, then dead-lettered: `sprout events dead`,
-`sprout events replay`. See bus.py, worker.py, listener.py, contracts/ and admin.py.
+does outside the database must be safe to repeat. A handler that raises, or kills its
+process or its database connection, is retried with backoff, and dead-lettered after
+`SPROUT_EVENTS_MAX_ATTEMPTS` attempts (`sprout events dead`). A process takes only the event
+types it has handlers for; the others wait, untouched, for a process that has them.
+
+What the bus promises about order: a consumer receives the events of one subject in the
+order they were published (id order, which is commit order when publishers serialise on the
+aggregate, as a service's transaction does), and none before every earlier one of that
+subject is done or discarded. A delivery that fails holds back the later ones of its
+subject, for that consumer only, while it is retried and still once it is dead: if a
+student's "admitted" is dead-lettered, their "exited" waits behind it. Ops then chooses:
+`sprout events replay ID` runs it again, first, and the held ones follow in order; `sprout
+events discard ID` gives it up for good (it is never handled) and the held ones go on.
+`sprout events dead` shows how many deliveries each dead one holds back, `sprout events
+stats` how many are held per consumer. The one exception: a timer (future `available_at`)
+holds nothing until it is due, so events of its subject published after it may arrive before
+it.
+
+See bus.py, worker.py, listener.py, contracts/ and admin.py.
 """
 
 from shared.events.bus import publish

@@ -1,7 +1,11 @@
-"""Operating the event table: dead letters, replay, cleanup and counts (`sprout events ...`).
+"""Operating the event table: dead letters, replay, discard, cleanup and counts (`sprout events ...`).
 
+A dead delivery holds the later deliveries of its subject for its consumer (see
+`shared/events/__init__.py`), so every dead letter is listed with how many wait behind it.
 Replay puts a dead delivery back to pending with a fresh attempt budget and keeps its
-`last_error`, so the reason it died stays visible until it succeeds or dies again.
+`last_error`, so the reason it died stays visible until it succeeds or dies again; the held
+ones follow it in order. Discard gives up on a dead delivery for good, on purpose: it is
+never handled, and the ones behind it go on. Both wake the consumers they concern.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import aliased
 
 from shared import clock
 from shared.db import create_engine
@@ -25,11 +30,12 @@ log = logging.getLogger(__name__)
 CLEANUP_LOCK_ID = 0x5350_4556_434C
 CLEANUP_CHUNK = 5000
 
+# Settled rows only (done or discarded: `done_at` is set exactly for those).
 _DELETE_DONE = text(
     """
     WITH gone AS (
         SELECT id FROM events.delivery
-        WHERE status = 'done' AND done_at < :cutoff
+        WHERE status IN ('done', 'discarded') AND done_at < :cutoff
         ORDER BY id LIMIT :chunk
         FOR UPDATE SKIP LOCKED
     )
@@ -67,8 +73,23 @@ def _retention_days() -> int:
     return BaseServiceSettings().events_retention_days
 
 
+def _held_behind(dead: type[Delivery]) -> Any:
+    """How many pending deliveries wait behind the dead delivery `dead` (same consumer and subject, later)."""
+    behind = aliased(Delivery)
+    return (
+        select(func.count())
+        .where(
+            behind.consumer == dead.consumer,
+            behind.subject == dead.subject,
+            behind.status == DeliveryStatus.pending,
+            behind.id > dead.id,
+        )
+        .scalar_subquery()
+    )
+
+
 async def list_dead(url: str, *, consumer: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Dead-lettered deliveries, oldest first, with their events."""
+    """Dead-lettered deliveries, oldest first, with their events and how many deliveries each holds back."""
     stmt = (
         select(
             Delivery.id.label("delivery_id"),
@@ -76,6 +97,7 @@ async def list_dead(url: str, *, consumer: str | None = None, limit: int = 100) 
             Event.type,
             Event.version,
             Event.subject,
+            _held_behind(Delivery).label("held"),
             Delivery.attempts,
             Delivery.last_error,
             Event.event_id,
@@ -99,10 +121,33 @@ async def list_dead(url: str, *, consumer: str | None = None, limit: int = 100) 
 
 async def replay(url: str, *, delivery_ids: Sequence[int] | None = None, consumer: str | None = None) -> int:
     """Queue dead deliveries again (all of them, or those named, or those of `consumer`); returns how many."""
+    values = {"status": DeliveryStatus.pending, "attempts": 0, "available_at": clock.now(), "done_at": None}
+    count = await _settle_dead(url, values, delivery_ids=delivery_ids, consumer=consumer)
+    log.info("dead deliveries replayed", extra={"count": count})
+    return count
+
+
+async def discard(url: str, *, delivery_ids: Sequence[int]) -> int:
+    """Give up on the named dead deliveries for good; the deliveries they held go on. Returns how many.
+
+    Only by id, never in bulk: each one is an event a read model will never see.
+    """
+    if not delivery_ids:
+        return 0
+    values = {"status": DeliveryStatus.discarded, "done_at": clock.now()}
+    count = await _settle_dead(url, values, delivery_ids=delivery_ids, consumer=None)
+    log.warning("dead deliveries discarded", extra={"count": count, "delivery_ids": sorted(delivery_ids)})
+    return count
+
+
+async def _settle_dead(
+    url: str, values: dict[str, Any], *, delivery_ids: Sequence[int] | None, consumer: str | None
+) -> int:
+    """Update dead deliveries (those named, or of `consumer`, or all) and wake their consumers."""
     stmt = (
         update(Delivery)
         .where(Delivery.status == DeliveryStatus.dead)
-        .values(status=DeliveryStatus.pending, attempts=0, available_at=clock.now(), done_at=None)
+        .values(**values, claim_id=None, claim_size=None)
         .returning(Delivery.consumer)
     )
     if delivery_ids:
@@ -111,11 +156,10 @@ async def replay(url: str, *, delivery_ids: Sequence[int] | None = None, consume
         stmt = stmt.where(Delivery.consumer == consumer)
     async with _connect(url) as conn:
         consumers = (await conn.execute(stmt)).scalars().all()
-        # The NOTIFY trigger fires on insert only; wake the consumers of replayed rows ourselves.
+        # The NOTIFY trigger fires on insert only; wake the consumers of these rows ourselves.
         for name in sorted(set(consumers)):
             await conn.execute(text("SELECT pg_notify(:channel, :consumer)"), {"channel": NOTIFY_CHANNEL, "consumer": name})
         await conn.commit()
-    log.info("dead deliveries replayed", extra={"count": len(consumers)})
     return len(consumers)
 
 
@@ -165,16 +209,31 @@ async def purge_if_leader(engine: AsyncEngine, *, older_than_days: int) -> dict[
 
 
 async def stats(url: str) -> dict[str, Any]:
-    """Counts per consumer and status, how late the oldest due delivery is, and the subscriptions."""
+    """Counts per consumer and status, how many pending ones dead deliveries hold back, how late
+    the oldest due delivery is, and the subscriptions."""
     now = clock.now()
     due = (Delivery.status == DeliveryStatus.pending) & (Delivery.available_at <= now)
+    dead = aliased(Delivery)
+    held = (Delivery.status == DeliveryStatus.pending) & (
+        select(dead.id)
+        .where(
+            dead.consumer == Delivery.consumer,
+            dead.subject == Delivery.subject,
+            dead.status == DeliveryStatus.dead,
+            dead.id < Delivery.id,
+        )
+        .limit(1)
+        .exists()
+    )
     per_consumer = (
         select(
             Delivery.consumer,
             func.count().filter(Delivery.status == DeliveryStatus.pending).label("pending"),
             func.count().filter(due).label("due"),
+            func.count().filter(held).label("held"),
             func.count().filter(Delivery.status == DeliveryStatus.done).label("done"),
             func.count().filter(Delivery.status == DeliveryStatus.dead).label("dead"),
+            func.count().filter(Delivery.status == DeliveryStatus.discarded).label("discarded"),
             func.min(Delivery.available_at).filter(due).label("oldest_due"),
         )
         .group_by(Delivery.consumer)
@@ -189,8 +248,10 @@ async def stats(url: str) -> dict[str, Any]:
         consumers[r.consumer] = {
             "pending": r.pending,
             "due": r.due,
+            "held": r.held,  # pending behind a dead delivery of their subject: replay or discard it
             "done": r.done,
             "dead": r.dead,
+            "discarded": r.discarded,
             "oldest_due_seconds": round((now - r.oldest_due).total_seconds(), 3) if r.oldest_due else None,
         }
     subscriptions: dict[str, list[str]] = {}

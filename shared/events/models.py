@@ -37,7 +37,8 @@ metadata = EventsBase.metadata
 class DeliveryStatus(StrEnum):
     pending = "pending"
     done = "done"
-    dead = "dead"
+    dead = "dead"  # out of attempts; holds the later deliveries of its subject until replayed or discarded
+    discarded = "discarded"  # a dead delivery ops chose to skip (`sprout events discard`)
 
 
 class Event(EventsBase):
@@ -85,14 +86,22 @@ class Delivery(EventsBase):
     available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When it was settled for good: done, or discarded. Set for those statuses only.
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The claim that has it in hand, and how many deliveries that claim took; both cleared when
+    # the attempt settles. Still set on a pending row nobody holds: that attempt's process or
+    # connection died (see worker.py, "Counting attempts").
+    claim_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    claim_size: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         UniqueConstraint("consumer", "event_id", name="uq_delivery_consumer"),
-        # The claim query's path: a consumer's pending rows in id order.
+        # The claim query's path: a consumer's pending rows in the order they fall due, so
+        # timers not yet due are never read; also the next wake-up (the first future one).
         Index(
-            "ix_delivery_pending",
+            "ix_delivery_pending_due",
             "consumer",
+            "available_at",
             "id",
             postgresql_where=text("status = 'pending'"),
         ),
@@ -106,8 +115,9 @@ class Delivery(EventsBase):
         ),
         # Named here: `index=True` would take the schema into the name and differ from the migration.
         Index("ix_delivery_event_id", "event_id"),
-        Index("ix_delivery_done_at", "done_at", postgresql_where=text("status = 'done'")),
-        Index("ix_delivery_dead", "consumer", "id", postgresql_where=text("status = 'dead'")),
+        Index("ix_delivery_done_at", "done_at", postgresql_where=text("done_at IS NOT NULL")),
+        # Is a dead delivery holding this subject? (and the dead letters of a consumer)
+        Index("ix_delivery_dead_subject", "consumer", "subject", "id", postgresql_where=text("status = 'dead'")),
     )
 
 

@@ -1,26 +1,50 @@
 """The consumer side of the event table: `Consumer` and `run_consumers`, the worker a service runs in its lifespan.
 
-Each consumer gets one loop. A loop claims a batch of its due deliveries with
-`FOR UPDATE SKIP LOCKED`, runs each handler inside a SAVEPOINT of that same transaction,
-and marks the delivery done in it: a handler's database effects commit together with the
-done mark, so a crash at any point rolls both back, and no effect happens twice. A handler
-that raises is rolled back to its savepoint and retried later with backoff; after
-`events_max_attempts` the delivery is dead and waits for `sprout events replay`.
+Each consumer gets one loop, and a loop takes each batch in two transactions:
 
-Events of one subject reach a consumer in id order, across any number of replicas: a
-delivery is claimable only when no earlier delivery of its subject is still owed, where
+1. The claim, one statement committed on its own (`events.claim_deliveries`, migration
+   e0002): lock due deliveries with `FOR UPDATE SKIP LOCKED`, count each one's attempt,
+   schedule its retry as if it were going to fail, and note the claim on the rows
+   (`claim_id`, `claim_size`).
+2. The handling: lock the rows again (those still carrying the claim's id), run each
+   handler inside a SAVEPOINT, and mark it done in that same transaction: a handler's
+   database effects commit together with its done mark, so a crash at any point rolls both
+   back, and no effect happens twice. A handler that raises is rolled back to its savepoint
+   and retried at its backoff; after `events_max_attempts` the delivery is dead and waits
+   for `sprout events replay` (or `discard`).
+
+Counting attempts. The attempt is committed before the handler runs, so a handler that
+kills its process or its connection uses up attempts like one that raises, and is
+dead-lettered at the limit instead of being claimed first forever; the retry scheduled at
+the claim is when another claim (a replica, or the process a supervisor restarts) may take
+it. A claim whose process died with several deliveries in hand cannot tell which one killed
+it, so none of them is charged for that attempt; each is then claimed alone, and a lone
+attempt that dies is charged. A poison delivery so costs one batch and `max_attempts` lone
+attempts, and the rest of its batch only the attempt that handles them. A handler abandoned
+at shutdown (past the stop timeout) counts like one that died.
+
+Order. Events of one subject reach a consumer in id order, across any number of replicas:
+a delivery is claimable only when no earlier delivery of its subject is still owed, where
 "owed" means due now or already attempted (a timer that is not yet due blocks nothing; a
-failing delivery blocks its subject until it succeeds or dies).
+failing delivery blocks its subject until it succeeds), or dead (a dead delivery holds its
+subject until it is replayed or discarded). A process claims only the types it has
+handlers for, and leaves a subject whose next delivery is of another type to the replicas
+that have it, as during a rolling release.
 
 Loops wake on a NOTIFY naming their consumer, at the earliest future `available_at` of
 their deliveries (timers, retries), when the injected clock moves, and every
 `events_poll_interval` seconds whatever happens.
 
-Known limits, chosen with open eyes: an attempt is counted when its batch commits, so a
-handler that kills its process (not one that raises) is retried without end instead of
-dying; "order" is id order, which is commit order only for publishers that serialise on
-the aggregate (lock its row), as a service's transaction normally does; and a batch holds
-its row locks while its handlers run, so handlers should be short database work.
+Known limits, chosen with open eyes: "order" is id order, which is commit order only for
+publishers that serialise on the aggregate (lock its row), as a service's transaction
+normally does; a batch holds its row locks while its handlers run, so handlers should be
+short database work; a batch costs two commits (the claim's does not wait for its WAL
+flush); the claim's SQL is a database function, so changing it takes a migration; a claim
+reads through the due deliveries that wait behind an owed or dead one of their subject, so
+a long backlog of one subject or many held deliveries slow every claim (timers not yet due
+are never read); and deliveries of a type that no process handles any more (its handler
+removed, its subscription kept) stay pending and hold their subjects until an operator
+deletes that subscription and those deliveries.
 """
 
 from __future__ import annotations
@@ -39,10 +63,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared import clock
 from shared.db import create_engine, sessionmaker
@@ -139,82 +163,87 @@ class RetryPolicy:
         return full / 2 + random.uniform(0, full / 2)
 
 
-# One statement: lock the head (first owed delivery) of as many subjects as fit in the batch,
-# then the deliveries that follow those heads in their subjects. A follower we could not lock,
-# or that is not due, ends its subject's run in this batch (see `_take_batch`). Both lookups
-# per subject are correlated subqueries with ORDER BY/LIMIT on purpose: the planner cannot
-# turn them into joins, so they stay index probes on (consumer, subject, id) whatever the
-# table statistics say (a fresh backlog has none, and a join plan then scans it per row).
+# The claim, one statement: `events.claim_deliveries` (migration e0002, where each of its steps
+# is explained) locks due deliveries with FOR UPDATE SKIP LOCKED, keeps each subject's order,
+# takes an interrupted delivery alone, counts each attempt and schedules its retry, and notes
+# the claim on the rows. Run on its own (autocommit), so all that is committed, in one round
+# trip, before any handler runs.
 _CLAIM = text(
-    """
-    WITH heads AS (
-        SELECT d.id, d.subject, d.attempts, d.event_id, d.available_at
-        FROM events.delivery d
-        WHERE d.consumer = :consumer AND d.status = 'pending' AND d.available_at <= :now
-          AND d.id = (
-              SELECT p.id FROM events.delivery p
-              WHERE p.consumer = :consumer AND p.subject = d.subject AND p.status = 'pending'
-                AND (p.available_at <= :now OR p.attempts > 0)
-              ORDER BY p.id LIMIT 1
-          )
-        ORDER BY d.id
-        LIMIT :limit
-        FOR UPDATE OF d SKIP LOCKED
-    ), followers AS (
-        SELECT f.id, f.subject, f.due
-        FROM heads h CROSS JOIN LATERAL (
-            SELECT d.id, d.subject, d.available_at <= :now AS due
-            FROM events.delivery d
-            WHERE d.consumer = :consumer AND d.subject = h.subject AND d.status = 'pending' AND d.id > h.id
-              AND (d.available_at <= :now OR d.attempts > 0)
-            ORDER BY d.id
-            LIMIT :limit
-        ) f
-        ORDER BY f.id
-        LIMIT :limit
-    ), locked AS (
-        -- Only the primary key here, so this stays a key lookup; a row another transaction
-        -- settled since our snapshot comes back locked in its new state and is not ours.
-        SELECT d.id, d.attempts, d.event_id, d.available_at, d.status = 'pending' AND d.available_at <= :now AS owed
-        FROM events.delivery d
-        WHERE d.id = ANY(ARRAY(SELECT id FROM followers WHERE due))
-        FOR UPDATE OF d SKIP LOCKED
-    ), claimed AS (
-        SELECT id, subject, true AS head, true AS mine, attempts, event_id, available_at FROM heads
-        UNION ALL
-        SELECT f.id, f.subject, false, coalesce(l.owed, false), l.attempts, l.event_id, l.available_at
-        FROM followers f LEFT JOIN locked l ON l.id = f.id
-    ), backlog AS (
-        -- How much was due (capped), and when the next one falls due: what the loop does next.
-        SELECT count(*) AS due_seen FROM (
-            SELECT 1 FROM events.delivery
-            WHERE consumer = :consumer AND status = 'pending' AND available_at <= :now
-            LIMIT :limit + 1
-        ) q
-    ), summary AS (
-        SELECT b.due_seen,
-               CASE WHEN b.due_seen > :limit AND EXISTS (SELECT 1 FROM heads) THEN NULL ELSE (
-                   SELECT min(available_at) FROM events.delivery
-                   WHERE consumer = :consumer AND status = 'pending' AND available_at > :now
-               ) END AS next_due
-        FROM backlog b
-    )
-    SELECT s.due_seen, s.next_due,
-           c.id AS delivery_id, c.subject, c.head, c.mine, c.attempts, c.available_at,
-           e.event_id, e.type, e.version, e.source, e.payload, e.occurred_at, e.traceparent
-    FROM summary s
-    LEFT JOIN (claimed c LEFT JOIN events.event e ON e.id = c.event_id) ON true
-    ORDER BY c.id
-    """
+    "SELECT * FROM events.claim_deliveries(:consumer, :types, :now, :limit, :claim_id, :max_attempts, :delays, :died)"
 ).bindparams(
     bindparam("consumer", type_=String),
+    bindparam("types", type_=ARRAY(String)),
     bindparam("now", type_=DateTime(timezone=True)),
     bindparam("limit", type_=Integer),
+    bindparam("claim_id", type_=UUID(as_uuid=True)),
+    bindparam("max_attempts", type_=Integer),
+    bindparam("delays", type_=ARRAY(Float)),
+    bindparam("died", type_=String),
 )
+
+_DIED = (
+    "its last attempt ended with its process or its database connection before the handler "
+    "finished (the process was killed or crashed, or the connection was lost)"
+)
+
+
+async def claim_due(
+    conn: AsyncConnection | AsyncSession,
+    *,
+    consumer: str,
+    types: Sequence[str],
+    now: datetime,
+    limit: int,
+    retry: RetryPolicy,
+    claim_id: uuid.UUID | None = None,
+) -> Sequence[Any]:
+    """Claim up to `limit` due deliveries of `types` for `consumer`; committed with `conn`'s transaction.
+
+    The first row always carries `due_seen` and `next_due`; each claimed row has a
+    `delivery_id`, the `attempt` it makes, and `dies` if it was dead-lettered instead (its
+    last lone attempt died with its process and it has none left). Retries are scheduled at
+    `retry`'s delay for that attempt, one jittered delay per attempt number and claim.
+    """
+    params = {
+        "consumer": consumer,
+        "types": list(types),
+        "now": now,
+        "limit": limit,
+        "claim_id": claim_id or uuid.uuid4(),
+        "max_attempts": retry.max_attempts,
+        "delays": [retry.delay(n) for n in range(1, retry.max_attempts + 1)],
+        "died": _DIED,
+    }
+    return (await conn.execute(_CLAIM, params)).all()
+
+
+# Put back the deliveries of a batch it did not run: their values from before the claim.
+_PUT_BACK = text(
+    """
+    UPDATE events.delivery d
+    SET attempts = m.attempts, available_at = m.available_at, claim_id = NULL, claim_size = NULL
+    FROM unnest(:ids, :attempts, :available_at) AS m(id, attempts, available_at)
+    WHERE d.id = m.id
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger)),
+    bindparam("attempts", type_=ARRAY(Integer)),
+    bindparam("available_at", type_=ARRAY(DateTime(timezone=True))),
+)
+
+# The handling transaction's hold on its claim: rows still carrying our claim id, not locked by
+# a claim that took them over (possible only once the retry we scheduled fell due meanwhile).
+_HOLD = text(
+    """
+    SELECT id FROM events.delivery
+    WHERE id = ANY(:ids) AND claim_id = :claim_id AND status = 'pending'
+    FOR UPDATE SKIP LOCKED
+    """
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)), bindparam("claim_id", type_=UUID(as_uuid=True)))
 
 _DONE = text(
     """
-    UPDATE events.delivery SET status = 'done', attempts = attempts + 1, done_at = :now
+    UPDATE events.delivery SET status = 'done', done_at = :now, claim_id = NULL, claim_size = NULL
     WHERE id = ANY(:ids)
     """
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)), bindparam("now", type_=DateTime(timezone=True)))
@@ -222,7 +251,7 @@ _DONE = text(
 _FAILED = text(
     """
     UPDATE events.delivery
-    SET attempts = attempts + 1, last_error = :error, available_at = :retry_at,
+    SET last_error = :error, available_at = :retry_at, claim_id = NULL, claim_size = NULL,
         status = CASE WHEN :dead THEN 'dead'::events.delivery_status ELSE status END
     WHERE id = :id
     """
@@ -232,26 +261,6 @@ _FAILED = text(
     bindparam("retry_at", type_=DateTime(timezone=True)),
     bindparam("dead", type_=Boolean),
 )
-
-
-def _take_batch(rows: Sequence[Any], limit: int) -> list[Any]:
-    """Heads, plus each head's followers up to the first one we do not hold; first `limit` by id.
-
-    Taking a prefix by id of a set that holds, per subject, a prefix of its deliveries
-    keeps that property, so the batch never skips ahead within a subject.
-    """
-    taken: list[Any] = []
-    ended: set[str] = set()
-    for row in rows:
-        if row.delivery_id is None:
-            continue  # the summary row of an empty claim
-        if row.head:
-            taken.append(row)
-        elif row.subject in ended or not row.mine:
-            ended.add(row.subject)
-        else:
-            taken.append(row)
-    return taken[:limit]
 
 
 def _short_error(exc: BaseException) -> str:
@@ -291,6 +300,23 @@ class _Outcome:
 
 
 @dataclass
+class _Claim:
+    """What a claim took: its batch (or the one delivery it dead-lettered instead) and what it saw."""
+
+    claim_id: uuid.UUID
+    due_seen: int
+    next_due: datetime | None
+    batch: list[Any] = field(default_factory=list)
+    dead: Any = None
+
+
+@dataclass(frozen=True)
+class _Settled:
+    put_back: int  # deliveries of the batch not run this time (behind a failure, or taken over)
+    retry_times: list[datetime]
+
+
+@dataclass
 class _Loop:
     consumer: Consumer
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -322,6 +348,8 @@ class Worker:
         )
         instrument_engine(self.loop_engine)
         self.sessions = sessionmaker(self.loop_engine)
+        # The claim is one statement, committed on its own.
+        self.claim_engine = self.loop_engine.execution_options(isolation_level="AUTOCOMMIT")
         self.settings = settings
         self.retry = RetryPolicy.from_settings(settings)
         self.batch_size = settings.events_batch_size
@@ -424,84 +452,124 @@ class Worker:
             await self._sleep(lp, wait)
 
     async def _run_batch(self, consumer: Consumer) -> _Outcome:
-        """Claim, handle and settle one batch in one transaction."""
+        """Claim a batch in one short transaction, then handle and settle it in another."""
+        claim = await self._claim(consumer)
+        if claim.dead is not None:
+            return _Outcome(1, True, claim.next_due)
+        if not claim.batch:
+            return _Outcome(0, False, claim.next_due)
+        settled = await self._handle_batch(consumer, claim)
+        # More work now: a full batch; due deliveries we did not take (rows another replica
+        # held, free once it commits); or ones we put back behind a failure or a lost row.
+        more = len(claim.batch) >= self.batch_size or claim.due_seen > len(claim.batch) or settled.put_back > 0
+        wake_at = min([t for t in (claim.next_due, *settled.retry_times) if t is not None], default=None)
+        return _Outcome(len(claim.batch), more, wake_at)
+
+    async def _claim(self, consumer: Consumer) -> _Claim:
+        """Claim due deliveries: committed before any handler runs, so an attempt that kills its
+        process or its connection is counted all the same, and retried at the time it set."""
+        name = consumer.name
+        CLAIMS.labels(name).inc()
+        claim_id = uuid.uuid4()
+        async with self.claim_engine.connect() as conn:
+            rows = await claim_due(
+                conn, consumer=name, types=consumer.event_types, now=clock.now(), limit=self.batch_size,
+                retry=self.retry, claim_id=claim_id,
+            )
+        claim = _Claim(claim_id=claim_id, due_seen=rows[0].due_seen, next_due=rows[0].next_due)
+        batch = [row for row in rows if row.delivery_id is not None]
+        if batch and batch[0].dies:
+            claim.dead = batch[0]
+            DEAD.labels(name).inc()
+            self._log_failure(consumer, claim.dead, claim.dead.attempts_before, _DIED, dead=True, retry_at=None)
+        else:
+            claim.batch = batch
+        return claim
+
+    async def _handle_batch(self, consumer: Consumer, claim: _Claim) -> _Settled:
+        """Run the claim's handlers, each in a savepoint, and settle them in one transaction."""
         name = consumer.name
         handled: list[int] = []
         failures: list[tuple[Any, BaseException]] = []
+        put_back: list[Any] = []
         retry_times: list[datetime] = []
+        dead = 0
         async with self.sessions() as session:
             async with session.begin():
-                CLAIMS.labels(name).inc()
-                now = clock.now()
-                rows = (
-                    await session.execute(_CLAIM, {"consumer": name, "now": now, "limit": self.batch_size})
-                ).all()
-                due_seen, next_due = rows[0].due_seen, rows[0].next_due
-                batch = _take_batch(rows, self.batch_size)
-                if not batch:
-                    return _Outcome(0, False, next_due)
+                ids = [row.delivery_id for row in claim.batch]
+                held = set((await session.execute(_HOLD, {"ids": ids, "claim_id": claim.claim_id})).scalars())
                 stalled: set[str] = set()
-                skipped = 0
-                for row in batch:
-                    if row.subject in stalled:
-                        skipped += 1  # an earlier delivery of this subject failed: keep the order
-                        continue
-                    error = await self._handle(session, consumer, row)
-                    if error is None:
-                        handled.append(row.delivery_id)
+                for row in claim.batch:
+                    if row.delivery_id not in held:
+                        stalled.add(row.subject)  # another claim has it now: what follows it waits
+                    elif row.subject in stalled:
+                        put_back.append(row)  # an earlier delivery of this subject failed: keep the order
                     else:
-                        failures.append((row, error))
-                        stalled.add(row.subject)
+                        error = await self._handle(session, consumer, row)
+                        if error is None:
+                            handled.append(row.delivery_id)
+                        else:
+                            failures.append((row, error))
+                            stalled.add(row.subject)
                 settled_at = clock.now()
                 if handled:
                     await session.execute(_DONE, {"ids": handled, "now": settled_at})
-                dead = 0
+                if put_back:
+                    await session.execute(
+                        _PUT_BACK,
+                        {
+                            "ids": [row.delivery_id for row in put_back],
+                            "attempts": [row.attempts_before for row in put_back],
+                            "available_at": [row.available_at_before for row in put_back],
+                        },
+                    )
                 for row, error in failures:
-                    attempt = row.attempts + 1
+                    attempt = row.attempt
                     is_dead = attempt >= self.retry.max_attempts
                     dead += is_dead
-                    retry_at = row.available_at if is_dead else settled_at + timedelta(seconds=self.retry.delay(attempt))
+                    retry_at = (
+                        row.available_at_before if is_dead else settled_at + timedelta(seconds=self.retry.delay(attempt))
+                    )
                     if not is_dead:
                         retry_times.append(retry_at)
                     await session.execute(
                         _FAILED,
                         {"id": row.delivery_id, "error": _short_error(error), "retry_at": retry_at, "dead": is_dead},
                     )
-                    log.log(
-                        logging.ERROR if is_dead else logging.WARNING,
-                        "event handler failed; dead-lettered" if is_dead else "event handler failed; will retry",
-                        extra={
-                            "consumer": name,
-                            "event_type": row.type,
-                            "event_id": str(row.event_id),
-                            "subject": row.subject,
-                            "delivery_id": row.delivery_id,
-                            "attempt": attempt,
-                            "retry_at": None if is_dead else retry_at.isoformat(),
-                            "error": _short_error(error),
-                        },
+                    self._log_failure(
+                        consumer, row, attempt, _short_error(error), dead=is_dead, retry_at=None if is_dead else retry_at
                     )
         # Counted once committed: a batch rolled back by a crash or a failed commit did not happen.
         HANDLED.labels(name).inc(len(handled))
         FAILED.labels(name).inc(len(failures))
         DEAD.labels(name).inc(dead)
-        # More work now: a full batch; due deliveries we did not take (rows another replica
-        # held, free once it commits); or ones we skipped behind a failure that just died.
-        more = len(batch) >= self.batch_size or due_seen > len(batch) or skipped > 0
-        wake_at = min([t for t in (next_due, *retry_times) if t is not None], default=None)
-        return _Outcome(len(batch), more, wake_at)
+        return _Settled(put_back=len(put_back) + len(claim.batch) - len(held), retry_times=retry_times)
+
+    def _log_failure(
+        self, consumer: Consumer, row: Any, attempt: int, error: str, *, dead: bool, retry_at: datetime | None
+    ) -> None:
+        log.log(
+            logging.ERROR if dead else logging.WARNING,
+            "event handler failed; dead-lettered" if dead else "event handler failed; will retry",
+            extra={
+                "consumer": consumer.name,
+                "event_type": row.type,
+                "event_id": str(row.event_id),
+                "subject": row.subject,
+                "delivery_id": row.delivery_id,
+                "attempt": attempt,
+                "retry_at": None if retry_at is None else retry_at.isoformat(),
+                "error": error,
+            },
+        )
 
     async def _handle(self, session: AsyncSession, consumer: Consumer, row: Any) -> BaseException | None:
         """Run one handler in its own savepoint; returns the error it raised, if any."""
         name = consumer.name
         started = time.perf_counter()
-        LAG_SECONDS.labels(name).observe(max(0.0, (clock.now() - row.available_at).total_seconds()))
+        LAG_SECONDS.labels(name).observe(max(0.0, (clock.now() - row.available_at_before).total_seconds()))
         savepoint = await session.begin_nested()
         try:
-            handler = consumer.handlers.get(row.type)
-            if handler is None:
-                # Possible during a rolling deploy; a retry will likely meet a replica that knows it.
-                raise LookupError(f"consumer {name} has no handler for {row.type}")
             envelope = EventEnvelope(
                 event_id=row.event_id,
                 type=row.type,
@@ -511,13 +579,14 @@ class Worker:
                 payload=contracts.parse_for_consumer(row.type, row.version, row.payload),
                 occurred_at=row.occurred_at,
                 traceparent=row.traceparent,
-                attempt=row.attempts + 1,
+                attempt=row.attempt,
                 delivery_id=row.delivery_id,
                 consumer=name,
             )
             attributes = {"messaging.system": "sprout-events", "messaging.destination.name": row.type, "sprout.consumer": name}
             with continue_trace(row.traceparent, f"{row.type} process", **attributes):
-                await handler(session, envelope)
+                # The claim took only types this process handles, so the handler is there.
+                await consumer.handlers[row.type](session, envelope)
                 await session.flush()
         except Exception as exc:
             await savepoint.rollback()

@@ -5,7 +5,8 @@
 Runs `run_consumers` with one handler that writes a row into `test_effects.effect` inside
 the delivery's transaction; it stops gracefully on SIGTERM. `--invocations FILE` appends
 each event id to FILE as the handler starts, outside any transaction, so a test can see
-work that a SIGKILL rolled back.
+work that a SIGKILL rolled back. `--exit-on-seq N` makes the handler of the event with
+sequence number N end the process on the spot (`os._exit(1)`): a poison delivery.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--invocations", type=Path)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--poll", type=float, default=1.0)
+    p.add_argument("--exit-on-seq", type=int, help="the handler of this seq ends the process (exit code 1)")
+    p.add_argument("--max-attempts", type=int, default=8)
+    p.add_argument("--backoff", type=float, default=1.0, help="events_backoff_base, seconds")
     return p.parse_args(argv)
 
 
@@ -48,6 +52,8 @@ async def run(args: argparse.Namespace) -> None:
         started_at = time.time()
         if invocations is not None:
             os.write(invocations, f"{event.event_id}\n".encode())
+        if event.payload.seq == args.exit_on_seq:
+            os._exit(1)
         if args.sleep or args.jitter:
             await asyncio.sleep(args.sleep + random.uniform(0, args.jitter))
         await session.execute(
@@ -57,7 +63,8 @@ async def run(args: argparse.Namespace) -> None:
         )
 
     settings = BaseServiceSettings(
-        database_url=args.db, events_batch_size=args.batch, events_poll_interval=args.poll, log_json=True
+        database_url=args.db, events_batch_size=args.batch, events_poll_interval=args.poll, log_json=True,
+        events_max_attempts=args.max_attempts, events_backoff_base=args.backoff,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from prometheus_client import REGISTRY
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared import clock
 from shared.events import EventContract, publish
@@ -98,6 +99,22 @@ async def bulk_publish_pings(engine: AsyncEngine, event_type: str, items: list[t
         )
 
 
+# Rows the current transaction has read from events.delivery, by any scan of the table or its
+# indexes: PostgreSQL's own per-transaction counters, exact and immediate.
+_DELIVERY_ROWS_READ = text(
+    """
+    SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(c.oid)), 0)::bigint FROM pg_class c
+    WHERE c.oid = 'events.delivery'::regclass
+       OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'events.delivery'::regclass)
+    """
+)
+
+
+async def delivery_rows_read(conn: AsyncConnection | AsyncSession) -> int:
+    """How many rows of events.delivery the current transaction has read so far."""
+    return (await conn.execute(_DELIVERY_ROWS_READ)).scalar_one()
+
+
 async def scalar(engine: AsyncEngine, sql: str, **params):
     async with engine.connect() as conn:
         return (await conn.execute(text(sql), params)).scalar()
@@ -120,6 +137,21 @@ async def wait_until(check: Callable[[], bool | Awaitable[bool]], *, timeout: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
         await asyncio.sleep(interval)
+
+
+def claims(consumer: str) -> float:
+    """How many claim queries this process's worker has run for `consumer`."""
+    return REGISTRY.get_sample_value("sprout_events_claims_total", {"consumer": consumer}) or 0.0
+
+
+async def quiet(consumer: str) -> None:
+    """Until this process's loop of `consumer` has run no claim for 300 ms."""
+    last = claims(consumer)
+    while True:
+        await asyncio.sleep(0.3)
+        if claims(consumer) == last:
+            return
+        last = claims(consumer)
 
 
 async def delivery_counts(engine: AsyncEngine, consumer: str) -> dict[str, int]:

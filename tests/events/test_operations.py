@@ -41,13 +41,15 @@ async def test_cleanup_removes_old_done_deliveries_and_fully_delivered_events_bu
 
         settings = make_settings(events_max_attempts=1)
         async with run_consumers(engine, database_url, [done, dead], settings, cleanup_every=None):
-            await wait_until(lambda: settled(engine, done.name, {"done": 2}), timeout=5, what="done")
-            await wait_until(lambda: settled(engine, dead.name, {"dead": 1}), timeout=5, what="dead")
+            await wait_until(lambda: settled(engine, done.name, {"done": 2}), timeout=30, what="done")
+            await wait_until(lambda: settled(engine, dead.name, {"dead": 1}), timeout=30, what="dead")
 
         monkeypatch.setenv("SPROUT_DATABASE_URL", database_url)
         assert await asyncio.to_thread(cli.main, ["events", "stats"]) == 0
         stats = json.loads(capsys.readouterr().out)  # what `sprout events stats` prints
-        assert stats["consumers"][done.name] == {"pending": 0, "due": 0, "done": 2, "dead": 0, "oldest_due_seconds": None}
+        assert stats["consumers"][done.name] == {
+            "pending": 0, "due": 0, "held": 0, "done": 2, "dead": 0, "discarded": 0, "oldest_due_seconds": None
+        }
         assert stats["consumers"][down.name]["pending"] == stats["consumers"][down.name]["due"] == 1
         assert stats["subscriptions"][done.name] == sorted([ping_type, only_done_type])
 
@@ -77,7 +79,7 @@ async def test_the_worker_cleans_up_periodically_and_only_one_replica_at_a_time(
     async with sessionmaker(engine)() as session, session.begin():
         event = await publish(session, type=ping_type, subject="s", payload=Ping(), source="tests")
     async with run_consumers(engine, database_url, [consumer], make_settings(), cleanup_every=None):
-        await wait_until(lambda: settled(engine, consumer_name, {"done": 1}), timeout=5, what="done")
+        await wait_until(lambda: settled(engine, consumer_name, {"done": 1}), timeout=30, what="done")
 
     with use_clock(FrozenClock(clock.now() + timedelta(days=30))):
         # Another replica holds the cleanup lock: this one skips its turn.
@@ -89,7 +91,7 @@ async def test_the_worker_cleans_up_periodically_and_only_one_replica_at_a_time(
         assert await delivery_counts(engine, consumer_name) == {"done": 1}
 
         async with run_consumers(engine, database_url, [consumer], make_settings(), cleanup_every=0.2):
-            await wait_until(lambda: settled(engine, consumer_name, {}), timeout=5, what="the periodic cleanup")
+            await wait_until(lambda: settled(engine, consumer_name, {}), timeout=30, what="the periodic cleanup")
     assert not await _event_exists(engine, event.id)
 
 

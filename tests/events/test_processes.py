@@ -1,4 +1,4 @@
-"""Replicas: consumer processes share the work exactly once, survive SIGKILL, and keep each subject in order."""
+"""Replicas: consumer processes share the work exactly once, survive SIGKILL, keep each subject in order, and mix releases."""
 
 from __future__ import annotations
 
@@ -6,8 +6,21 @@ import asyncio
 import random
 from collections import defaultdict
 
-from shared.events import Consumer, register_subscriptions
-from tests.events.support import ConsumerProcess, bulk_publish_pings, publish_pings, rows, settled, wait_until
+from shared.db import sessionmaker
+from shared.events import Consumer, contracts, publish, register_subscriptions, run_consumers
+from tests.events.support import (
+    ConsumerProcess,
+    Ping,
+    bulk_publish_pings,
+    delivery_counts,
+    publish_pings,
+    quiet,
+    register_ping,
+    rows,
+    settled,
+    unique,
+    wait_until,
+)
 
 
 async def _effects(engine, consumer: str):
@@ -146,3 +159,48 @@ def _lines(path) -> int:
 
 async def _never(session, event) -> None:
     raise AssertionError("only the consumer processes handle these")
+
+
+async def test_in_a_rolling_release_an_old_replica_leaves_a_new_event_type_and_its_subject_to_the_new_replicas(
+    engine, database_url, ping_type, consumer_name, make_settings
+):
+    new_type = unique("test.added")
+    register_ping(new_type)
+    try:
+        handled: list[tuple[str, str, int, int]] = []  # replica, subject, seq, attempt
+
+        def recorder(replica: str):
+            async def handle(session, event):
+                handled.append((replica, event.subject, event.payload.seq, event.attempt))
+            return handle
+
+        old = Consumer(consumer_name, {ping_type: recorder("old")})
+        new = Consumer(consumer_name, {ping_type: recorder("new"), new_type: recorder("new")})
+        await register_subscriptions(engine, [new])  # the new release's `sprout migrate`
+        async with sessionmaker(engine)() as session, session.begin():
+            for subject, event_type, seq in [("student-1", new_type, 1), ("student-1", ping_type, 2), ("student-2", ping_type, 3)]:
+                await publish(session, type=event_type, subject=subject, payload=Ping(seq=seq), source="tests")
+
+        async with run_consumers(engine, database_url, [old], make_settings(), cleanup_every=None):
+            await wait_until(lambda: settled(engine, consumer_name, {"done": 1, "pending": 2}), timeout=30, what="student-2")
+            await quiet(consumer_name)
+        # The old replica handled what it knows and left student-1 alone: the new type is not
+        # its to fail, and student-1's later event of a known type waits behind it.
+        assert handled == [("old", "student-2", 3, 1)]
+        untouched = await rows(
+            engine, "SELECT attempts, last_error FROM events.delivery WHERE consumer = :c AND status = 'pending'",
+            c=consumer_name,
+        )
+        assert [tuple(r) for r in untouched] == [(0, None), (0, None)]
+
+        # Both releases running side by side, as mid-rollout.
+        settings = make_settings()
+        async with run_consumers(engine, database_url, [old], settings, cleanup_every=None), \
+                run_consumers(engine, database_url, [new], settings, cleanup_every=None):
+            await wait_until(lambda: settled(engine, consumer_name, {"done": 3}), timeout=30, what="student-1")
+        student_1 = [(replica, seq, attempt) for replica, subject, seq, attempt in handled if subject == "student-1"]
+        assert student_1[0] == ("new", 1, 1)
+        assert [seq for _, seq, _ in student_1] == [1, 2]
+        assert await delivery_counts(engine, consumer_name) == {"done": 3}
+    finally:
+        contracts.unregister(new_type, 1)

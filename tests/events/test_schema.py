@@ -1,4 +1,4 @@
-"""The migrated `events` schema is the one the models declare, trigger included."""
+"""The migrated `events` schema is the one the models declare, trigger and claim function included."""
 
 from __future__ import annotations
 
@@ -31,4 +31,8 @@ async def test_the_migration_creates_what_the_models_declare(engine):
                 text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'events.delivery'::regclass AND NOT tgisinternal")
             )
         ).scalars().all()
+        functions = (
+            await conn.execute(text("SELECT proname FROM pg_proc WHERE pronamespace = 'events'::regnamespace ORDER BY 1"))
+        ).scalars().all()
     assert triggers == ["delivery_notify"]
+    assert functions == ["claim_deliveries", "notify_delivery", "notify_revocation"]

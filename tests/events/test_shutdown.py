@@ -28,7 +28,7 @@ async def test_stopping_finishes_the_batch_in_hand_and_claims_no_more(
     await register_subscriptions(engine, [consumer])
     await publish_pings(engine, ping_type, [("a", 1), ("b", 2)])
     async with run_consumers(engine, database_url, [consumer], make_settings(events_batch_size=1), cleanup_every=None):
-        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.wait_for(started.wait(), 30)
         # Leaving the block is the service shutting down, mid-handler.
 
     assert await delivery_counts(engine, consumer_name) == {"done": 1, "pending": 1}
@@ -36,7 +36,7 @@ async def test_stopping_finishes_the_batch_in_hand_and_claims_no_more(
     assert [r.seq for r in effects_] == [1]
 
 
-async def test_a_stuck_handler_is_abandoned_after_the_stop_timeout_and_its_delivery_stays_owed(
+async def test_a_stuck_handler_is_abandoned_after_the_stop_timeout_and_its_delivery_stays_owed_with_the_attempt_counted(
     engine, database_url, effects, ping_type, consumer_name, make_settings
 ):
     started = asyncio.Event()
@@ -55,12 +55,13 @@ async def test_a_stuck_handler_is_abandoned_after_the_stop_timeout_and_its_deliv
     await publish_pings(engine, ping_type, [("a", 1)])
     stopping = 0.0
     async with run_consumers(engine, database_url, [consumer], make_settings(), stop_timeout=0.3, cleanup_every=None):
-        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.wait_for(started.wait(), 30)
         stopping = time.monotonic()
-    assert time.monotonic() - stopping < 3
+    assert time.monotonic() - stopping < 10  # a hang would be the whole suite's
 
     assert await delivery_counts(engine, consumer_name) == {"pending": 1}
-    assert await scalar(engine, "SELECT attempts FROM events.delivery WHERE consumer = :c", c=consumer_name) == 0
+    # Counted: a handler that hangs every process it runs in must run out of attempts too.
+    assert await scalar(engine, "SELECT attempts FROM events.delivery WHERE consumer = :c", c=consumer_name) == 1
     assert await scalar(engine, "SELECT count(*) FROM test_effects.effect WHERE consumer = :c", c=consumer_name) == 0
 
 

@@ -1,4 +1,4 @@
-"""Wake-up: NOTIFY brings a delivery to its handler at once, and the listener survives losing its connection."""
+"""Wake-up: NOTIFY brings a delivery to its handler without waiting for a poll, and the listener survives losing its connection."""
 
 from __future__ import annotations
 
@@ -6,17 +6,23 @@ import asyncio
 import statistics
 import time
 
-from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from shared.db import sessionmaker
 from shared.events import Consumer, publish, run_consumers
-from tests.events.support import Ping, wait_until
+from tests.events.support import Ping, quiet, wait_until
+
+# Wake-ups are proved against a poll far longer than any wait here, each bound generous
+# enough for a loaded machine: what arrives within BOUND did not wait for a poll.
+POLL = 120.0
+BOUND = 30.0
 
 
-async def test_notify_delivers_within_100_ms_while_polling_is_every_5_s(
+async def test_notify_brings_each_event_to_its_handler_long_before_the_next_poll(
     engine, database_url, ping_type, consumer_name, make_settings
 ):
+    # A 120 s poll and a 30 s bound: an event that arrives at all came through NOTIFY. How
+    # fast it comes is a benchmark's question (`tasks.py bench events_latency`), not a test's.
     started: dict[int, float] = {}
 
     async def handle(session, event):
@@ -24,21 +30,18 @@ async def test_notify_delivers_within_100_ms_while_polling_is_every_5_s(
 
     consumer = Consumer(consumer_name, {ping_type: handle})
     latencies: list[float] = []
-    async with run_consumers(engine, database_url, [consumer], make_settings(events_poll_interval=5.0), cleanup_every=None):
+    async with run_consumers(engine, database_url, [consumer], make_settings(events_poll_interval=POLL), cleanup_every=None):
         factory = sessionmaker(engine)
-        # Sample 0 warms up (the pool's connections, prepared statements); the bound is for 1..10.
-        for seq in range(11):
+        for seq in range(10):
             async with factory() as session:
                 await session.begin()
                 await publish(session, type=ping_type, subject=f"s{seq}", payload=Ping(seq=seq), source="tests")
-                committing = time.perf_counter()  # measured from before COMMIT: the bound includes it
+                committing = time.perf_counter()
                 await session.commit()
-            await wait_until(lambda: seq in started, timeout=6, interval=0.001, what=f"event {seq}")
-            if seq:
-                latencies.append(started[seq] - committing)
+            await wait_until(lambda: seq in started, timeout=BOUND, interval=0.001, what=f"event {seq}")
+            latencies.append(started[seq] - committing)
 
     print(f"NOTIFY latency ms: median {statistics.median(latencies) * 1000:.2f}, max {max(latencies) * 1000:.2f}")
-    assert max(latencies) < 0.100, [round(x * 1000, 2) for x in latencies]
 
 
 async def test_the_listener_reconnects_after_its_backend_is_terminated_and_notify_works_again(
@@ -50,8 +53,7 @@ async def test_the_listener_reconnects_after_its_backend_is_terminated_and_notif
         seen.append(event.payload.seq)
 
     consumer = Consumer(consumer_name, {ping_type: handle})
-    # A 30 s poll: anything delivered sooner came through NOTIFY.
-    async with run_consumers(engine, database_url, [consumer], make_settings(events_poll_interval=30.0), cleanup_every=None) as worker:
+    async with run_consumers(engine, database_url, [consumer], make_settings(events_poll_interval=POLL), cleanup_every=None) as worker:
         listener = worker.listener
         first_pid = listener.backend_pid
         assert first_pid is not None
@@ -61,15 +63,13 @@ async def test_the_listener_reconnects_after_its_backend_is_terminated_and_notif
             assert (await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first_pid})).scalar() is True
 
         await wait_until(
-            lambda: listener.backend_pid not in (None, first_pid), timeout=5, what="the listener to reconnect"
+            lambda: listener.backend_pid not in (None, first_pid), timeout=BOUND, what="the listener to reconnect"
         )
         assert listener.reconnects == 1
 
         async with sessionmaker(engine)() as session, session.begin():
             await publish(session, type=ping_type, subject="s", payload=Ping(seq=1), source="tests")
-        committed = time.monotonic()
-        await wait_until(lambda: seen == [1], timeout=5, what="delivery after the reconnect")
-        assert time.monotonic() - committed < 2.0
+        await wait_until(lambda: seen == [1], timeout=BOUND, what="delivery after the reconnect")
 
 
 async def test_events_published_while_the_listener_is_down_are_caught_up_when_it_reconnects(
@@ -81,14 +81,14 @@ async def test_events_published_while_the_listener_is_down_are_caught_up_when_it
         seen.append(event.payload.seq)
 
     consumer = Consumer(consumer_name, {ping_type: handle})
-    async with run_consumers(engine, database_url, [consumer], make_settings(events_poll_interval=30.0), cleanup_every=None) as worker:
+    async with run_consumers(engine, database_url, [consumer], make_settings(events_poll_interval=POLL), cleanup_every=None) as worker:
         listener = worker.listener
         # One event through NOTIFY first, then wait for the loop to fall quiet: no claim in
         # flight (nor one a late wake-up starts) may happen to see the next event.
         async with sessionmaker(engine)() as session, session.begin():
             await publish(session, type=ping_type, subject="s", payload=Ping(seq=0), source="tests")
-        await wait_until(lambda: seen == [0], timeout=5, what="the first event")
-        await _quiet(consumer_name)
+        await wait_until(lambda: seen == [0], timeout=BOUND, what="the first event")
+        await quiet(consumer_name)
         # Hold the listener's reconnection until we let it go: a database that is briefly unreachable.
         reachable = asyncio.Event()
         connect = listener._connect
@@ -100,26 +100,12 @@ async def test_events_published_while_the_listener_is_down_are_caught_up_when_it
         listener._connect = held_connect
         async with engine.connect() as conn:
             await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": listener.backend_pid})
-        await wait_until(lambda: not listener.connected.is_set(), timeout=5, what="the listener to notice")
+        await wait_until(lambda: not listener.connected.is_set(), timeout=BOUND, what="the listener to notice")
 
         async with sessionmaker(engine)() as session, session.begin():
             await publish(session, type=ping_type, subject="s", payload=Ping(seq=1), source="tests")
         await asyncio.sleep(0.3)
-        assert seen == [0]  # its NOTIFY went nowhere, and the next poll is 30 s away
+        assert seen == [0]  # its NOTIFY went nowhere, and the next poll is minutes away
 
         reachable.set()
-        await wait_until(lambda: seen == [0, 1], timeout=3, what="the catch-up claim after reconnecting")
-
-
-async def _quiet(consumer: str) -> None:
-    """Until the consumer's loop has run no claim for 300 ms."""
-    last = _claims(consumer)
-    while True:
-        await asyncio.sleep(0.3)
-        if _claims(consumer) == last:
-            return
-        last = _claims(consumer)
-
-
-def _claims(consumer: str) -> float:
-    return REGISTRY.get_sample_value("sprout_events_claims_total", {"consumer": consumer}) or 0.0
+        await wait_until(lambda: seen == [0, 1], timeout=BOUND, what="the catch-up claim after reconnecting")

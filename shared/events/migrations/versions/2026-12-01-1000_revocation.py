@@ -1,7 +1,7 @@
 """Ended sign-ins: the revocation table every service reads, and its NOTIFY trigger.
 
 Revision ID: e0003
-Revises: e0001
+Revises: e0002
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e0003"
-down_revision: str | None = "e0001"
+down_revision: str | None = "e0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -125,6 +125,23 @@ def add_problem_schema(doc: dict[str, Any]) -> None:
             schemas.pop(name, None)
 
 
+# shared/strict.py refuses NUL in every text a client sends; the schemas say so.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def state_text_rule(node: Any) -> None:
+    """Give every plain string schema under `node` the pattern that excludes NUL (one with a
+    format, an enum, a constant or a pattern of its own already says what it accepts)."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"format", "enum", "const", "pattern"} & set(node):
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            state_text_rule(value)
+    elif isinstance(node, list):
+        for value in node:
+            state_text_rule(value)
+
+
 def who_may_call(rule: str | None) -> str | None:
     if rule is None:
         return None
@@ -157,6 +174,10 @@ def document_contract(app: FastAPI, *, extra: Extra | None = None) -> None:
                     before = (operation.get("description") or "").rstrip()
                     operation["description"] = (before + "\n\n" if before else "") + f"**Who may call:** {who}."
         add_problem_schema(doc)
+        state_text_rule(doc.get("components", {}).get("schemas", {}))
+        for item in doc.get("paths", {}).values():
+            state_text_rule([op.get("parameters", []) for op in item.values()])
+            state_text_rule([op.get("requestBody", {}) for op in item.values()])
         app.openapi_schema = doc
         return doc
 

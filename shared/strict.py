@@ -164,6 +164,20 @@ def _parameters(route: APIRoute) -> tuple[_Parameter, ...]:
     return tuple(found)
 
 
+def _access_rules(route: APIRoute) -> tuple[Any, ...]:
+    """The route's access rules (shared/auth.py), its dependencies' included."""
+    from shared.auth import AccessRule
+
+    found = []
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, AccessRule):
+            found.append(dependant.call)
+        pending.extend(dependant.dependencies)
+    return tuple(found)
+
+
 def _refuse_bad_parameters(request: Request, parameters: tuple[_Parameter, ...]) -> None:
     """422 for a declared parameter holding NUL or an unpaired surrogate, or not spelled as its
     type is in JSON (a parameter the route does not declare is ignored, as FastAPI ignores it)."""
@@ -236,8 +250,13 @@ class StrictRoute(APIRoute):
         handler = super().get_route_handler()
         model = json_body_model(self)
         parameters = _parameters(self)
+        rules = _access_rules(self)
 
         async def strict_handler(request: Request) -> Response:
+            # Who may call comes first, as it does in FastAPI's own order: a caller who may not
+            # call the route learns 401 or 403, not how its body is checked.
+            for rule in rules:
+                await rule(request)
             _refuse_bad_parameters(request, parameters)
             if model is not None:
                 value = await _validated_body(request, model)

@@ -183,3 +183,32 @@ async def test_a_request_body_means_what_its_json_says(system):
         # Nothing of the refused requests was stored.
         after = (await client.get(school)).json()
         assert after["disabled"] is False and after["district"] == "鲤城区" and after["level"] == "middle"
+
+
+async def test_every_text_a_client_sends_is_declared_without_nul(system):
+    _, _, doc = system
+
+    def plain_strings(node):
+        if isinstance(node, dict):
+            if node.get("type") == "string" and not {"format", "enum", "const"} & set(node):
+                yield node
+            for value in node.values():
+                yield from plain_strings(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from plain_strings(value)
+
+    found = list(plain_strings([doc["components"]["schemas"], [op.get("parameters") for _, _, op in operations(doc)]]))
+    assert len(found) > 50
+    for schema in found:
+        assert not re.search(schema["pattern"], "a\x00b"), schema
+    assert any(re.fullmatch(s["pattern"], "林小雨 ok") for s in found)
+
+
+async def test_a_caller_who_may_not_call_learns_that_before_anything_about_the_body(system):
+    url, app, _ = system
+    student = await bearer(app, roles=["student"])
+    async with httpx.AsyncClient(timeout=20) as client:
+        for headers in ({}, student):
+            r = await client.post(f"{url}/identity/schools", json={"name": "a\x00", "level": "nope"}, headers=headers)
+            assert r.status_code == (401 if not headers else 403), r.text

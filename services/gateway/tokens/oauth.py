@@ -25,6 +25,8 @@ FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 16
 SCOPE_TOKEN = re.compile(r"^[a-z][a-z0-9_.:\-]{0,99}$")
 # What may be a username or client id: printable, no NUL (PostgreSQL text cannot hold one).
+# The longest form value (the OpenAPI says so too: tokens/router.py).
+MAX_VALUE = 4096
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 # Our code -> RFC 6749 / RFC 7009 `error`.
@@ -63,6 +65,8 @@ async def form(request: Request) -> dict[str, str]:
             raise invalid(f"the parameter {name} appears more than once")
         if "\x00" in value:
             raise invalid(f"the parameter {name} holds a NUL character")
+        if len(value) > MAX_VALUE:
+            raise invalid(f"the parameter {name} is longer than {MAX_VALUE} characters")
         # RFC 6749 3.1: a parameter sent without a value is treated as omitted.
         if value != "":
             params[name] = value

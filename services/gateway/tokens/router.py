@@ -22,7 +22,7 @@ router = APIRouter()
 Admin = Depends(require("admin"))
 ClientIdPath = Annotated[str, Path(max_length=100, description="The client's client_id.")]
 
-_TEXT = {"type": "string", "minLength": 1, "maxLength": 4096}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": oauth.MAX_VALUE}
 _SCOPE = {**_TEXT, "description": "Space-separated scopes (machine clients only)."}
 
 
@@ -69,7 +69,7 @@ _REVOKE_BODY: dict[str, Any] = {
                     "properties": {
                         "token": _TEXT,
                         # RFC 7009 2.1: a hint only; an unknown one is ignored, the token searched for anyway.
-                        "token_type_hint": {"type": "string", "maxLength": 100, "description": "`refresh_token` or `access_token`; a hint only."},
+                        "token_type_hint": {**_TEXT, "description": "`refresh_token` or `access_token`; a hint only."},
                     },
                 }
             }

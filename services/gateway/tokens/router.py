@@ -23,7 +23,9 @@ Admin = Depends(require("admin"))
 ClientIdPath = Annotated[str, Path(max_length=100, description="The client's client_id.")]
 
 _TEXT = {"type": "string", "minLength": 1, "maxLength": oauth.MAX_VALUE}
-_SCOPE = {**_TEXT, "description": "Space-separated scopes (machine clients only)."}
+# RFC 6749 3.1: an optional parameter sent empty counts as not sent.
+_OPTIONAL = {"type": "string", "maxLength": oauth.MAX_VALUE}
+_SCOPE = {**_OPTIONAL, "description": "Space-separated scopes (machine clients only)."}
 
 
 def _grant(name: str, required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
@@ -46,8 +48,8 @@ _FORM_BODY: dict[str, Any] = {
                         _grant("password", ["username", "password"], username=_TEXT, password={**_TEXT, "format": "password"}),
                         _grant(
                             "client_credentials", [],
-                            client_id={**_TEXT, "description": "Or HTTP Basic."},
-                            client_secret={**_TEXT, "format": "password", "description": "Or HTTP Basic."},
+                            client_id={**_OPTIONAL, "description": "Or HTTP Basic."},
+                            client_secret={**_OPTIONAL, "format": "password", "description": "Or HTTP Basic."},
                             scope=_SCOPE,
                         ),
                         _grant("refresh_token", ["refresh_token"], refresh_token=_TEXT, scope=_SCOPE),
@@ -69,7 +71,7 @@ _REVOKE_BODY: dict[str, Any] = {
                     "properties": {
                         "token": _TEXT,
                         # RFC 7009 2.1: a hint only; an unknown one is ignored, the token searched for anyway.
-                        "token_type_hint": {**_TEXT, "description": "`refresh_token` or `access_token`; a hint only."},
+                        "token_type_hint": {**_OPTIONAL, "description": "`refresh_token` or `access_token`; a hint only."},
                     },
                 }
             }

@@ -221,12 +221,33 @@ async def _validated_body(request: Request, model: type[RequestModel]) -> Reques
         errors = exc.errors(include_url=False)
     invalid = next((e for e in errors if e["type"] == "json_invalid"), None)
     if invalid is None:
+        integral = _integers_written_as_floats(body, errors)
+        if integral is not None:
+            return model.__pydantic_validator__.validate_json(integral, strict=True)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
     # The JSON parser refuses text that is not Unicode (a lone surrogate escape, "\ud800") as
     # if it were a syntax error. Python's parser reads it: when it does, the JSON was well
     # formed and only its text is refused, with the field named.
     _refuse_bad_text(body, reason=invalid.get("ctx", {}).get("error", "cannot parse"))
     raise AssertionError("unreachable")
+
+
+def _integers_written_as_floats(body: bytes, errors: list[dict[str, Any]]) -> bytes | None:
+    """`body` with its integral numbers written as integers, when those are all the errors were.
+
+    JSON has one number type: 12.0 is the integer 12 (JSON Schema says so), which strict mode
+    alone refuses for an int field. 12.5 is still refused. Only a refused body pays for this.
+    """
+    if not errors or not all(e["type"] == "int_type" and isinstance(e["input"], float) and e["input"].is_integer() for e in errors):
+        return None
+    decoded = json.loads(body)
+    for e in errors:
+        *path, last = e["loc"]
+        node = decoded
+        for step in path:
+            node = node[step]
+        node[last] = int(node[last])
+    return json.dumps(decoded).encode()
 
 
 def _refuse_bad_text(body: bytes, *, reason: str | None) -> None:

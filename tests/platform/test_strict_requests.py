@@ -79,9 +79,9 @@ async def echo_typed(
 
 
 @pytest.fixture
-async def app_client(database_url: str):
+async def app_client(sample_database_url: str):
     app = create_service_app(
-        service_settings(SampleSettings, database_url, events_enabled=False),
+        service_settings(SampleSettings, sample_database_url, events_enabled=False),
         title="strict", description="strict requests", routers=[router], migration_tree=SAMPLE_TREE,
     )
     async with running_app(app) as client:
@@ -125,7 +125,7 @@ async def test_a_well_formed_body_is_read_as_sent(app_client):
         ("disabled", "true"),
         ("disabled", "false"),
         ("grade", "7"),
-        ("grade", 7.0),
+        ("grade", 7.5),
         ("grade", True),
         ("score", "1.5"),
         ("name", 7),
@@ -141,6 +141,11 @@ async def test_a_well_formed_body_is_read_as_sent(app_client):
 )
 async def test_a_value_of_another_json_type_is_refused_not_converted(app_client, field, value):
     assert_invalid(await app_client.post("/pupils", json=pupil(**{field: value})), field)
+
+
+async def test_an_integral_number_is_an_integer_as_json_says(app_client):
+    r = await app_client.post("/pupils", json=pupil(grade=7.0))
+    assert r.status_code == 200 and r.json()["grade"] == 7
 
 
 async def test_nested_values_are_as_strict_as_top_level_ones(app_client):

@@ -28,12 +28,17 @@ _OPTIONAL = {"type": "string", "maxLength": oauth.MAX_VALUE}
 _SCOPE = {**_OPTIONAL, "description": "Space-separated scopes (machine clients only)."}
 
 
+# RFC 6749 3.2: a parameter is sent once; one the endpoint does not know is ignored.
+_ANY_OTHER = {"additionalProperties": {"type": "string"}}
+
+
 def _grant(name: str, required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
     return {
         "title": name,
         "type": "object",
         "required": ["grant_type", *required],
         "properties": {"grant_type": {"type": "string", "enum": [name]}, **properties},
+        **_ANY_OTHER,
     }
 
 
@@ -67,6 +72,7 @@ _REVOKE_BODY: dict[str, Any] = {
             oauth.FORM: {
                 "schema": {
                     "type": "object",
+                    **_ANY_OTHER,
                     "required": ["token"],
                     "properties": {
                         "token": _TEXT,

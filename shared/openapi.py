@@ -130,10 +130,10 @@ NO_NUL = "^[^\\u0000]*$"
 
 
 def state_text_rule(node: Any) -> None:
-    """Give every plain string schema under `node` the pattern that excludes NUL (one with a
-    format, an enum, a constant or a pattern of its own already says what it accepts)."""
+    """Give every plain string schema under `node` (a password too) the pattern that excludes NUL
+    (one with another format, an enum, a constant or a pattern of its own says what it accepts)."""
     if isinstance(node, dict):
-        if node.get("type") == "string" and not {"format", "enum", "const", "pattern"} & set(node):
+        if node.get("type") == "string" and not {"enum", "const", "pattern"} & set(node) and node.get("format", "password") == "password":
             node["pattern"] = NO_NUL
         for value in node.values():
             state_text_rule(value)

@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         limits_on = {
             "SPROUT_RATE_LIMIT_PER_MINUTE": huge, "SPROUT_RATE_LIMIT_BURST": huge,
             "SPROUT_RATE_LIMIT_ANONYMOUS_PER_MINUTE": huge, "SPROUT_RATE_LIMIT_ANONYMOUS_BURST": huge,
+            # The load carries a service's token, which has a budget of its own.
+            "SPROUT_RATE_LIMIT_SERVICE_PER_MINUTE": huge, "SPROUT_RATE_LIMIT_SERVICE_BURST": huge,
         }
         logs = {name: Path(tmp) / name for name in ("on", "off", "courses")}
         for folder in logs.values():

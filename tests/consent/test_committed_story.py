@@ -10,7 +10,6 @@ from sqlalchemy import select
 from services.gateway.consent.models import Consent, ConsentEnd
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog
 from services.gateway.tokens import service as tokens
-from services.gateway.tokens.models import Client
 from shared.consent import ConsentClient
 from shared.db import sessionmaker
 from shared.service_client import ServiceTokenProvider

@@ -23,7 +23,7 @@ from shared.db import create_engine
 from shared.events import Consumer, EventEnvelope, run_consumers
 from shared.logging import setup_logging
 from shared.settings import BaseServiceSettings
-from tests.events.support import INSERT_EFFECT, register_ping
+from tests.events.support import record_effect, register_ping
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,11 +56,7 @@ async def run(args: argparse.Namespace) -> None:
             os._exit(1)
         if args.sleep or args.jitter:
             await asyncio.sleep(args.sleep + random.uniform(0, args.jitter))
-        await session.execute(
-            INSERT_EFFECT,
-            {"consumer": args.consumer, "event_id": event.event_id, "subject": event.subject,
-             "seq": event.payload.seq, "pid": pid, "started_at": started_at},
-        )
+        await record_effect(session, args.consumer, event, pid=pid, started_at=started_at)
 
     settings = BaseServiceSettings(
         database_url=args.db, events_batch_size=args.batch, events_poll_interval=args.poll, log_json=True,

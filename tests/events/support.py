@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import asyncio
 import inspect
 import signal
@@ -62,6 +64,15 @@ INSERT_EFFECT = text(
     VALUES (:consumer, :event_id, :subject, :seq, :pid, :started_at)
     """
 )
+
+
+async def record_effect(session, consumer: str, event, *, pid: int | None = None, started_at: float | None = None) -> None:
+    """What a test handler does: one row in test_effects.effect, in the delivery's transaction."""
+    await session.execute(
+        INSERT_EFFECT,
+        {"consumer": consumer, "event_id": event.event_id, "subject": event.subject, "seq": event.payload.seq,
+         "pid": os.getpid() if pid is None else pid, "started_at": time.time() if started_at is None else started_at},
+    )
 
 
 async def publish_pings(engine: AsyncEngine, event_type: str, items: list[tuple[str, int]], *, chunk: int = 1000) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from sqlalchemy import text
 
 from shared.events import Consumer, admin, register_subscriptions, run_consumers
 from tests.events.support import (
-    INSERT_EFFECT,
     ConsumerProcess,
     publish_pings,
+    record_effect,
     rows,
     settled,
     wait_until,
@@ -93,11 +92,7 @@ async def test_a_handler_that_kills_its_database_connection_is_dead_lettered_aft
     async def handle(session, event):
         if event.payload.seq == POISON:
             await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
-        await session.execute(
-            INSERT_EFFECT,
-            {"consumer": consumer_name, "event_id": event.event_id, "subject": event.subject,
-             "seq": event.payload.seq, "pid": os.getpid(), "started_at": time.time()},
-        )
+        await record_effect(session, consumer_name, event)
 
     consumer = Consumer(consumer_name, {ping_type: handle})
     await register_subscriptions(engine, [consumer])

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from services import cli
 from shared import clock
 from shared.clock import FrozenClock, use_clock
 from shared.events import Consumer, RetryPolicy, admin, register_subscriptions, run_consumers
-from tests.events.support import INSERT_EFFECT, ROOT, delivery_counts, publish_pings, rows, scalar, settled, wait_until
+from tests.events.support import ROOT, delivery_counts, publish_pings, record_effect, rows, scalar, settled, wait_until
 
 SPROUT = Path(sys.executable).parent / "sprout"
 
@@ -34,14 +33,6 @@ def _sprout(database_url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(SPROUT), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
-async def _effect(session, consumer: str, event) -> None:
-    await session.execute(
-        INSERT_EFFECT,
-        {"consumer": consumer, "event_id": event.event_id, "subject": event.subject, "seq": event.payload.seq,
-         "pid": os.getpid(), "started_at": time.time()},
-    )
-
-
 async def test_a_failing_handler_backs_off_dies_is_listed_by_ops_and_replay_delivers_it(
     engine, database_url, effects, ping_type, consumer_name, make_settings, monkeypatch, capsys
 ):
@@ -50,7 +41,7 @@ async def test_a_failing_handler_backs_off_dies_is_listed_by_ops_and_replay_deli
 
     async def handle(session, event):
         starts.append((event.attempt, clock.now()))
-        await _effect(session, consumer_name, event)  # must not survive a failed attempt
+        await record_effect(session, consumer_name, event)  # must not survive a failed attempt
         if failing:
             raise RuntimeError("the seat register is closed")
 
@@ -106,7 +97,7 @@ async def test_one_failing_handler_does_not_undo_the_rest_of_its_batch_and_holds
     async def handle(session, event):
         txid = (await session.execute(text("SELECT txid_current()"))).scalar()
         calls.append((event.subject, event.payload.seq, event.attempt, txid))
-        await _effect(session, consumer_name, event)
+        await record_effect(session, consumer_name, event)
         if event.payload.seq == 1:
             raise ValueError("bad seq")
 
@@ -211,7 +202,7 @@ async def test_ops_can_discard_a_dead_delivery_on_purpose_and_the_ones_it_held_g
     engine, database_url, effects, ping_type, consumer_name, make_settings
 ):
     async def handle(session, event):
-        await _effect(session, consumer_name, event)
+        await record_effect(session, consumer_name, event)
         if event.payload.seq == 1:
             raise RuntimeError("a payload this release cannot read")
 

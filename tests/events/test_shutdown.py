@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 from shared.events import Consumer, register_subscriptions, run_consumers
-from tests.events.support import INSERT_EFFECT, delivery_counts, publish_pings, rows, scalar
+from tests.events.support import delivery_counts, publish_pings, record_effect, rows, scalar
 
 
 async def test_stopping_finishes_the_batch_in_hand_and_claims_no_more(
@@ -18,11 +17,7 @@ async def test_stopping_finishes_the_batch_in_hand_and_claims_no_more(
     async def handle(session, event):
         started.set()
         await asyncio.sleep(0.3)
-        await session.execute(
-            INSERT_EFFECT,
-            {"consumer": consumer_name, "event_id": event.event_id, "subject": event.subject,
-             "seq": event.payload.seq, "pid": os.getpid(), "started_at": time.time()},
-        )
+        await record_effect(session, consumer_name, event)
 
     consumer = Consumer(consumer_name, {ping_type: handle})
     await register_subscriptions(engine, [consumer])
@@ -42,11 +37,7 @@ async def test_a_stuck_handler_is_abandoned_after_the_stop_timeout_and_its_deliv
     started = asyncio.Event()
 
     async def handle(session, event):
-        await session.execute(
-            INSERT_EFFECT,
-            {"consumer": consumer_name, "event_id": event.event_id, "subject": event.subject,
-             "seq": event.payload.seq, "pid": os.getpid(), "started_at": time.time()},
-        )
+        await record_effect(session, consumer_name, event)
         started.set()
         await asyncio.Event().wait()  # never returns
 

@@ -148,7 +148,7 @@ async def test_a_host_header_naming_another_host_changes_nothing(edge_gateway, b
 
 async def test_raw_control_characters_in_the_target_never_reach_a_service(edge_gateway, bystander):
     b, to = bystander
-    for target in (f"/api/selection/a\rHost: {to}".encode(), b"/api/selection/a\x00b", f"/api/selection/caf\u00e9".encode()):
+    for target in (f"/api/selection/a\rHost: {to}".encode(), b"/api/selection/a\x00b", "/api/selection/caf\u00e9".encode()):
         host, port = edge_gateway.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n")

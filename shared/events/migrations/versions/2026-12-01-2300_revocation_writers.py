@@ -21,29 +21,25 @@ depends_on: str | Sequence[str] | None = None
 READERS = ("sprout_selection", "sprout_mentoring", "sprout_courses", "sprout_tracking")
 
 
-def upgrade() -> None:
+def _for_each_reader(statement: str) -> None:
+    """Run `statement` (its `%I` naming the role) for each reader role that exists."""
+    roles = ", ".join(f"'{r}'" for r in READERS)
     op.execute(
         f"""
         DO $$
         DECLARE role_name text;
         BEGIN
-            FOR role_name IN SELECT rolname FROM pg_roles WHERE rolname IN ({", ".join(f"'{r}'" for r in READERS)}) LOOP
-                EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON events.revocation FROM %I', role_name);
+            FOR role_name IN SELECT rolname FROM pg_roles WHERE rolname IN ({roles}) LOOP
+                EXECUTE format('{statement}', role_name);
             END LOOP;
         END $$;
         """
     )
+
+
+def upgrade() -> None:
+    _for_each_reader("REVOKE INSERT, UPDATE, DELETE ON events.revocation FROM %I")
 
 
 def downgrade() -> None:
-    op.execute(
-        f"""
-        DO $$
-        DECLARE role_name text;
-        BEGIN
-            FOR role_name IN SELECT rolname FROM pg_roles WHERE rolname IN ({", ".join(f"'{r}'" for r in READERS)}) LOOP
-                EXECUTE format('GRANT INSERT, UPDATE, DELETE ON events.revocation TO %I', role_name);
-            END LOOP;
-        END $$;
-        """
-    )
+    _for_each_reader("GRANT INSERT, UPDATE, DELETE ON events.revocation TO %I")

@@ -18,7 +18,7 @@ is refused with 400 `idempotency_key_anonymous` (send it with your token, or wit
 
 For backend developers, a create endpoint takes `IdempotencyKey` and records its answer::
 
-    @router.post("/courses", status_code=201, responses=problem_responses(*IDEMPOTENCY_PROBLEMS))
+    @router.post("/courses", status_code=201)  # its problems are declared by shared/openapi.py
     async def create_course(body: CourseIn, session: DbSession, idempotency: IdempotencyKey, response: Response,
                             principal: StaffOnly) -> CourseOut:
         course = await service.create_course(session=session, data=body)

@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import BaseModel
 
 from shared.auth import CurrentPrincipal
-from shared.problems import problem_responses
 from shared.routes import APIRouter
 
 router = APIRouter(tags=["auth"])
@@ -33,7 +32,6 @@ class WhoAmI(BaseModel):
     "/whoami",
     response_model=WhoAmI,
     summary="The caller, from the bearer token this service verified",
-    responses=problem_responses("not_authenticated", "invalid_token", "token_expired"),
 )
 async def whoami(principal: CurrentPrincipal) -> WhoAmI:
     return WhoAmI(

@@ -18,7 +18,7 @@ from services.gateway.consent.models import Consent, ConsentPurpose
 from services.gateway.consent.schemas import ConsentCheck, ConsentIn, ConsentOut, ConsentTexts, SharedStudent
 from shared.auth import require
 from shared.db import DbSession
-from shared.idempotency import IDEMPOTENCY_PROBLEMS, IdempotencyKey
+from shared.idempotency import IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import problem_responses
 from shared.routes import APIRouter
@@ -64,7 +64,7 @@ async def check_consent(
     "", status_code=201, response_model=ConsentOut,
     responses=problem_responses(
         "student_not_found", "partner_not_found", "consent_partner_required", "consent_text_outdated",
-        "consent_already_given", "consent_not_allowed", *IDEMPOTENCY_PROBLEMS,
+        "consent_already_given", "consent_not_allowed",
     ),
     summary="Give consent for a child (guardian) or for yourself (a student of 14 or more)",
 )

@@ -44,7 +44,7 @@ from services.gateway.identity.schemas import (
 )
 from shared.auth import USER_ROLES, require
 from shared.db import DbSession
-from shared.idempotency import IDEMPOTENCY_PROBLEMS, IdempotencyKey
+from shared.idempotency import IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, language, problem_responses
 from shared.routes import APIRouter
@@ -109,7 +109,7 @@ REVEAL_DOC = (
 
 @router.post(
     "/schools", status_code=201, response_model=SchoolOut,
-    responses=problem_responses("school_name_taken", *IDEMPOTENCY_PROBLEMS),
+    responses=problem_responses("school_name_taken"),
     summary="Register a school",
 )
 async def create_school(
@@ -154,7 +154,7 @@ _PERSON_PROBLEMS = ("id_number_format", "id_number_checksum", "id_number_birth_d
 @router.post(
     "/users", status_code=201, response_model=UserOut,
     responses=problem_responses(
-        "username_taken", "id_number_taken", "school_not_found", *_PERSON_PROBLEMS, *IDEMPOTENCY_PROBLEMS
+        "username_taken", "id_number_taken", "school_not_found", *_PERSON_PROBLEMS
     ),
     summary="Create a user (any roles)",
 )
@@ -363,7 +363,7 @@ async def import_students(
 
 @router.post(
     "/partners", status_code=201, response_model=PartnerOut,
-    responses=problem_responses("partner_name_taken", *IDEMPOTENCY_PROBLEMS),
+    responses=problem_responses("partner_name_taken"),
     summary="Register a partner university",
 )
 async def create_partner(principal: Admin, body: PartnerIn, session: DbSession, idempotency: IdempotencyKey) -> PartnerOut:

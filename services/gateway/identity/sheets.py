@@ -250,30 +250,20 @@ def check_rows(table: Table, *, today: date, default_school: str | None) -> tupl
         for column, limit in MAX_LENGTH.items():
             if text[column] is not None and len(text[column]) > limit:
                 bad(column, "row_value_too_long", limit=limit)
-        resident = None
-        if text["id_number"] is not None:
+        def parsed(column: str, parse: Any, raw: Any) -> Any:
+            """`parse(raw)` for a filled cell, or None (an empty one, or one refused with its reason)."""
+            if text[column] is None:
+                return None
             try:
-                resident = parse_resident_id(text["id_number"], today=today)
+                return parse(raw)
             except InvalidValue as exc:
-                bad("id_number", exc.code)
-        grade = None
-        if text["grade"] is not None:
-            try:
-                grade = parse_grade(values.get("grade"))
-            except InvalidValue as exc:
-                bad("grade", exc.code)
-        guardian_phone = None
-        if text["guardian_phone"] is not None:
-            try:
-                guardian_phone = normalise_phone(text["guardian_phone"])
-            except InvalidValue as exc:
-                bad("guardian_phone", exc.code)
-        phone = None
-        if text["phone"] is not None:
-            try:
-                phone = normalise_phone(text["phone"])
-            except InvalidValue as exc:
-                bad("phone", exc.code)
+                bad(column, exc.code)
+                return None
+
+        resident = parsed("id_number", lambda v: parse_resident_id(v, today=today), text["id_number"])
+        grade = parsed("grade", parse_grade, values.get("grade"))
+        guardian_phone = parsed("guardian_phone", normalise_phone, text["guardian_phone"])
+        phone = parsed("phone", normalise_phone, text["phone"])
         if phone is not None and phone == guardian_phone:
             bad("guardian_phone", "guardian_is_student")
         school = text["school"] or default_school

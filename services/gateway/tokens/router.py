@@ -110,7 +110,7 @@ async def jwks(request: Request) -> JSONResponse:
     openapi_extra=_FORM_BODY,
     responses=problem_responses(
         "token_request_invalid", "unsupported_grant_type", "invalid_scope", "invalid_client",
-        "invalid_credentials", "invalid_refresh_token", "login_throttled", "rate_limited",
+        "invalid_credentials", "invalid_refresh_token", "login_throttled",
     ),
 )
 async def token(request: Request, session: DbSession) -> JSONResponse:
@@ -160,7 +160,7 @@ async def token(request: Request, session: DbSession) -> JSONResponse:
     dependencies=[Public],
     openapi_extra=_REVOKE_BODY,
     responses={200: {"description": "Revoked, or not a token we know (RFC 7009 2.2)."}}
-    | problem_responses("token_request_invalid", "unsupported_token_type", "rate_limited"),
+    | problem_responses("token_request_invalid", "unsupported_token_type"),
 )
 async def revoke(request: Request, session: DbSession) -> JSONResponse:
     """Revokes the refresh token and every token of the same sign-in (sign out). Answers 200
@@ -181,7 +181,6 @@ async def revoke(request: Request, session: DbSession) -> JSONResponse:
     response_model=Me,
     tags=["auth"],
     summary="The caller: profile, roles, school, and a guardian's children",
-    responses=problem_responses("not_authenticated", "invalid_token", "token_expired"),
 )
 async def me(principal: CurrentPrincipal, session: DbSession) -> Me:
     return Me.model_validate(await service.me(session, principal))
@@ -196,7 +195,6 @@ async def me(principal: CurrentPrincipal, session: DbSession) -> Me:
     tags=["auth"],
     summary="List machine clients",
     dependencies=[Admin],
-    responses=problem_responses("not_authenticated", "invalid_token", "forbidden", "invalid_cursor"),
 )
 async def list_clients(session: DbSession, page: PageParams) -> Page[ClientOut]:
     return await paginate(
@@ -211,9 +209,7 @@ async def list_clients(session: DbSession, page: PageParams) -> Page[ClientOut]:
     tags=["auth"],
     summary="Create a machine client (its secret is shown once)",
     dependencies=[Admin],
-    responses=problem_responses(
-        "not_authenticated", "invalid_token", "forbidden", "client_id_taken", "client_partner_required", "client_partner_unknown"
-    ),
+    responses=problem_responses("client_id_taken", "client_partner_required", "client_partner_unknown"),
 )
 async def create_client(body: ClientIn, session: DbSession) -> JSONResponse:
     """No Idempotency-Key here: its stored replay would keep the secret in the database. A
@@ -231,7 +227,7 @@ async def create_client(body: ClientIn, session: DbSession) -> JSONResponse:
     tags=["auth"],
     summary="One machine client",
     dependencies=[Admin],
-    responses=problem_responses("not_authenticated", "invalid_token", "forbidden", "client_not_found"),
+    responses=problem_responses("client_not_found"),
 )
 async def get_client(client_id: ClientIdPath, session: DbSession) -> ClientOut:
     return ClientOut.of(await service.get_client(session, client_id))
@@ -243,7 +239,7 @@ async def get_client(client_id: ClientIdPath, session: DbSession) -> ClientOut:
     tags=["auth"],
     summary="Rename, re-scope, disable or enable a machine client",
     dependencies=[Admin],
-    responses=problem_responses("not_authenticated", "invalid_token", "forbidden", "client_not_found"),
+    responses=problem_responses("client_not_found"),
 )
 async def update_client(client_id: ClientIdPath, body: ClientPatch, session: DbSession) -> ClientOut:
     """A disabled client gets no new tokens, and every service refuses those it holds within a second."""
@@ -257,7 +253,7 @@ async def update_client(client_id: ClientIdPath, body: ClientPatch, session: DbS
     tags=["auth"],
     summary="Give a machine client a new secret (the old one stops working)",
     dependencies=[Admin],
-    responses=problem_responses("not_authenticated", "invalid_token", "forbidden", "client_not_found"),
+    responses=problem_responses("client_not_found"),
 )
 async def reset_client_secret(client_id: ClientIdPath, session: DbSession) -> JSONResponse:
     """The tokens got with the old secret stop working too, at every service within a second."""

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.app import create_service_app
 from shared.auth import Public, require
 from shared.db import DbSession, declarative_base
-from shared.idempotency import IDEMPOTENCY_PROBLEMS, IdempotencyKey, idempotency_table
+from shared.idempotency import IdempotencyKey, idempotency_table
 from shared.migrations import MigrationTree
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, problem_responses
@@ -113,7 +113,7 @@ async def get_widget(widget_id: uuid.UUID, request: Request, session: DbSession)
     return WidgetOut.model_validate(widget)
 
 
-@router.post("", status_code=201, summary="Create a widget", responses=problem_responses(*IDEMPOTENCY_PROBLEMS))
+@router.post("", status_code=201, summary="Create a widget")
 async def create_widget(
     body: WidgetIn, request: Request, session: DbSession, idempotency: IdempotencyKey
 ) -> WidgetOut:
@@ -133,7 +133,7 @@ async def create_widget(
 owned = APIRouter(prefix="/owned-widgets", tags=["widgets"])
 
 
-@owned.post("", status_code=201, summary="Create a widget as staff", responses=problem_responses(*IDEMPOTENCY_PROBLEMS))
+@owned.post("", status_code=201, summary="Create a widget as staff")
 async def create_owned_widget(
     body: WidgetIn,
     session: DbSession,

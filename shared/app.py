@@ -65,12 +65,15 @@ def create_service_app(
     access_log: bool = True,
     public_port: bool = False,
     contract_extra: Extra | None = None,
+    directory: Any = None,
 ) -> FastAPI:
     """Assemble a service. `lifespans` are extra async context managers entered after the database.
 
     `public_port`: the API port faces the internet (the gateway), so /metrics is served only on
     `SPROUT_METRICS_PORT`; other services serve it on their API port unless that is set.
-    `contract_extra` names problems the app answers for operations beyond what shared/openapi.py
+    `directory` (a shared.directory.Directory) gives the service its read model of the
+    gateway's directory: its routes, and its first load on start (its consumer is listed
+    among `consumers`, so `sprout migrate` registers it). `contract_extra` names problems the app answers for operations beyond what shared/openapi.py
     finds in the routes themselves (the gateway's rate limit).
     """
     name = settings.service_name
@@ -119,6 +122,10 @@ def create_service_app(
 
                 await stack.enter_async_context(run_consumers(engine, url, consumers, settings))
             await stack.enter_async_context(health.metrics_listener(app))
+            if directory is not None:
+                from shared.directory.sync import bootstrap
+
+                await stack.enter_async_context(bootstrap(app))
             for extra in lifespans:
                 await stack.enter_async_context(extra(app))
             log.info("service started", extra={"port": settings.listen_port})
@@ -145,6 +152,13 @@ def create_service_app(
     if not public_port and settings.metrics_port is None:
         app.include_router(health.metrics_router)
     app.include_router(whoami.router)
+    if directory is not None:
+        from shared.directory.router import router as directory_router
+
+        if directory.consumer not in consumers:
+            raise TypeError(f"{name}: list the directory's consumer among the service's consumers (events.py)")
+        app.state.directory = directory
+        app.include_router(directory_router)
     for router in routers:
         app.include_router(router)
     app.add_middleware(

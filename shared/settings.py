@@ -74,6 +74,9 @@ class BaseServiceSettings(BaseSettings):
     # This service's own machine client, for service-to-service calls (client-credentials grant).
     service_client_id: str | None = None
     service_client_secret: str | None = None
+    # A service with a directory read model (shared/directory/) loads it from the gateway on
+    # first start when it is empty, and reports not ready until it has.
+    directory_bootstrap: bool = True
 
     # Where the other services live; the gateway proxies to them, services call each other.
     gateway_url: str = "http://127.0.0.1:8000"

@@ -141,4 +141,6 @@ async def running_app(app, session: AsyncSession | None = None) -> AsyncIterator
 
 
 def service_settings(settings_cls, database_url: str, **overrides):
+    # One service alone has no gateway to load its directory from (tests/directory/ test that).
+    overrides.setdefault("directory_bootstrap", False)
     return settings_cls(database_url=database_url, env="test", log_json=True, **overrides)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.courses.db import directory
 from services.courses.events import consumers
 from services.courses.settings import CoursesSettings
 from shared.app import create_service_app, service_tree
@@ -18,4 +19,5 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         routers=[],
         migration_tree=service_tree("courses", Path(__file__).parent),
         consumers=consumers,
+        directory=directory,
     )

@@ -1,3 +1,5 @@
 """Events the courses service publishes and the consumers of those it takes in."""
 
-consumers: list = []
+from services.courses.db import directory
+
+consumers: list = [directory.consumer]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.mentoring.db import directory
 from services.mentoring.events import consumers
 from services.mentoring.settings import MentoringSettings
 from shared.app import create_service_app, service_tree
@@ -18,4 +19,5 @@ def create_app(settings: MentoringSettings | None = None) -> FastAPI:
         routers=[],
         migration_tree=service_tree("mentoring", Path(__file__).parent),
         consumers=consumers,
+        directory=directory,
     )

@@ -1,3 +1,5 @@
 """Events the mentoring service publishes and the consumers of those it takes in."""
 
-consumers: list = []
+from services.mentoring.db import directory
+
+consumers: list = [directory.consumer]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.selection.db import directory
 from services.selection.events import consumers
 from services.selection.settings import SelectionSettings
 from shared.app import create_service_app, service_tree
@@ -18,4 +19,5 @@ def create_app(settings: SelectionSettings | None = None) -> FastAPI:
         routers=[],
         migration_tree=service_tree("selection", Path(__file__).parent),
         consumers=consumers,
+        directory=directory,
     )

@@ -1,3 +1,5 @@
 """Events the selection service publishes and the consumers of those it takes in."""
 
-consumers: list = []
+from services.selection.db import directory
+
+consumers: list = [directory.consumer]

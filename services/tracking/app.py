@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.tracking.db import directory
 from services.tracking.events import consumers
 from services.tracking.settings import TrackingSettings
 from shared.app import create_service_app, service_tree
@@ -18,4 +19,5 @@ def create_app(settings: TrackingSettings | None = None) -> FastAPI:
         routers=[],
         migration_tree=service_tree("tracking", Path(__file__).parent),
         consumers=consumers,
+        directory=directory,
     )

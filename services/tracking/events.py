@@ -1,3 +1,5 @@
 """Events the tracking service publishes and the consumers of those it takes in."""
 
-consumers: list = []
+from services.tracking.db import directory
+
+consumers: list = [directory.consumer]

@@ -321,6 +321,7 @@ class _Loop:
     consumer: Consumer
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
+    subscribed: bool = False
 
 
 class Worker:
@@ -365,7 +366,16 @@ class Worker:
 
     async def start(self) -> None:
         self._event_loop = asyncio.get_running_loop()
-        await register_subscriptions(self.engine, [lp.consumer for lp in self.loops.values()])
+        # Subscribed before start returns when the database answers (what is published from
+        # then on is owed to them); when it does not, each loop subscribes as soon as it can.
+        try:
+            await register_subscriptions(self.engine, [lp.consumer for lp in self.loops.values()])
+            subscribed = True
+        except Exception as exc:  # noqa: BLE001 - a service starts without its database
+            log.warning("cannot subscribe the consumers yet; their loops will", extra={"error": repr(exc)})
+            subscribed = False
+        for lp in self.loops.values():
+            lp.subscribed = subscribed
         try:
             self._unwatch_clock = clock.on_change(self._on_clock_change)
             await self.listener.start()
@@ -438,6 +448,9 @@ class Worker:
         while not self._stopped.is_set():
             lp.wake.clear()
             try:
+                if not lp.subscribed:
+                    await register_subscriptions(self.engine, [lp.consumer])
+                    lp.subscribed = True
                 outcome = await self._run_batch(lp.consumer)
                 errors = 0
                 if outcome.claimed and outcome.more:

@@ -53,7 +53,8 @@ def real_service(name: str, database_url: str) -> FastAPI:
     settings_cls = next(
         v for k, v in vars(settings_module).items() if k.endswith("Settings") and getattr(v, "service_name", None) == name
     )
-    return module.create_app(settings_cls(database_url=database_url, env="test", events_enabled=False))
+    # Events off: the gateway's tests are about its HTTP; tests/directory/ test the read model.
+    return module.create_app(settings_cls(database_url=database_url, env="test", events_enabled=False, directory_bootstrap=False))
 
 
 # ---------------------------------------------------------------- the stand-in service

@@ -120,9 +120,24 @@ ALL_CONSENTS = at_least("child_participation", "child_sharing", "student_partici
 # A guardian's own child, a student's own records.
 MY_CONSENT = {"guardian": "child_participation", "student": "student_participation", "*": "child_participation"}
 
+def _directory(service: str) -> list[Route]:
+    """Every domain service's view of the directory (shared/directory/router.py), scoped as its lists are."""
+    return [
+        Route(service, "GET", "/directory/students", STUDENT_READERS, query=PAGE,
+              rows={"admin": ALL_STUDENTS, "staff": ALL_STUDENTS, "coordinator": only("student", "child"),
+                    "guardian": only("child"), "student": only("student")}),
+        Route(service, "GET", "/directory/students/{student_id}", STUDENT_READERS,
+              path_params={"student_id": {"guardian": "child", "*": "student"}}),
+        Route(service, "GET", "/directory/status", frozenset({"admin", "staff", "service"})),
+    ]
+
+
+DOMAIN_SERVICES = ("selection", "mentoring", "courses", "tracking")
+
 ROUTES: list[Route] = [
     # ---------------------------------------------------------------- every service: probes and the caller
-    *(r for name in ("gateway", "selection", "mentoring", "courses", "tracking") for r in _probes(name)),
+    *(r for name in ("gateway", *DOMAIN_SERVICES) for r in _probes(name)),
+    *(r for name in DOMAIN_SERVICES for r in _directory(name)),
     # ---------------------------------------------------------------- gateway: docs and keys
     Route("gateway", "GET", "/openapi.json", PUBLIC),
     Route("gateway", "GET", "/docs", PUBLIC),
@@ -208,6 +223,7 @@ class Denial:
     status: int
     code: str
     why: str
+    service: str = "gateway"
 
 
 # Row-level rules on single records: out of scope is answered like "no such record" (404),
@@ -231,4 +247,14 @@ DENIALS: list[Denial] = [
            "the student withdrew their consent to share with this partner"),
     Denial("GET", "/partner/students/{student_id}", "partner", {"student_id": "other_student"}, 403, "consent_required",
            "the student consented to share with another university only"),
+    # Every domain service scopes its view of the directory as the gateway scopes its own.
+    *(
+        Denial("GET", "/directory/students/{student_id}", caller, {"student_id": student}, 404, "student_not_found", why, service)
+        for service in DOMAIN_SERVICES
+        for caller, student, why in (
+            ("coordinator", "other_student", "a coordinator sees only their school's students"),
+            ("guardian", "student", "a guardian sees only their own child"),
+            ("student", "child", "a student sees only themself"),
+        )
+    ),
 ]

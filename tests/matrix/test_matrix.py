@@ -68,7 +68,7 @@ def test_the_table_lists_every_route_of_every_service_and_nothing_else(monkeypat
         else:
             assert not row.rows, f"{key}: `rows` is for list endpoints"
     for d in DENIALS:
-        row = BY_KEY[f"gateway {d.method} {d.path}"]
+        row = BY_KEY[f"{d.service} {d.method} {d.path}"]
         assert _caller_role(d.caller) in row.allowed, f"{d}: a denial is for a caller allowed on the route"
 
 
@@ -207,8 +207,8 @@ async def test_each_role_sees_only_its_rows(world, route):
     assert not wrong, f"{route.key}:\n" + "\n".join(f"  {k}: {v}" for k, v in wrong.items())
 
 
-@pytest.mark.parametrize("denial", DENIALS, ids=lambda d: f"{d.caller}: {d.why}")
+@pytest.mark.parametrize("denial", DENIALS, ids=lambda d: f"{d.service} {d.caller}: {d.why}")
 async def test_a_row_that_is_not_the_callers_is_refused(world, denial: Denial):
-    route = BY_KEY[f"gateway {denial.method} {denial.path}"]
+    route = BY_KEY[f"{denial.service} {denial.method} {denial.path}"]
     r = await _call(world, route, world.caller(denial.caller), path_params=denial.path_params)
     assert (r.status_code, r.json().get("code")) == (denial.status, denial.code), r.text

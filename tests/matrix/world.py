@@ -128,7 +128,12 @@ async def matrix_world(database_url: str, engine: AsyncEngine) -> AsyncIterator[
             if name == "gateway":
                 continue
             factory = import_module(f"services.{name}.app").create_app
-            app = factory(_settings_class(name)(database_url=database_url, env="test", events_enabled=False, gateway_url=gateway_url))
+            app = factory(_settings_class(name)(
+                database_url=database_url, env="test", events_enabled=False, gateway_url=gateway_url,
+                # The world lives in one test transaction, which a first load could not see.
+                directory_bootstrap=False,
+            ))
+            app.dependency_overrides[get_session] = tx.request_session
             await stack.enter_async_context(app.router.lifespan_context(app))
             apps[name] = app
         clients = {}
@@ -219,6 +224,8 @@ async def _populate(w: World) -> None:
     assert r.status_code == 200, r.text
     ids["other_sharing"] = await give(other_headers, ids["other_student"], "partner_sharing", ids["other_university"])
 
+    await _fill_read_models(w, [*people.values(), child, other_student], [school_a, school_b], [(people["guardian"], child)])
+
     # One unmasked read, so the access log has a row to show.
     r = await http.get(
         f"/identity/students/{ids['student']}", params={"reveal": "phone"},
@@ -235,3 +242,32 @@ def new_id_number() -> str:
 
 def new_phone() -> str:
     return "139" + "".join(random.choices("0123456789", k=8))
+
+
+async def _fill_read_models(w: World, users, schools, links) -> None:
+    """Each domain service's directory read model holds the world, as its consumer would have it."""
+    from shared.directory.store import apply, group_by_kind
+    from shared.events.contracts import identity as ev
+
+    today = identity.today()
+    records: list[ev.DirectoryRecord] = [
+        ev.PersonRecord(
+            version=1, person_id=u.id, roles=list(u.roles), display_name=u.display_name, school_id=u.school_id,
+            partner_id=u.partner_id, grade=u.grade, birth_year=u.birth_date.year if u.birth_date else None,
+            under_14=None if u.birth_date is None else u.birth_date > today.replace(year=today.year - 14),
+            disabled=u.disabled,
+        )
+        for u in users
+    ]
+    records += [
+        ev.SchoolRecord(version=1, school_id=school.id, name=school.name, district=school.district, level=school.level.value)
+        for school in schools
+    ]
+    records += [ev.GuardianLinkRecord(version=1, guardian_id=g.id, student_id=c.id, relation="mother") for g, c in links]
+    for name, app in w.apps.items():
+        directory = getattr(app.state, "directory", None)
+        if directory is None:
+            continue
+        for batch in group_by_kind(records).values():
+            await apply(w.tx.session, directory.tables, batch)
+    await w.tx.session.flush()

@@ -35,6 +35,9 @@ def service_app(name: str, database_url: str, **overrides) -> FastAPI:
         for k, v in vars(settings_module).items()
         if k.endswith("Settings") and getattr(v, "service_name", None) == name
     )
+    # The directory's first load needs a gateway (tests/directory/ test it); the platform's
+    # tests run one service alone.
+    overrides.setdefault("directory_bootstrap", False)
     settings = settings_cls(database_url=database_url, env="test", log_json=True, **overrides)
     return module.create_app(settings)
 

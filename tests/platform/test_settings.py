@@ -39,6 +39,8 @@ def test_sprout_serve_in_production_without_a_database_url_exits_with_the_reason
 async def test_production_with_a_database_url_starts_and_is_ready(monkeypatch, database_url):
     monkeypatch.setenv("SPROUT_ENV", "production")
     monkeypatch.setenv("SPROUT_DATABASE_URL", database_url)
+    # Alone, without a gateway to load the directory from (tests/directory/ test that load).
+    monkeypatch.setenv("SPROUT_DIRECTORY_BOOTSTRAP", "false")
     settings = CoursesSettings()
     assert settings.env == "production"
     async with running_app(courses_app(settings)) as client:

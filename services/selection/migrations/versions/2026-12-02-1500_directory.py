@@ -1,0 +1,23 @@
+"""The selection schema: the directory read model (shared/directory/), kept from the gateway's events.
+
+Revision ID: sel0003
+Revises: sel0002
+Create Date: 2026-12-02 15:00:00
+"""
+
+from collections.abc import Sequence
+
+from shared.directory import create_directory_tables, drop_directory_tables
+
+revision: str = "sel0003"
+down_revision: str | None = "sel0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    create_directory_tables("selection")
+
+
+def downgrade() -> None:
+    drop_directory_tables("selection")

@@ -77,6 +77,8 @@ class BaseServiceSettings(BaseSettings):
     # A service with a directory read model (shared/directory/) loads it from the gateway on
     # first start when it is empty, and reports not ready until it has.
     directory_bootstrap: bool = True
+    # Records per page of the gateway's directory snapshot read by a resync.
+    directory_page_size: int = Field(default=200, ge=1, le=200)
 
     # Where the other services live; the gateway proxies to them, services call each other.
     gateway_url: str = "http://127.0.0.1:8000"

@@ -70,7 +70,6 @@ SNAPSHOT: tuple[tuple[str, type[DirectoryRecord]], ...] = (
     ("/directory/guardian-links", GuardianLinkRecord),
     ("/directory/consents", ConsentRecord),
 )
-PAGE_SIZE = 200
 
 
 class ResyncError(RuntimeError):
@@ -187,7 +186,7 @@ async def resync(
     settings: BaseServiceSettings,
     *,
     only_if_empty: bool = False,
-    page_size: int = PAGE_SIZE,
+    page_size: int | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> ResyncReport:
     """Load the gateway's snapshot into the read model, in one transaction under the directory's lock."""
@@ -215,7 +214,7 @@ async def resync(
                 for path, kind in SNAPSHOT:
                     keys = seen.setdefault(kind, [])
                     count = 0
-                    async for items in _pages(http, path, page_size):
+                    async for items in _pages(http, path, page_size or settings.directory_page_size):
                         report.pages += 1
                         records = [kind.model_validate(item) for item in items]
                         await apply(conn, t, records)

@@ -8,7 +8,8 @@ median ratio (`.sprout/bench/gateway.json`):
 
   proxied_throughput        req/s through the gateway versus direct; target ratio above 0.4
   gateway_cpu_per_request   the gateway's CPU per proxied request versus the service's CPU per
-                            request in the same run; target ratio below 3
+                            request in the same run; target ratio below 3 (a regression guard:
+                            it measures about 2 on the two-core development machine)
 
 The load comes from `wrk` when it is on PATH, else from `tests.perf.load` in its own
 process. A Python generator shares the two cores with the servers: its direct figure is

@@ -5,7 +5,7 @@ a plain ASGI endpoint (no FastAPI dependency resolution, no Request object) that
 reaches through the shared middleware alone (`install_proxy`), forwarding raw bytes over
 keep-alive connections to each service. Measured on two cores, a FastAPI route proxying
 through `httpx.AsyncClient` reached ~0.07 of direct throughput and one through aiohttp
-~0.42; `tests/perf/gateway_throughput.py` measures this one.
+~0.42; `tests/perf/gateway.py` measures this one.
 
 It still behaves like every other route of the gateway: the shared middleware echoes the
 request id, caps the body, checks the content type, logs and counts it, and its own

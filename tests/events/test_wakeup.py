@@ -22,7 +22,7 @@ async def test_notify_brings_each_event_to_its_handler_long_before_the_next_poll
     engine, database_url, ping_type, consumer_name, make_settings
 ):
     # A 120 s poll and a 30 s bound: an event that arrives at all came through NOTIFY. How
-    # fast it comes is a benchmark's question (`tasks.py bench events_latency`), not a test's.
+    # fast it comes is a benchmark's question (`tasks.py bench events`), not a test's.
     started: dict[int, float] = {}
 
     async def handle(session, event):

@@ -1,7 +1,8 @@
 """`python -m tests.perf [NAME [options]]` (or `python3 tasks.py bench [NAME [options]]`): run the benchmarks.
 
-With no name, every benchmark runs; each one prints its figures and writes them to
-`.sprout/bench/<NAME>.json` (tests/perf/harness.py `write_figures`).
+With no name, every benchmark runs with its default options; `NAME [options]` runs one
+(`bench events --seconds 5`; `bench events --help` lists its options). Each prints its
+figures and writes them to `.sprout/bench/<NAME>.json` (tests/perf/harness.py `write_figures`).
 """
 
 from __future__ import annotations
@@ -11,25 +12,30 @@ import sys
 
 # name -> what it measures; each module tests.perf.<name> has main(argv) -> exit code.
 BENCHMARKS = {
-    "gateway_throughput": "gateway throughput",
-    "events_latency": "event latency",
-    "auth_cost": "auth cost",
-    "revocation_latency": "revocation latency",
-    "request_cost": "request cost (database round trips)",
+    "gateway": "gateway throughput: a service's /healthz through the gateway versus directly",
+    "events": "event bus: publish commit -> handler start, and the claim's cost with timers waiting",
+    "auth": "auth cost: token verification, and gateway throughput with auth on versus off",
+    "revocation": "revocation latency: an account disabled -> the first 401 at the gateway and two replicas",
+    "requests": "request cost: a database-reading request before and after dropping the ping and BEGIN/COMMIT",
 }
+
+
+def _known() -> str:
+    return "\n".join(f"  {name:<11} {what}" for name, what in BENCHMARKS.items())
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `bench` runs them all; `bench NAME [options]` runs one, with its own options
-    # (`bench events_latency --seconds 5`; `bench events_latency --help` lists them).
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"{__doc__.splitlines()[0]}\n\nbenchmarks:\n{_known()}")
+        return 0
     names, options = (argv[:1], argv[1:]) if argv else (list(BENCHMARKS), [])
     if names[0] not in BENCHMARKS:
-        print(f"unknown benchmark {names[0]!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        print(f"unknown benchmark {names[0]!r}; the benchmarks are:\n{_known()}", file=sys.stderr)
         return 2
     code = 0
     for name in names:
-        print(f"== {BENCHMARKS[name]} (tests.perf.{name})", flush=True)
+        print(f"== {name}: {BENCHMARKS[name]} (tests/perf/{name}.py)", flush=True)
         module = importlib.import_module(f"tests.perf.{name}")
         code = module.main(options) or code
         print(flush=True)

@@ -1,10 +1,11 @@
-"""What benchmarks share: a scratch database, free ports, real service processes that always stop, and the load generator."""
+"""What benchmarks share: figures in one shape, a scratch database, free ports, real service processes that always stop, the load generator."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import secrets
@@ -16,29 +17,209 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES_DIR = ROOT / ".sprout" / "bench"
+T = TypeVar("T")
 
 
-def write_figures(name: str, figures: Mapping[str, object]) -> Path:
-    """Keep a benchmark's figures in `.sprout/bench/<name>.json`, with when and where they were taken."""
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    path = FIGURES_DIR / f"{name}.json"
+@dataclass(frozen=True)
+class Comparison:
+    """What a figure is measured against, in the same run (so the machine's load weighs on both)."""
+
+    name: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure's goal: its value (or its ratio to the comparison) below or above a bound, strictly."""
+
+    direction: Literal["below", "above"]
+    value: float
+    of: Literal["value", "ratio"] = "value"
+
+    def met(self, value: float | None, ratio: float | None) -> bool:
+        measured = value if self.of == "value" else ratio
+        if measured is None:
+            return False
+        return measured < self.value if self.direction == "below" else measured > self.value
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure; `value` None means it could not be measured (the target is then missed)."""
+
+    name: str
+    value: float | None
+    unit: str
+    comparison: Comparison
+    target: Target
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.value is None or not self.comparison.value:
+            return None
+        return self.value / self.comparison.value
+
+    @property
+    def target_met(self) -> bool:
+        return self.target.met(self.value, self.ratio)
+
+    def record(self) -> dict:
+        ratio = self.ratio
+        return {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "comparison": {"name": self.comparison.name, "value": self.comparison.value},
+            "ratio": round(ratio, 4) if ratio is not None else None,
+            "target": {"of": self.target.of, "direction": self.target.direction, "value": self.target.value},
+            "target_met": self.target_met,
+            **({"details": dict(self.details)} if self.details else {}),
+        }
+
+    def line(self) -> str:
+        ratio = f"{self.ratio:.3g}" if self.ratio is not None else "n/a"
+        value = f"{self.value:g}" if self.value is not None else "not measured"
+        bound = f"{self.target.of} {self.target.direction} {self.target.value:g}"
+        return (f"  {self.name:<30} {value:>10} {self.unit:<6} vs {self.comparison.name} "
+                f"{self.comparison.value:g}: ratio {ratio}; target {bound}: {'met' if self.target_met else 'MISSED'}")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """When, and on how loaded a machine, a benchmark ran: taken as it starts and again as it writes its figures."""
+
+    at: float
+    cores: int | None
+    load_average: tuple[float, float, float]
+
+    @classmethod
+    def now(cls) -> Machine:
+        return cls(time.time(), os.cpu_count(), os.getloadavg())
+
+    def record(self) -> dict:
+        one, five, fifteen = (round(x, 2) for x in self.load_average)
+        return {"1m": one, "5m": five, "15m": fifteen}
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def _commit() -> dict | None:
+    """The checked-out commit, and whether the tree differs from it; None outside a git checkout."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"sha": sha.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def _checked(figures: Sequence[Figure]) -> list[Figure]:
+    if not figures:
+        raise ValueError("a benchmark writes at least one figure")
+    names = set()
+    for figure in figures:
+        if not isinstance(figure, Figure):
+            raise ValueError(f"not a Figure: {figure!r}")
+        if not figure.name or figure.name in names:
+            raise ValueError(f"figure names must be given and unique: {figure.name!r}")
+        names.add(figure.name)
+        if not isinstance(figure.unit, str) or not figure.unit.strip():
+            raise ValueError(f"figure {figure.name!r} has no unit")
+        if not isinstance(figure.target, Target) or figure.target.direction not in ("below", "above") \
+                or figure.target.of not in ("value", "ratio") or not math.isfinite(figure.target.value):
+            raise ValueError(f"figure {figure.name!r} has no target (Target('below'|'above', bound, of='value'|'ratio'))")
+        if not isinstance(figure.comparison, Comparison) or not figure.comparison.name \
+                or not math.isfinite(figure.comparison.value):
+            raise ValueError(f"figure {figure.name!r} has no comparison measured in the same run")
+        if figure.value is not None and not math.isfinite(figure.value):
+            raise ValueError(f"figure {figure.name!r}: {figure.value} is not a measurement (None says 'not measured')")
+    return list(figures)
+
+
+def write_figures(
+    name: str,
+    figures: Sequence[Figure],
+    *,
+    started: Machine,
+    options: argparse.Namespace | Mapping[str, object],
+    details: Mapping[str, object] | None = None,
+    directory: Path = FIGURES_DIR,
+) -> Path:
+    """Print a benchmark's figures and keep them in `<directory>/<name>.json` (`.sprout/bench/` by default).
+
+    Every figures file has one shape, so that a release can compare runs:
+
+        {"benchmark": "events", "started_at": "...Z", "finished_at": "...Z",
+         "commit": {"sha": "...", "dirty": false} or null,
+         "machine": {"cores": 2, "load_average": {"at_start": {"1m": .., "5m": .., "15m": ..}, "at_end": {...}}},
+         "options": {the benchmark's command-line options},
+         "figures": [{"name", "value", "unit", "comparison": {"name", "value"}, "ratio" (value / comparison),
+                      "target": {"of": "value"|"ratio", "direction": "below"|"above", "value"}, "target_met",
+                      "details" (optional)}, ...],
+         "details": {...} (optional)}
+
+    A figure without a unit, a target or a comparison is refused (ValueError) before anything is written.
+    """
+    checked = _checked(figures)
+    finished = Machine.now()
     record = {
         "benchmark": name,
-        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "cores": os.cpu_count(),
-        "load_average": round(os.getloadavg()[0], 2),
-        "figures": dict(figures),
+        "started_at": _when(started.at),
+        "finished_at": _when(finished.at),
+        "commit": _commit(),
+        "machine": {
+            "cores": finished.cores,
+            "load_average": {"at_start": started.record(), "at_end": finished.record()},
+        },
+        "options": dict(vars(options) if isinstance(options, argparse.Namespace) else options),
+        "figures": [figure.record() for figure in checked],
+        **({"details": dict(details)} if details else {}),
     }
-    path.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
-    print(f"  figures written to {path.relative_to(ROOT)}", flush=True)
+    text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
+    path.write_text(text)
+    print(f"figures ({finished.cores} cores, load average {started.load_average[0]:.2f} at the start, "
+          f"{finished.load_average[0]:.2f} at the end):", flush=True)
+    for figure in checked:
+        print(figure.line(), flush=True)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    print(f"  written to {shown}", flush=True)
     return path
+
+
+def middle(items: Sequence[T], key: Callable[[T], float]) -> T:
+    """The item with the median `key` (the upper of the middle two for an even count)."""
+    return sorted(items, key=key)[len(items) // 2]
+
+
+def from_rounds(
+    name: str, unit: str, comparison: str, rounds: Sequence[tuple[float | None, float | None]], target: Target,
+    details: Mapping[str, object] | None = None,
+) -> Figure:
+    """A figure measured in interleaved rounds, each giving (comparison, value): the round with the
+    median ratio, so that value and comparison come from one round (a median of each would mix
+    rounds), with every round's ratio in the details."""
+
+    def ratio(pair: tuple[float | None, float | None]) -> float:
+        base, value = pair
+        return value / base if base and value is not None else 0.0
+
+    base, value = middle(rounds, ratio)
+    return Figure(name, value, unit, Comparison(comparison, base or 0), target,
+                  details={"ratios_by_round": [round(ratio(pair), 3) for pair in rounds], **(details or {})})
 
 
 @contextmanager
@@ -144,6 +325,14 @@ class LoadGenerator:
 
     def run(self, url: str, duration: float, headers: Mapping[str, str] | None = None) -> dict:
         return self._run(url, duration, headers or {})
+
+
+def run_summary(r: dict) -> str:
+    """A load run's latency, and its errors and non-2xx answers if it had any."""
+    text = f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"
+    if r["errors"] or r["non_2xx"]:
+        text += f"  (!! {r['errors']} errors, {r['non_2xx']} non-2xx)"
+    return text
 
 
 def add_generator_options(parser: argparse.ArgumentParser) -> None:

@@ -19,9 +19,18 @@ interleaved rounds (the median of each kept), it measures
            the migration heads; only the ping differs here
 
 and prints requests/s, the gateway's CPU per request and its database backends' CPU per
-request (from /proc; the figures least moved by other work on a shared machine), and each
-as a ratio after/before from the same run. It fails (exit code 1) on any error or non-2xx
-answer.
+request (from /proc; the figures least moved by other work on a shared machine), each
+`after` figure compared with `before` from the same round (the round with the median
+ratio; `.sprout/bench/requests.json`). It fails (exit code 1) on any error or non-2xx
+answer. Figures and targets, for `list` and for `readyz`:
+
+  <kind>_database_cpu   µs of database CPU per request; target ratio below 0.8 (list),
+                        1.0 (readyz)
+  <kind>_gateway_cpu    µs of gateway CPU per request; target ratio below 1.05
+  <kind>_throughput     req/s; target ratio above 0.95
+
+The targets say that `after` costs less than `before` where a round trip was dropped, with
+room for this machine's noise where the saving is small.
 """
 
 from __future__ import annotations
@@ -38,12 +47,19 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tests.perf.harness import (
-    ROOT, LoadGenerator, add_round_options, check_round_options, cpu_seconds, exit_on_sigterm, free_port, load_generator, scratch_database,
-    service_process, write_figures,
+    ROOT, LoadGenerator, Machine, Target, add_round_options, check_round_options, cpu_seconds, exit_on_sigterm, free_port,
+    from_rounds, load_generator, scratch_database, service_process, write_figures,
 )
 
 BEFORE_FLAG = "--serve-as-before"
 PASSWORD = "bench-password-long-enough"
+KINDS = ("list", "readyz")
+# what -> the measurement's key, its unit, and its target for each kind of request.
+MEASURES = {
+    "database_cpu": ("database_cpu_us", "µs", {"list": Target("below", 0.8, of="ratio"), "readyz": Target("below", 1.0, of="ratio")}),
+    "gateway_cpu": ("gateway_cpu_us", "µs", dict.fromkeys(KINDS, Target("below", 1.05, of="ratio"))),
+    "throughput": ("rps", "req/s", dict.fromkeys(KINDS, Target("above", 0.95, of="ratio"))),
+}
 
 
 def serve_as_before(port: int) -> None:
@@ -122,12 +138,8 @@ def _measured(load: LoadGenerator, url: str, duration: float, headers: dict, gat
     n = result["requests"] or 1
     result["gateway_cpu_us"] = round((gateway_after - gateway_before) / n * 1e6) if None not in (gateway_before, gateway_after) else None
     result["database_cpu_us"] = round(database / n * 1e6)
+    result["rps"] = round(result["rps"])
     return result
-
-
-def _median(runs: list[dict], key: str) -> float | None:
-    values = sorted(r[key] for r in runs if r.get(key) is not None)
-    return values[len(values) // 2] if values else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,16 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == [BEFORE_FLAG]:
         serve_as_before(int(argv[1]))
         return 0
-    p = argparse.ArgumentParser(prog="python -m tests.perf.request_cost", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m tests.perf.requests", description=__doc__.splitlines()[0])
     add_round_options(p, connections=16)
     args = p.parse_args(argv)
     check_round_options(args, p)
     exit_on_sigterm()
+    started = Machine.now()
     load = load_generator(args, p)
 
     print(
         f"request cost, before versus after: {args.connections} connections, {args.duration:g} s each, "
-        f"median of {args.rounds} interleaved rounds",
+        f"{args.rounds} interleaved rounds",
         flush=True,
     )
     print(f"  generator: {load.description}", flush=True)
@@ -163,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         for version, database_url in (("before", before_db), ("after", after_db)):
             port, logs = free_port(), Path(tmp) / version
             logs.mkdir()
-            command = [sys.executable, "-m", "tests.perf.request_cost", BEFORE_FLAG, str(port)] if version == "before" else None
+            command = [sys.executable, "-m", "tests.perf.requests", BEFORE_FLAG, str(port)] if version == "before" else None
             url, pid = stack.enter_context(
                 service_process("gateway", port, {**env, "SPROUT_DATABASE_URL": database_url}, logs, command=command)
             )
@@ -186,17 +199,13 @@ def main(argv: list[str] | None = None) -> int:
             for label, version, path, with_token in runs:
                 measured[label].append(one(version, path, with_token, args.duration))
 
-    figures: dict[str, object] = {}
-    for kind in ("list", "readyz"):
-        b, a = measured[f"{kind}/before"], measured[f"{kind}/after"]
-        row = {}
-        for key, unit in (("rps", "req/s"), ("gateway_cpu_us", "µs gateway CPU"), ("database_cpu_us", "µs database CPU")):
-            before, after = _median(b, key), _median(a, key)
-            ratio = after / before if before and after is not None else None
-            row[key] = {"before": before, "after": after, "ratio": round(ratio, 3) if ratio is not None else None}
-            shown = f"{ratio:.2f}" if ratio is not None else "n/a"
-            print(f"  {kind:<7} {unit:<18} before {before!s:>8}   after {after!s:>8}   after/before {shown}", flush=True)
-        figures[kind] = row
+    figures = []
+    for kind in KINDS:
+        rounds = list(zip(measured[f"{kind}/before"], measured[f"{kind}/after"], strict=True))
+        figures += [
+            from_rounds(f"{kind}_{what}", unit, "before", [(b[key], a[key]) for b, a in rounds], targets[kind])
+            for what, (key, unit, targets) in MEASURES.items()
+        ]
     failed = {
         label: (sum(r["errors"] for r in [warm[label], *rs]), sum(r["non_2xx"] for r in [warm[label], *rs]))
         for label, rs in measured.items()
@@ -204,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = {label: counts for label, counts in failed.items() if counts != (0, 0)}
     for label, (errors, non_2xx) in failed.items():
         print(f"  !! FAILED: {label}: {errors} errors, {non_2xx} non-2xx answers over all its runs", flush=True)
-    figures["failed"] = bool(failed)
-    write_figures("request_cost", figures)
+    write_figures("requests", figures, started=started, options=args,
+                  details={"generator": load.description, "failed": bool(failed)})
     return 1 if failed else 0
 
 

@@ -2,13 +2,14 @@
 
 Part one runs in this process: the verifier every service runs (shared/tokens.py) over
 freshly signed EdDSA tokens, first seen (signature and claims checked) and seen again
-(the verified-token cache), what signing one costs the gateway, and what the gateway's
-edge layer (services/gateway/limits/edge.py) adds to a request.
+(the verified-token cache), the bare Ed25519 signature check of the same tokens (what no
+verifier can avoid), what signing one costs the gateway, and what the gateway's edge layer
+(services/gateway/limits/edge.py) adds to a request.
 
 Part two starts real processes on a scratch database (`sprout serve`, one uvicorn worker
 each): courses, and two gateways in front of it sharing their keys through the database,
 one with the rate limit (and so token verification at the gateway) on, one with it off.
-Then, with 64 keep-alive connections from the generator gateway_throughput.py uses (wrk when
+Then, with 64 keep-alive connections from the generator tests/perf/gateway.py uses (wrk when
 it is on PATH, else `python -m tests.perf.load` in its own process, which competes with the
 servers for the cores; compare ratios from one generator only), one after the other:
 
@@ -18,16 +19,27 @@ servers for the cores; compare ratios from one generator only), one after the ot
   full      limits on,  GET /api/courses/whoami with a token: the service verifies it
             too and the route runs its access rule
 
-and prints requests/s (the median of interleaved rounds) and each as a ratio of `off`,
-from the same run. It fails (exit code 1) if any request got an error or a non-2xx answer:
-`whoami` answers 401 without the token, so a token that did not arrive cannot pass for a
-fast run.
+in interleaved rounds. It fails (exit code 1) if any request got an error or a non-2xx
+answer: `whoami` answers 401 without the token, so a token that did not arrive cannot pass
+for a fast run. Figures (`.sprout/bench/auth.json`; throughput from the round with the
+median ratio):
+
+  verify_cold                  µs per first verification versus the bare signature check;
+                               target ratio below 3
+  verify_cached                µs per verification of a token already seen versus
+                               verify_cold; target ratio below 0.05
+  throughput_token_at_gateway  req/s of `gateway` versus `off`; target ratio above 0.7
+  throughput_token_at_both     req/s of `full` versus `off`; target ratio above 0.6
+
+The targets are regression guards, set with room below (or above) what this benchmark
+has measured on the two-core development machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -42,9 +54,14 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tests.perf.harness import (
-    write_figures,
-    ROOT, add_round_options, check_round_options, exit_on_sigterm, free_port, load_generator, scratch_database, service_process,
+    ROOT, Comparison, Figure, Machine, Target, add_round_options, check_round_options, exit_on_sigterm, free_port,
+    from_rounds, load_generator, run_summary, scratch_database, service_process, write_figures,
 )
+
+TARGET_COLD_RATIO = 3.0
+TARGET_CACHED_RATIO = 0.05
+TARGET_GATEWAY_RATIO = 0.7
+TARGET_FULL_RATIO = 0.6
 
 
 # ---------------------------------------------------------------- part one: verification in-process
@@ -74,6 +91,14 @@ async def _verify_costs(n: int) -> dict[str, float]:
     tokens = [jwt.encode(p, private, algorithm="EdDSA", headers={"kid": key.kid}) for p in payloads]
     signed = time.perf_counter() - t0
 
+    public = private.public_key()
+    signed_parts = [token.encode().rsplit(b".", 1) for token in tokens]
+    signatures = [base64.urlsafe_b64decode(sig + b"=" * (-len(sig) % 4)) for _, sig in signed_parts]
+    t0 = time.perf_counter()
+    for (message, _), signature in zip(signed_parts, signatures, strict=True):
+        public.verify(signature, message)
+    bare = time.perf_counter() - t0
+
     t0 = time.perf_counter()
     for token in tokens:
         await verifier.verify(token)
@@ -85,7 +110,7 @@ async def _verify_costs(n: int) -> dict[str, float]:
             await verifier.verify(token)
     warm = (time.perf_counter() - t0) / 5
     return {
-        "sign_us": signed / n * 1e6, "cold_us": cold / n * 1e6, "warm_us": warm / n * 1e6,
+        "sign_us": signed / n * 1e6, "signature_us": bare / n * 1e6, "cold_us": cold / n * 1e6, "warm_us": warm / n * 1e6,
         **await _limiter_costs(verifier, tokens[0], n),
     }
 
@@ -144,14 +169,11 @@ def _service_token(gateway: str, database_url: str) -> str:
 
 def _line(label: str, what: str, r: dict, base: float | None) -> str:
     ratio = f"  ratio {r['rps'] / base:.2f}" if base else ""
-    tail = f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"
-    if r["errors"] or r["non_2xx"]:
-        tail += f"  (!! {r['errors']} errors, {r['non_2xx']} non-2xx)"
-    return f"  {label:<8} {what:<52} {r['rps']:>8.0f} req/s{ratio}   {tail}"
+    return f"  {label:<8} {what:<52} {r['rps']:>8.0f} req/s{ratio}   {run_summary(r)}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.perf.auth_cost", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m tests.perf.auth", description=__doc__.splitlines()[0])
     p.add_argument("--tokens", type=int, default=2000, help="tokens in the verification benchmark (at most 100000)")
     add_round_options(p, connections=64)
     args = p.parse_args(argv)
@@ -159,11 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.tokens <= 100_000:
         p.error("--tokens must be in (0, 100000]")
     exit_on_sigterm()
+    started = Machine.now()
     load = load_generator(args, p)
 
     costs = asyncio.run(_verify_costs(args.tokens))
     print(f"token verification in a service ({args.tokens} EdDSA tokens, shared/tokens.py TokenVerifier):", flush=True)
     print(f"  cold (signature and claims)  {costs['cold_us']:8.1f} µs per verify", flush=True)
+    print(f"  the bare signature check     {costs['signature_us']:8.1f} µs per token", flush=True)
     print(f"  warm (verified-token cache)  {costs['warm_us']:8.1f} µs per verify", flush=True)
     print(f"  signing one (the gateway)    {costs['sign_us']:8.1f} µs per token", flush=True)
     print("the gateway's edge layer (rate limit, cached token check, RateLimit-* headers), per request:", flush=True)
@@ -172,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"gateway throughput, auth on versus off: {args.connections} connections, {args.duration:g} s each, "
-        f"median of {args.rounds} interleaved rounds",
+        f"{args.rounds} interleaved rounds",
         flush=True,
     )
     print(f"  generator: {load.description}", flush=True)
@@ -208,31 +232,42 @@ def main(argv: list[str] | None = None) -> int:
         ]
         # Warm both gateways, their pools and the caches.
         warm = {label: load.run(url, 1, headers) for label, url, headers, _ in runs}
-        # Interleaved rounds, the median of each kept: on a shared machine, load from elsewhere
-        # then weighs on every kind alike instead of on whichever ran at the wrong moment.
+        # Interleaved rounds, the one with the median ratio kept: on a shared machine, load from
+        # elsewhere then weighs on every kind alike instead of on whichever ran at the wrong moment.
         measured: dict[str, list[dict]] = {label: [] for label, *_ in runs}
-        for _ in range(args.rounds):
+        for i in range(args.rounds):
             for label, url, headers, _ in runs:
                 measured[label].append(load.run(url, args.duration, headers))
-        results = {label: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for label, rs in measured.items()}
+            base = measured["off"][i]["rps"]
+            print(f"  round {i + 1}:", flush=True)
+            for label, _, _, what in runs:
+                print(_line(label, what, measured[label][i], base if label != "off" else None), flush=True)
 
-    base = results["off"]["rps"]
-    for label, _, _, what in runs:
-        print(_line(label, what, results[label], base if label != "off" else None), flush=True)
     # Every run is checked, the warm-up too, not only the medians shown: one bad round must
     # not hide behind two good ones.
     failed = {label: _bad([warm[label], *rs]) for label, rs in measured.items() if _bad([warm[label], *rs]) != (0, 0)}
     for label, (errors, non_2xx) in failed.items():
         why = " (with a token: did the Authorization header arrive?)" if label != "off" and non_2xx else ""
         print(f"  !! FAILED: {label}: {errors} errors, {non_2xx} non-2xx answers over all its runs{why}", flush=True)
-    write_figures("auth_cost", {
-        "verify_cold_us": round(costs["cold_us"], 1), "verify_warm_us": round(costs["warm_us"], 2),
+
+    def throughput(name: str, label: str, target: float) -> Figure:
+        rounds = list(zip(measured["off"], measured[label], strict=True))
+        return from_rounds(name, "req/s", "throughput_auth_off", [(round(off["rps"]), round(on["rps"])) for off, on in rounds],
+                           Target("above", target, of="ratio"), details={"p99_ms_by_round": [on["p99_ms"] for _, on in rounds]})
+
+    figures = [
+        Figure("verify_cold", round(costs["cold_us"], 1), "µs", Comparison("ed25519_verify", round(costs["signature_us"], 1)),
+               Target("below", TARGET_COLD_RATIO, of="ratio"), details={"tokens": args.tokens}),
+        Figure("verify_cached", round(costs["warm_us"], 2), "µs", Comparison("verify_cold", round(costs["cold_us"], 1)),
+               Target("below", TARGET_CACHED_RATIO, of="ratio")),
+        throughput("throughput_token_at_gateway", "gateway", TARGET_GATEWAY_RATIO),
+        throughput("throughput_token_at_both", "full", TARGET_FULL_RATIO),
+    ]
+    write_figures("auth", figures, started=started, options=args, details={
+        "generator": load.description,
         "sign_us": round(costs["sign_us"], 1),
-        "edge_anonymous_us": round(costs["edge_anonymous_us"] - costs["edge_bare_us"], 1),
-        "edge_token_us": round(costs["edge_token_us"] - costs["edge_bare_us"], 1),
-        "rps": {label: round(r["rps"]) for label, r in results.items()},
-        "ratio_gateway_vs_off": round(results["gateway"]["rps"] / base, 3) if base else None,
-        "ratio_full_vs_off": round(results["full"]["rps"] / base, 3) if base else None,
+        "edge_layer_us": {"anonymous": round(costs["edge_anonymous_us"] - costs["edge_bare_us"], 1),
+                          "with_token": round(costs["edge_token_us"] - costs["edge_bare_us"], 1)},
         "failed": bool(failed),
     })
     return 1 if failed else 0

@@ -5,29 +5,30 @@ loop, 5 s poll, so every wake-up is a NOTIFY), as a consuming service would; thi
 publishes one event per transaction at `--rate` events/s for `--seconds` seconds, noting
 the wall-clock time just before each COMMIT. The handler notes the wall-clock time as it
 starts and writes it into its effect row. Latency is the difference, so it includes the
-commit itself, the NOTIFY, the claim (its query and its commit) and the savepoint. Target:
-p99 < 20 ms.
+commit itself, the NOTIFY, the claim (its query and its commit) and the savepoint. Figure
+`latency_p99`, compared with the p99 of the COMMITs themselves (the part of the latency the
+bus cannot shorten, and as moved as it by the machine's load). Target: p99 below 20 ms.
 
 Then, on the same scratch database, the claim itself (`worker.claim_due`: locking, counting
 the attempts, scheduling the retries; in a transaction rolled back each time) of 32 due deliveries, for two consumers in alternation: one with
 `--timers` timers not yet due (100,000 by default), one with none ("bare"). First with the
 statistics taken before the timers existed (autovacuum lagging behind), then after ANALYZE.
-Reported as the ratio of the median claim times, timers to bare, and as the rows each claim
-read from the delivery table (PostgreSQL's own counters). Target: ratio < 2.
+Figures `claim_with_timers` (stale statistics) and `claim_with_timers_analyzed`: the median
+claim time with timers versus bare, with the rows each claim read from the delivery table
+(PostgreSQL's own counters) as details. Target: ratio below 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.perf.harness import exit_on_sigterm, scratch_database, write_figures
+from tests.perf.harness import Comparison, Figure, Machine, Target, exit_on_sigterm, scratch_database, write_figures
 
 TARGET_P99_MS = 20.0
 TARGET_CLAIM_RATIO = 2.0
@@ -117,7 +118,7 @@ async def _run(url: str, workdir: Path, rate: float, seconds: float, batch: int)
         "rate": total / elapsed,
         "behind": behind,
         "latencies": latencies,
-        "commit_ms": statistics.median(commit_seconds) * 1000 if commit_seconds else float("nan"),
+        "commit_ms": sorted(x * 1000 for x in commit_seconds),
     }
 
 
@@ -188,7 +189,7 @@ async def _unused(session, event) -> None:  # the subscription's owner runs in t
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.perf.events_latency", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m tests.perf.events", description=__doc__.splitlines()[0])
     p.add_argument("--rate", type=float, default=200.0, help="events published per second (at most 2000)")
     p.add_argument("--seconds", type=float, default=10.0, help="how long to publish (at most 60)")
     p.add_argument("--batch", type=int, default=32, help="the consumer's events_batch_size")
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.timers <= 1_000_000:
         p.error("--timers must be in (0, 1000000]")
     exit_on_sigterm()
+    started = Machine.now()
 
     print(f"event latency: publish {args.rate:g} events/s for {args.seconds:g} s, one event per transaction", flush=True)
     print("  consumer: tests.events.consumer_process in its own process, batch "
@@ -207,33 +209,34 @@ def main(argv: list[str] | None = None) -> int:
         r = asyncio.run(_run(url, Path(tmp), args.rate, args.seconds, args.batch))
         claim = asyncio.run(_claim_cost(url, args.timers))
 
-    lat = r["latencies"]
+    lat, commits = r["latencies"], r["commit_ms"]
     print(f"  published {r['published']} at {r['rate']:.1f}/s ({r['behind']} sent late), handled {r['handled']}")
-    print(f"  median COMMIT time {r['commit_ms']:.2f} ms; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     if not lat:
         print("  no event reached its handler", file=sys.stderr)
         return 1
     p50, p90, p99 = (_percentile(lat, q) for q in (0.5, 0.9, 0.99))
     print(f"  latency ms: p50 {p50:.2f}  p90 {p90:.2f}  p99 {p99:.2f}  max {lat[-1]:.2f}  (n={len(lat)})")
-    verdict = "met" if p99 < TARGET_P99_MS else "MISSED"
-    print(f"  target p99 < {TARGET_P99_MS:g} ms: {verdict}", flush=True)
+    print(f"  COMMIT ms: p50 {_percentile(commits, 0.5):.2f}  p99 {_percentile(commits, 0.99):.2f}")
 
-    ratios = {k: round(v["timers"]["median_ms"] / v["bare"]["median_ms"], 2) for k, v in claim.items()}
     print(f"claim of 32 due deliveries, with {args.timers:,} timers not yet due vs none "
           f"({CLAIM_RUNS} claims each, in alternation; median / p99, rows read from the delivery table):")
-    for key, label in [("stale_statistics", "statistics from before the timers"), ("analyzed", "after ANALYZE")]:
+    figures = [
+        Figure("latency_p99", round(p99, 2), "ms", Comparison("commit_p99", round(_percentile(commits, 0.99), 2)),
+               Target("below", TARGET_P99_MS),
+               details={"latency_ms": {"p50": round(p50, 2), "p90": round(p90, 2), "max": round(lat[-1], 2)},
+                        "commit_ms": {"p50": round(_percentile(commits, 0.5), 2)},
+                        "published": r["published"], "handled": r["handled"], "sent_late": r["behind"],
+                        "rate_per_s": round(r["rate"], 1)}),
+    ]
+    for key, name, label in [("stale_statistics", "claim_with_timers", "statistics from before the timers"),
+                             ("analyzed", "claim_with_timers_analyzed", "after ANALYZE")]:
         t, b = claim[key]["timers"], claim[key]["bare"]
         print(f"  {label:<34} timers {t['median_ms']:.2f} / {t['p99_ms']:.2f} ms, {t['rows_read']} rows;"
-              f"  bare {b['median_ms']:.2f} / {b['p99_ms']:.2f} ms, {b['rows_read']} rows;  ratio {ratios[key]:.2f}")
-    worst = max(ratios.values())
-    print(f"  target ratio < {TARGET_CLAIM_RATIO:g}: {'met' if worst < TARGET_CLAIM_RATIO else 'MISSED'}", flush=True)
-    write_figures("events_latency", {
-        "rate_per_s": args.rate, "seconds": args.seconds, "published": r["published"], "handled": r["handled"],
-        "latency_ms": {"p50": round(p50, 2), "p90": round(p90, 2), "p99": round(p99, 2), "max": round(lat[-1], 2)},
-        "target_p99_ms": TARGET_P99_MS, "target_met": p99 < TARGET_P99_MS,
-        "claim": {"timers": args.timers, "runs": CLAIM_RUNS, **claim, "ratio_to_bare": ratios,
-                  "target_ratio": TARGET_CLAIM_RATIO, "target_met": worst < TARGET_CLAIM_RATIO},
-    })
+              f"  bare {b['median_ms']:.2f} / {b['p99_ms']:.2f} ms, {b['rows_read']} rows")
+        figures.append(Figure(name, t["median_ms"], "ms", Comparison("claim_bare", b["median_ms"]),
+                              Target("below", TARGET_CLAIM_RATIO, of="ratio"),
+                              details={"timers": args.timers, "claims": CLAIM_RUNS, "with_timers": t, "bare": b}))
+    write_figures("events", figures, started=started, options=args)
     return 0 if r["handled"] == r["published"] else 1
 
 

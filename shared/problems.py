@@ -76,7 +76,7 @@ class ProblemError(Exception):
         **params: Any,
     ) -> None:
         if code not in CATALOGUE:
-            raise KeyError(f"error code {code!r} is not in shared/catalogue.py")
+            raise KeyError(f"error code {code!r} is not in the catalogue (shared/catalogue/)")
         self.code = code
         self.status = status or CATALOGUE[code].status
         self.headers = headers or {}

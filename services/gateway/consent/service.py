@@ -19,6 +19,7 @@ from shared import clock
 from shared.context import request_id_var
 from shared.problems import ProblemError
 from shared.tokens import Principal
+from shared.unique import insert_unique
 
 if TYPE_CHECKING:
     from services.gateway.settings import GatewaySettings
@@ -99,7 +100,7 @@ async def give(*, session: AsyncSession, principal: Principal, data: ConsentIn, 
         partner_id=data.partner_id, text_version=data.text_version, given_at=now,
     )
     # The partial unique index turns a concurrent second "give" into a conflict, not a second row.
-    await identity.insert_unique(session, consent, "consent_already_given", consent_id="(given concurrently)")
+    await insert_unique(session, consent, "consent_already_given", consent_id="(given concurrently)")
     return consent
 
 

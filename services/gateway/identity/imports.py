@@ -21,6 +21,7 @@ from services.gateway.identity.models import GuardianLink, UserAccount
 from services.gateway.identity.schemas import ImportMode
 from shared.problems import ProblemError
 from shared.tokens import Principal
+from shared.unique import unique_or_problem
 
 DESCRIPTION = """\
 Upload the school's list as `multipart/form-data` with the file in the field `file`: a CSV
@@ -126,7 +127,7 @@ async def import_students(
     plan: sheets.Plan = await _in_worker(pool, sheets.plan, read.sheet, answers, mode=mode, lang=lang)
     # Users first, then links: the links' foreign keys need the users' rows. A concurrent
     # import of the same student loses on the unique ID number index, as a 409.
-    async with service.unique_or_problem(session, "id_number_taken"):
+    async with unique_or_problem(session, "id_number_taken", constraints=service.CONSTRAINTS, username="?"):
         await repo.copy_rows(session, UserAccount.__table__, sheets.ACCOUNT_COLUMNS, plan.accounts)
     await repo.copy_rows(session, GuardianLink.__table__, sheets.LINK_COLUMNS, plan.links)
     return plan.report

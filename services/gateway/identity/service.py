@@ -6,14 +6,12 @@ Functions take keyword-only arguments and only `flush()`; the request's session 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.consent import repository as consent_repo
@@ -49,6 +47,7 @@ from shared import clock
 from shared.context import request_id_var
 from shared.problems import ProblemError
 from shared.tokens import Principal
+from shared.unique import flush_unique, insert_unique
 
 # Ages and birthdays are counted on the calendar of the programme's city; China keeps one
 # offset all year, so a fixed zone needs no time-zone database.
@@ -56,6 +55,9 @@ CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # Who may ask for unmasked personal data, besides the person themself and their guardians.
 REVEAL_ROLES = ("admin", "staff")
+
+# The problem a unique violation of each of the identity tables' constraints is (shared/unique.py).
+CONSTRAINTS = {"uq_user_account_id_number_index": "id_number_taken", "uq_user_account_username_lower": "username_taken"}
 
 
 def today() -> date:
@@ -218,7 +220,7 @@ async def create_user(*, session: AsyncSession, data: UserIn, cipher: FieldCiphe
     await _check_profile(session, user, school_changed=True, partner_changed=True)
     if user.id_number_index and await repo.id_indexes_taken(session, [user.id_number_index]):
         raise ProblemError("id_number_taken")
-    await insert_unique(session, user, "username_taken", username=data.username)
+    await insert_unique(session, user, "username_taken", constraints=CONSTRAINTS, username=data.username)
     return user
 
 
@@ -284,7 +286,7 @@ async def update_user(
     if "address" in changes:
         set_address(user, changes["address"], cipher=cipher)
     await _check_profile(session, user, school_changed=school_changed, partner_changed=partner_changed)
-    await flush_unique(session, "id_number_taken")
+    await flush_unique(session, "id_number_taken", constraints=CONSTRAINTS)
     if ends_sign_ins:
         await tokens.end_sign_ins(session, user)
     if was_guardian and not _in_office_as_guardian(user):
@@ -612,39 +614,3 @@ async def reencrypt_personal_data(*, session: AsyncSession, cipher: FieldCipher,
             changed += touched
         await session.flush()
         last = users[-1].id
-
-
-# ---------------------------------------------------------------- helpers
-
-
-@asynccontextmanager
-async def unique_or_problem(session: AsyncSession, code: str, **params: Any) -> AsyncIterator[None]:
-    """Run the block's writes in a savepoint; a unique violation (a concurrent create won the
-    race) becomes problem `code` and leaves the rest of the transaction usable."""
-    try:
-        async with session.begin_nested():
-            yield
-    except IntegrityError as exc:
-        raise _conflict(exc, code, **params) from None
-
-
-async def insert_unique(session: AsyncSession, row: Any, code: str, **params: Any) -> None:
-    """Insert `row`; a unique violation becomes problem `code`."""
-    async with unique_or_problem(session, code, **params):
-        session.add(row)
-
-
-async def flush_unique(session: AsyncSession, code: str, **params: Any) -> None:
-    async with unique_or_problem(session, code, **params):
-        await session.flush()
-
-
-def _conflict(exc: IntegrityError, code: str, **params: Any) -> Exception:
-    text = str(exc.orig)
-    if "id_number_index" in text:
-        return ProblemError("id_number_taken")
-    if "username_lower" in text:
-        return ProblemError("username_taken", username=params.get("username", "?"))
-    if "unique" in text.lower() or "duplicate" in text.lower():
-        return ProblemError(code, **params)
-    return exc

@@ -14,11 +14,12 @@ from typing import Annotated, ClassVar, Literal
 
 from fastapi import Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import DateTime, Integer, String, Uuid, func, select
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint, Uuid, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.app import create_service_app
 from shared.auth import Public, require
+from shared.catalogue import codes, define
 from shared.db import DbSession, declarative_base
 from shared.idempotency import IdempotencyKey, idempotency_table
 from shared.migrations import MigrationTree
@@ -28,6 +29,7 @@ from shared.routes import APIRouter
 from shared.settings import BaseServiceSettings
 from shared.strict import RequestModel
 from shared.tokens import Principal
+from shared.unique import insert_unique
 
 SCHEMA = "platform_sample"
 Base = declarative_base(SCHEMA)
@@ -47,6 +49,34 @@ class Widget(Base):
     name: Mapped[str] = mapped_column(String(100))
     rank: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Gadget(Base):
+    """A record with two unique constraints of different meaning, as a domain service's tables have."""
+
+    __tablename__ = "gadget"
+    __table_args__ = (UniqueConstraint("code"), UniqueConstraint("batch", "name"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    batch: Mapped[uuid.UUID] = mapped_column(Uuid)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+# The sample's own codes, registered the way a service's catalogue module registers them.
+codes({
+    "gadget_code_taken": define(
+        409, "Gadget code taken", "部件编号已被占用",
+        "A gadget with the code {gadget_code} exists already.", "编号为 {gadget_code} 的部件已存在。",
+    ),
+    "gadget_name_taken": define(
+        409, "Gadget name taken", "部件名称已被占用",
+        "Batch {batch} has a gadget named {name} already.", "批次 {batch} 中已有名为 {name} 的部件。",
+    ),
+})
+# The problem a unique violation of each of the gadget table's constraints is.
+GADGET_CONSTRAINTS = {"uq_gadget_code": "gadget_code_taken", "uq_gadget_batch_name": "gadget_name_taken"}
 
 
 class SampleSettings(BaseServiceSettings):
@@ -70,6 +100,22 @@ class WidgetOut(BaseModel):
     name: str
     rank: int
     created_at: datetime
+
+
+class GadgetIn(RequestModel):
+    batch: uuid.UUID
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class GadgetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    batch: uuid.UUID
+    code: str
+    name: str
+    version: int
 
 
 class WidgetSummary(BaseModel):
@@ -149,6 +195,22 @@ async def create_owned_widget(
     return await idempotency.save(WidgetOut.model_validate(widget))
 
 
+gadgets = APIRouter(prefix="/gadgets", tags=["gadgets"], dependencies=[Public])
+
+
+@gadgets.post(
+    "", status_code=201, response_model=GadgetOut, responses=problem_responses("gadget_code_taken", "gadget_name_taken"),
+    summary="Create a gadget (its code unique, its name unique in its batch)",
+)
+async def create_gadget(body: GadgetIn, session: DbSession) -> GadgetOut:
+    gadget = Gadget(id=uuid.uuid4(), batch=body.batch, code=body.code, name=body.name, version=1)
+    await insert_unique(
+        session, gadget, "gadget_code_taken", constraints=GADGET_CONSTRAINTS, gadget_code=body.code, batch=body.batch,
+        name=body.name,
+    )
+    return GadgetOut.model_validate(gadget)
+
+
 failures = APIRouter(prefix="/failures", tags=["failures"], dependencies=[Public])
 
 
@@ -171,7 +233,7 @@ def create_app(settings: SampleSettings | None = None, *, migration_tree: Migrat
         settings,
         title="Sprout sample (tests only)",
         description="Exercises the shared HTTP helpers.",
-        routers=[router, owned, failures],
+        routers=[router, owned, gadgets, failures],
         migration_tree=migration_tree,
     )
     # How many of the next creates fail after writing, to prove a failed create leaves no key.

@@ -2,7 +2,7 @@
 
 A service checks first ("is this name taken?") so the common case gets a clear problem, and
 writes through these helpers for the case no check can see: a concurrent request that
-committed the same name in between. The write runs in a savepoint, so the violation leaves
+committed the same name in between. An insert runs in a savepoint, so the violation leaves
 the rest of the request's transaction usable.
 
 A table may have several unique constraints, each meaning something else to the caller;
@@ -80,6 +80,12 @@ async def insert_unique(
 
 
 async def flush_unique(session: AsyncSession, code: str, /, *, constraints: Constraints | None = None, **params: Any) -> None:
-    """Flush the session's changes; a unique violation becomes problem `code` (or the one `constraints` names)."""
+    """Flush the session's changes (an update); a unique violation becomes problem `code` (or the
+    one `constraints` names).
+
+    Unlike an insert, changes already made to loaded rows cannot go into a savepoint (starting
+    one flushes them first), so after the problem the request's transaction is done: the
+    problem ends the request and the transaction rolls back.
+    """
     async with unique_or_problem(session, code, constraints=constraints, **params):
         await session.flush()

@@ -183,6 +183,17 @@ codes({
         "without it.",
         "Idempotency-Key 归属于发送它的调用方：请携带访问令牌发送，或不带该键发送请求。",
     ),
+    # Updates of versioned records (shared/etag.py).
+    "precondition_required": _e(
+        428, "If-Match required", "需要 If-Match",
+        "Send If-Match with the ETag you read, so a concurrent change is not overwritten.",
+        "请在 If-Match 中提供读取时得到的 ETag，以免覆盖他人同时所做的修改。",
+    ),
+    "precondition_failed": _e(
+        412, "Changed since you read it", "数据已被修改",
+        "The record changed since you read it (now {etag}); read it again and retry.",
+        "该记录在您读取后已被修改（当前 {etag}），请重新读取后再试。",
+    ),
     # Consent checks, as every service asks them (shared/consent.py).
     "consent_required": _e(
         403, "Consent missing", "缺少同意",

@@ -121,16 +121,6 @@ codes({
         422, "Password not accepted", "密码不符合要求",
         "The password must have {reason}.", "密码须满足：{reason}。",
     ),
-    "precondition_required": _e(
-        428, "If-Match required", "需要 If-Match",
-        "Send If-Match with the ETag you read, so a concurrent change is not overwritten.",
-        "请在 If-Match 中提供读取时得到的 ETag，以免覆盖他人同时所做的修改。",
-    ),
-    "precondition_failed": _e(
-        412, "Changed since you read it", "数据已被修改",
-        "The record changed since you read it (now {etag}); read it again and retry.",
-        "该记录在您读取后已被修改（当前 {etag}），请重新读取后再试。",
-    ),
     "access_reason_required": _e(
         400, "Access reason required", "需要说明访问理由",
         "Reading unmasked personal data needs a reason: send the X-Access-Reason header (3 to 200 characters).",

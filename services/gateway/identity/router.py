@@ -44,6 +44,7 @@ from services.gateway.identity.schemas import (
 )
 from shared.auth import USER_ROLES, require
 from shared.db import DbSession
+from shared.etag import PRECONDITION_PROBLEMS, IfMatch, set_etag
 from shared.idempotency import IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, language, problem_responses
@@ -162,7 +163,7 @@ async def create_user(
     principal: Admin, body: UserIn, session: DbSession, cipher: Cipher, idempotency: IdempotencyKey, response: Response
 ) -> UserOut:
     user = await service.create_user(session=session, data=body, cipher=cipher)
-    response.headers["ETag"] = service.etag(user.version)
+    set_etag(response, user.version)
     return await idempotency.save(service.user_out(user, cipher))
 
 
@@ -204,14 +205,14 @@ async def get_user(
     user = await service.readable_user(session=session, principal=principal, user_id=user_id)
     fields = set(reveal) & _USER_FIELDS
     await service.authorise_reveal(session=session, principal=principal, subject=user, fields=fields, reason=reason)
-    response.headers["ETag"] = service.etag(user.version)
+    set_etag(response, user.version)
     return service.user_out(user, cipher, fields)
 
 
 @router.patch(
     "/users/{user_id}", response_model=UserOut,
     responses=problem_responses(
-        "user_not_found", "precondition_required", "precondition_failed", "id_number_taken", "school_not_found",
+        "user_not_found", *PRECONDITION_PROBLEMS, "id_number_taken", "school_not_found",
         *_PERSON_PROBLEMS,
     ),
     summary="Change a user: profile, roles, password, personal data, or disable (If-Match required)",
@@ -223,12 +224,12 @@ async def update_user(
     session: DbSession,
     cipher: Cipher,
     response: Response,
-    if_match: Annotated[str | None, Header(alias="If-Match", description="The ETag of the user as you read it.")] = None,
+    if_match: IfMatch = None,
 ) -> UserOut:
     user = await service.update_user(
         session=session, user_id=user_id, patch=body, if_match=if_match, cipher=cipher, by=principal.id
     )
-    response.headers["ETag"] = service.etag(user.version)
+    set_etag(response, user.version)
     return service.user_out(user, cipher)
 
 
@@ -278,7 +279,7 @@ async def get_student(
     revealed = await service.authorise_student_reveal(
         session=session, principal=principal, student=student, fields=set(reveal), reason=reason
     )
-    response.headers["ETag"] = service.etag(student.version)
+    set_etag(response, student.version)
     return await service.student_out(session=session, student=student, cipher=cipher, revealed=revealed)
 
 

@@ -45,6 +45,7 @@ from services.gateway.identity.validation import (
 from services.gateway.tokens import service as tokens
 from shared import clock
 from shared.context import request_id_var
+from shared.etag import check_if_match
 from shared.problems import ProblemError
 from shared.tokens import Principal
 from shared.unique import flush_unique, insert_unique
@@ -224,19 +225,6 @@ async def create_user(*, session: AsyncSession, data: UserIn, cipher: FieldCiphe
     return user
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def _matches(if_match: str, version: int) -> bool:
-    wanted = etag(version)
-    for candidate in if_match.split(","):
-        candidate = candidate.strip()
-        if candidate == "*" or candidate == wanted:
-            return True
-    return False
-
-
 async def update_user(
     *, session: AsyncSession, user_id: uuid.UUID, patch: UserPatch, if_match: str | None, cipher: FieldCipher,
     by: str | None = None,
@@ -245,10 +233,7 @@ async def update_user(
     user = await repo.get_user(session, user_id, for_update=True)
     if user is None:
         raise ProblemError("user_not_found", user_id=user_id)
-    if not if_match:
-        raise ProblemError("precondition_required")
-    if not _matches(if_match, user.version):
-        raise ProblemError("precondition_failed", etag=etag(user.version))
+    check_if_match(if_match, user.version)
     changes = patch.model_dump(exclude_unset=True)
     # Disabling an account or resetting its password ends every sign-in it has, in this
     # transaction: its refresh tokens are revoked, and every service refuses its access tokens.

@@ -21,6 +21,7 @@ from shared.app import create_service_app
 from shared.auth import Public, require
 from shared.catalogue import codes, define
 from shared.db import DbSession, declarative_base
+from shared.etag import PRECONDITION_PROBLEMS, IfMatch, check_if_match, set_etag
 from shared.idempotency import IdempotencyKey, idempotency_table
 from shared.migrations import MigrationTree
 from shared.pagination import Page, PageParams, paginate
@@ -29,7 +30,7 @@ from shared.routes import APIRouter
 from shared.settings import BaseServiceSettings
 from shared.strict import RequestModel
 from shared.tokens import Principal
-from shared.unique import insert_unique
+from shared.unique import flush_unique, insert_unique
 
 SCHEMA = "platform_sample"
 Base = declarative_base(SCHEMA)
@@ -62,6 +63,8 @@ class Gadget(Base):
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 # The sample's own codes, registered the way a service's catalogue module registers them.
@@ -105,6 +108,10 @@ class WidgetOut(BaseModel):
 class GadgetIn(RequestModel):
     batch: uuid.UUID
     code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class GadgetPatch(RequestModel):
     name: str = Field(min_length=1, max_length=100)
 
 
@@ -202,12 +209,45 @@ gadgets = APIRouter(prefix="/gadgets", tags=["gadgets"], dependencies=[Public])
     "", status_code=201, response_model=GadgetOut, responses=problem_responses("gadget_code_taken", "gadget_name_taken"),
     summary="Create a gadget (its code unique, its name unique in its batch)",
 )
-async def create_gadget(body: GadgetIn, session: DbSession) -> GadgetOut:
-    gadget = Gadget(id=uuid.uuid4(), batch=body.batch, code=body.code, name=body.name, version=1)
+async def create_gadget(body: GadgetIn, session: DbSession, response: Response) -> GadgetOut:
+    gadget = Gadget(id=uuid.uuid4(), batch=body.batch, code=body.code, name=body.name)
     await insert_unique(
         session, gadget, "gadget_code_taken", constraints=GADGET_CONSTRAINTS, gadget_code=body.code, batch=body.batch,
         name=body.name,
     )
+    set_etag(response, gadget.version)
+    return GadgetOut.model_validate(gadget)
+
+
+async def _gadget(session: DbSession, gadget_id: uuid.UUID, path: str, *, for_update: bool = False) -> Gadget:
+    gadget = await session.get(Gadget, gadget_id, with_for_update=for_update)
+    if gadget is None:
+        raise ProblemError("not_found", path=path)
+    return gadget
+
+
+@gadgets.get("/{gadget_id}", response_model=GadgetOut, responses=problem_responses("not_found"), summary="One gadget, with its ETag")
+async def get_gadget(gadget_id: uuid.UUID, request: Request, session: DbSession, response: Response) -> GadgetOut:
+    gadget = await _gadget(session, gadget_id, request.url.path)
+    set_etag(response, gadget.version)
+    return GadgetOut.model_validate(gadget)
+
+
+@gadgets.patch(
+    "/{gadget_id}", response_model=GadgetOut,
+    responses=problem_responses("not_found", "gadget_name_taken", *PRECONDITION_PROBLEMS),
+    summary="Rename a gadget (If-Match required)",
+)
+async def rename_gadget(
+    gadget_id: uuid.UUID, body: GadgetPatch, request: Request, session: DbSession, response: Response,
+    if_match: IfMatch = None,
+) -> GadgetOut:
+    # The row lock makes "check the version, then write" one step against a concurrent rename.
+    gadget = await _gadget(session, gadget_id, request.url.path, for_update=True)
+    check_if_match(if_match, gadget.version)
+    gadget.name = body.name
+    await flush_unique(session, "gadget_name_taken", constraints=GADGET_CONSTRAINTS, batch=gadget.batch, name=body.name)
+    set_etag(response, gadget.version)
     return GadgetOut.model_validate(gadget)
 
 

@@ -17,6 +17,7 @@ from services.gateway.identity import service as identity
 from services.gateway.identity.models import PiiAccessLog, School, UserAccount
 from shared import clock
 from shared.context import request_id_var
+from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.tokens import Principal
 from shared.unique import insert_unique
@@ -66,7 +67,7 @@ async def _acting_guardian(session: AsyncSession, principal: Principal, student_
     """The caller's user id when they are the student's guardian now (linked, enabled, with the
     role: a token outlives none of these). Their link and account stay locked until this
     transaction ends, so an unlink or disable meanwhile waits, and then ends what they gave."""
-    me = identity_repo.as_uuid(principal.id) if principal.kind == "user" else None
+    me = as_uuid(principal.id) if principal.kind == "user" else None
     if principal.has_role("guardian") and await repo.is_guardian_in_office(session, me, student_id, lock=True):
         return me
     return None
@@ -78,7 +79,7 @@ async def give(*, session: AsyncSession, principal: Principal, data: ConsentIn, 
     await _check_purpose(session, data.purpose, data.partner_id)
     guardian_id = await _acting_guardian(session, principal, student.id)
     if guardian_id is None:
-        if identity_repo.as_uuid(principal.id) != student.id:
+        if as_uuid(principal.id) != student.id:
             # Someone else's child: answered as if the student did not exist.
             raise ProblemError("student_not_found", student_id=student.id)
         age = rules.age_of(student.birth_date, identity.today())
@@ -111,7 +112,7 @@ async def withdraw(*, session: AsyncSession, principal: Principal, consent_id: u
         raise ProblemError("consent_not_found", consent_id=consent_id)
     guardian_id = await _acting_guardian(session, principal, consent.student_id)
     if guardian_id is None:
-        if identity_repo.as_uuid(principal.id) != consent.student_id:
+        if as_uuid(principal.id) != consent.student_id:
             raise ProblemError("consent_not_found", consent_id=consent_id)
         student = await _student(session, consent.student_id)
         age = rules.age_of(student.birth_date, identity.today())
@@ -193,7 +194,7 @@ SHARED_FIELDS = ["display_name", "school", "grade"]
 
 def partner_of(principal: Principal) -> uuid.UUID:
     """The partner university the caller speaks for (its machine client, or a person of it)."""
-    partner_id = identity_repo.as_uuid(principal.partner_id)
+    partner_id = as_uuid(principal.partner_id)
     if partner_id is None:
         # Only a hand-made token lacks it: clients and people with role partner always name one.
         raise ProblemError("forbidden", roles="partner (of a registered partner university)")

@@ -19,6 +19,7 @@ from services.gateway.identity import repository as repo
 from services.gateway.identity import service, sheets, workers
 from services.gateway.identity.models import GuardianLink, UserAccount
 from services.gateway.identity.schemas import ImportMode
+from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.tokens import Principal
 from shared.unique import unique_or_problem
@@ -96,7 +97,7 @@ async def import_students(
     coordinator_school = None
     if not principal.has_role("admin"):
         # A coordinator imports into their own school only, whatever the file or the query says.
-        coordinator_school = repo.as_uuid(principal.school_id)
+        coordinator_school = as_uuid(principal.school_id)
         if coordinator_school is None:
             raise ProblemError("forbidden", roles="admin, coordinator of a school")
         default_school_id = default_school_id or coordinator_school

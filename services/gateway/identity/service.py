@@ -46,6 +46,7 @@ from services.gateway.tokens import service as tokens
 from shared import clock
 from shared.context import request_id_var
 from shared.etag import check_if_match
+from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.tokens import Principal
 from shared.unique import flush_unique, insert_unique
@@ -294,7 +295,7 @@ async def get_user(*, session: AsyncSession, user_id: uuid.UUID) -> UserAccount:
 
 async def readable_user(*, session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> UserAccount:
     """A user the caller may read: admin and staff any user, everyone else only themself."""
-    if not principal.has_role("admin", "staff") and repo.as_uuid(principal.id) != user_id:
+    if not principal.has_role("admin", "staff") and as_uuid(principal.id) != user_id:
         raise ProblemError("user_not_found", user_id=user_id)
     return await get_user(session=session, user_id=user_id)
 
@@ -397,7 +398,7 @@ async def _may_reveal(session: AsyncSession, principal: Principal, subject: User
     """
     if principal.kind != "user":
         return False
-    me = repo.as_uuid(principal.id)
+    me = as_uuid(principal.id)
     return (
         principal.has_role(*REVEAL_ROLES)
         or me == subject.id
@@ -472,7 +473,7 @@ async def authorise_student_reveal(
         raise ProblemError("reveal_forbidden", status=403, fields=", ".join(sorted(own)))
     shown: set[uuid.UUID] = set()
     if PersonalField.guardian_phone in fields:
-        me = repo.as_uuid(principal.id) if principal.kind == "user" else None
+        me = as_uuid(principal.id) if principal.kind == "user" else None
         if principal.kind == "user" and principal.has_role(*REVEAL_ROLES):
             shown = {guardian.id for _, guardian in guardians}
         elif principal.has_role("guardian") and me in {guardian.id for _, guardian in guardians}:

@@ -84,6 +84,40 @@ class ProblemError(Exception):
         self.params = params
         super().__init__(f"{code}: {params}")
 
+    def __reduce__(self) -> tuple:
+        # Across a process boundary (a worker's answer) as what it is, not as its message.
+        return (_problem, (self.code, self.status, self.headers, self.errors, self.params))
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be accepted, raised by the pure checks (shared/personal.py, shared/sheets):
+    `code` is a catalogue code, the message says why in English for logs and tests.
+
+    A route answers it as a problem (`raise exc.problem() from None`); a spreadsheet reader
+    as the error of the row's cell.
+    """
+
+    def __init__(self, code: str, message: str = "", **params: Any) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"error code {code!r} is not in the catalogue (shared/catalogue/)")
+        super().__init__(message or code)
+        self.code = code
+        self.params = params
+
+    def problem(self, **params: Any) -> ProblemError:
+        return ProblemError(self.code, **{**self.params, **params})
+
+    def __reduce__(self) -> tuple:
+        return (_invalid, (self.code, str(self), self.params))
+
+
+def _problem(code: str, status: int, headers: dict[str, str], errors: list[dict[str, Any]] | None, params: dict[str, Any]) -> ProblemError:
+    return ProblemError(code, status=status, headers=headers, errors=errors, **params)
+
+
+def _invalid(code: str, message: str, params: dict[str, Any]) -> InvalidValue:
+    return InvalidValue(code, message, **params)
+
 
 def problem_body(
     code: str,

@@ -194,6 +194,24 @@ codes({
         "The record changed since you read it (now {etag}); read it again and retry.",
         "该记录在您读取后已被修改（当前 {etag}），请重新读取后再试。",
     ),
+    # Personal data that cannot be accepted (shared/personal.py), in single requests and rows of a file alike.
+    "id_number_format": _e(
+        422, "Invalid ID number", "身份证号格式错误",
+        "The ID number must be 18 characters: 17 digits and a digit or X.", "身份证号须为 18 位：17 位数字加 1 位数字或 X。",
+    ),
+    "id_number_checksum": _e(
+        422, "Invalid ID number", "身份证号校验错误",
+        "The ID number's check character does not match; a digit may be mistyped.", "身份证号校验位不符，可能有数字输错。",
+    ),
+    "id_number_birth_date": _e(
+        422, "Invalid ID number", "身份证号出生日期错误",
+        "The birth date inside the ID number is not a real date in range.", "身份证号中的出生日期无效或超出范围。",
+    ),
+    "phone_format": _e(
+        422, "Invalid phone number", "手机号格式错误",
+        "The phone number must be a mainland mobile number: 11 digits starting 13-19.",
+        "手机号须为 11 位大陆手机号码，以 13-19 开头。",
+    ),
     # Consent checks, as every service asks them (shared/consent.py).
     "consent_required": _e(
         403, "Consent missing", "缺少同意",

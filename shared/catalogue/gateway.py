@@ -149,24 +149,7 @@ codes({
         409, "Partner name taken", "合作单位名称已存在",
         "A partner named {name} already exists.", "名为 {name} 的合作单位已存在。",
     ),
-    # Personal data that cannot be accepted (single requests and rows of an import alike).
-    "id_number_format": _e(
-        422, "Invalid ID number", "身份证号格式错误",
-        "The ID number must be 18 characters: 17 digits and a digit or X.", "身份证号须为 18 位：17 位数字加 1 位数字或 X。",
-    ),
-    "id_number_checksum": _e(
-        422, "Invalid ID number", "身份证号校验错误",
-        "The ID number's check character does not match; a digit may be mistyped.", "身份证号校验位不符，可能有数字输错。",
-    ),
-    "id_number_birth_date": _e(
-        422, "Invalid ID number", "身份证号出生日期错误",
-        "The birth date inside the ID number is not a real date in range.", "身份证号中的出生日期无效或超出范围。",
-    ),
-    "phone_format": _e(
-        422, "Invalid phone number", "手机号格式错误",
-        "The phone number must be a mainland mobile number: 11 digits starting 13-19.",
-        "手机号须为 11 位大陆手机号码，以 13-19 开头。",
-    ),
+    # A student's school data that cannot be accepted (services/gateway/identity/validation.py).
     "grade_missing": _e(422, "Grade missing", "缺少年级", "The grade is empty.", "年级为空。"),
     "grade_invalid": _e(
         422, "Invalid grade", "年级格式错误",

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import development_cipher
 from services.gateway.identity import imports
 from services.gateway.identity.models import GuardianLink, School, SchoolLevel, UserAccount
 from services.gateway.identity.schemas import ImportMode
 from services.gateway.identity.workers import WorkerPool
 from services.gateway.identity.sealing import aad, seal
+from shared.crypto import development_cipher
 from shared.db import sessionmaker
 from shared.problems import ProblemError
 from shared.tokens import Principal

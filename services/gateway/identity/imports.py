@@ -14,11 +14,11 @@ import uuid
 from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import FieldCipher
 from services.gateway.identity import repository as repo
 from services.gateway.identity import service, sheets, workers
 from services.gateway.identity.models import GuardianLink, UserAccount
 from services.gateway.identity.schemas import ImportMode
+from shared.crypto import FieldCipher
 from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.tokens import Principal

@@ -18,7 +18,6 @@ from fastapi import Depends, File, Header, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
-from services.gateway.crypto import FieldCipher, cipher_for
 from services.gateway.identity import imports, workers
 from services.gateway.identity import repository as repo
 from services.gateway.identity import service
@@ -43,6 +42,7 @@ from services.gateway.identity.schemas import (
     UserPatch,
 )
 from shared.auth import USER_ROLES, require
+from shared.crypto import FieldCipher, cipher_for
 from shared.db import DbSession
 from shared.etag import PRECONDITION_PROBLEMS, IfMatch, set_etag
 from shared.idempotency import IdempotencyKey

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.consent import repository as consent_repo
 from services.gateway.consent.models import Consent, ConsentEnd
-from services.gateway.crypto import FieldCipher
 from services.gateway.identity import repository as repo
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
 from services.gateway.identity.passwords import hash_password_in_thread, password_problem
@@ -34,20 +33,14 @@ from services.gateway.identity.schemas import (
     UserOut,
     UserPatch,
 )
-from services.gateway.identity.validation import (
-    InvalidValue,
-    mask_address,
-    mask_id_number,
-    mask_phone,
-    normalise_phone,
-    parse_resident_id,
-)
 from services.gateway.tokens import service as tokens
 from shared import clock
 from shared.context import request_id_var
+from shared.crypto import FieldCipher
 from shared.etag import check_if_match
 from shared.ids import as_uuid
-from shared.problems import ProblemError
+from shared.personal import mask_address, mask_id_number, mask_phone, normalise_phone, parse_resident_id
+from shared.problems import InvalidValue, ProblemError
 from shared.tokens import Principal
 from shared.unique import flush_unique, insert_unique
 

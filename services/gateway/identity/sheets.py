@@ -23,18 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from services.gateway.crypto import FieldCipher
 from services.gateway.identity.schemas import USERNAME_PATTERN, ImportedStudent, ImportMode, ImportReport, RowError
 from services.gateway.identity.sealing import Sealed, seal
-from services.gateway.identity.validation import (
-    InvalidValue,
-    normalise_phone,
-    parse_grade,
-    parse_relation,
-    parse_resident_id,
-)
+from services.gateway.identity.validation import parse_grade, parse_relation
 from shared.catalogue import CATALOGUE
-from shared.problems import ProblemError
+from shared.crypto import FieldCipher
+from shared.personal import normalise_phone, parse_resident_id
+from shared.problems import InvalidValue, ProblemError
 
 # Canonical column -> the headers schools write (compared after `_header_key`).
 COLUMNS: dict[str, tuple[str, ...]] = {

@@ -15,7 +15,6 @@ import jwt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import FieldCipher, cipher_for
 from services.gateway.identity.models import UserAccount
 from services.gateway.identity.passwords import verify_password_in_thread
 from services.gateway.limits import login
@@ -36,6 +35,7 @@ from services.gateway.tokens.keys import (
 from services.gateway.tokens.models import Client, RefreshToken, SigningKey
 from services.gateway.tokens.oauth import ClientCredentials, valid_name
 from shared import clock, revocations
+from shared.crypto import FieldCipher, cipher_for
 from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.tokens import ACCESS, ALGORITHM, Principal

@@ -119,6 +119,16 @@ def _invalid(code: str, message: str, params: dict[str, Any]) -> InvalidValue:
     return InvalidValue(code, message, **params)
 
 
+def detail(code: str, lang: str = "en", /, **params: Any) -> str:
+    """The message of `code` in `lang` ('zh' or 'en'), filled with `params` (as written, if one is missing)."""
+    e = CATALOGUE[code]
+    template = e.zh if lang == "zh" else e.en
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
+
+
 def problem_body(
     code: str,
     *,
@@ -129,16 +139,11 @@ def problem_body(
     **params: Any,
 ) -> dict[str, Any]:
     e = CATALOGUE[code]
-    template = e.zh if lang == "zh" else e.en
-    try:
-        detail = template.format(**params)
-    except (KeyError, IndexError):
-        detail = template
     body: dict[str, Any] = {
         "type": f"https://sprout.dev/problems/{code}",
         "title": e.title_zh if lang == "zh" else e.title_en,
         "status": status or e.status,
-        "detail": detail,
+        "detail": detail(code, lang, **params),
         "code": code,
     }
     if instance:

@@ -212,6 +212,60 @@ codes({
         "The phone number must be a mainland mobile number: 11 digits starting 13-19.",
         "手机号须为 11 位大陆手机号码，以 13-19 开头。",
     ),
+    # Uploaded spreadsheets (shared/sheets): the file, then its rows' cells.
+    "import_unreadable": _e(
+        422, "File not readable", "文件无法读取",
+        "The file cannot be read as CSV (UTF-8 or GBK) or XLSX: {reason}.", "无法以 CSV（UTF-8 或 GBK）或 XLSX 格式读取该文件：{reason}。",
+    ),
+    "import_missing_columns": _e(
+        422, "Columns missing", "缺少必需的列",
+        "The file's header row lacks the column(s): {columns}.", "文件表头缺少以下列：{columns}。",
+    ),
+    "import_too_large": _e(
+        413, "File too large", "文件过大",
+        "The file exceeds {limit} bytes; split it into smaller files.", "文件超过 {limit} 字节，请拆分为较小的文件。",
+    ),
+    "import_too_many_rows": _e(
+        413, "Too many rows", "行数过多",
+        "The file has more than {limit} data rows; split it into smaller files.", "文件数据行超过 {limit} 行，请拆分为较小的文件。",
+    ),
+    "import_empty": _e(422, "No rows", "没有数据行", "The file has a header but no data rows.", "文件只有表头，没有数据行。"),
+    "row_value_missing": _e(422, "Value missing", "缺少必填项", "{column} is empty.", "{column}为空。"),
+    "row_value_too_long": _e(
+        422, "Value too long", "内容过长", "{column} is longer than {limit} characters.", "{column}超过 {limit} 个字符。",
+    ),
+    "duplicate_in_file": _e(
+        422, "Duplicate in the file", "文件内重复",
+        "The same {column} appears on line {line} of this file.", "与本文件第 {line} 行的{column}重复。",
+    ),
+    "row_value_formula": _e(
+        422, "Formula in a cell", "单元格含公式",
+        "{column} starts like a spreadsheet formula (=, +, - or @); write the value itself.",
+        "{column}以电子表格公式符号（=、+、- 或 @）开头，请直接填写内容。",
+    ),
+    "row_number_invalid": _e(422, "Not a number", "不是数字", "{column} must be a number.", "{column}须为数字。"),
+    "row_number_not_whole": _e(422, "Not a whole number", "不是整数", "{column} must be a whole number.", "{column}须为整数。"),
+    "row_number_out_of_range": _e(
+        422, "Number out of range", "数值超出范围",
+        "{column} must be between {minimum} and {maximum}.", "{column}须在 {minimum} 至 {maximum} 之间。",
+    ),
+    "row_date_invalid": _e(
+        422, "Not a date", "日期格式错误",
+        "{column} must be a date, such as 2026-12-01.", "{column}须为日期，例如 2026-12-01。",
+    ),
+    "row_date_out_of_range": _e(
+        422, "Date out of range", "日期超出范围",
+        "{column} must be between {earliest} and {latest}.", "{column}须在 {earliest} 至 {latest} 之间。",
+    ),
+    "row_choice_invalid": _e(
+        422, "Not one of the choices", "不在可选范围内",
+        "{column} must be one of: {choices}.", "{column}须为以下之一：{choices}。",
+    ),
+    "sheet_rejected": _e(
+        422, "File rejected", "文件被拒绝",
+        "{count} row(s) of the file cannot be accepted, so nothing was taken from it; see `errors` (by line), fix them and send the file again.",
+        "文件中有 {count} 行无法接受，因此未采用任何数据；请按 `errors` 中的行号修正后重新上传。",
+    ),
     # Consent checks, as every service asks them (shared/consent.py).
     "consent_required": _e(
         403, "Consent missing", "缺少同意",

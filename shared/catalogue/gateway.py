@@ -159,32 +159,11 @@ codes({
         422, "Grade out of range", "年级超出范围",
         "The grade must be between 1 and 12 (and within its school stage).", "年级须在 1 至 12 之间（且符合学段）。",
     ),
-    # Bulk import of students (services/gateway/identity/imports.py): the file, then its rows.
+    # Bulk import of students (services/gateway/identity/imports.py); reading the file is shared/sheets'.
     "import_rejected": _e(
         422, "Import rejected", "导入被拒绝",
         "{count} row(s) of the file cannot be imported, so nothing was imported; see `errors` (by line), fix them and send the file again, or send it with mode=valid_rows_only to import the good rows.",
         "文件中有 {count} 行无法导入，因此未导入任何数据；请按 `errors` 中的行号修正后重新上传，或使用 mode=valid_rows_only 仅导入无误的行。",
-    ),
-    "import_unreadable": _e(
-        422, "File not readable", "文件无法读取",
-        "The file cannot be read as CSV (UTF-8 or GBK) or XLSX: {reason}.", "无法以 CSV（UTF-8 或 GBK）或 XLSX 格式读取该文件：{reason}。",
-    ),
-    "import_missing_columns": _e(
-        422, "Columns missing", "缺少必需的列",
-        "The file's header row lacks the column(s): {columns}.", "文件表头缺少以下列：{columns}。",
-    ),
-    "import_too_large": _e(
-        413, "File too large", "文件过大",
-        "The file exceeds {limit} bytes; split it into smaller files.", "文件超过 {limit} 字节，请拆分为较小的文件。",
-    ),
-    "import_too_many_rows": _e(
-        413, "Too many rows", "行数过多",
-        "The file has more than {limit} data rows; split it into smaller files.", "文件数据行超过 {limit} 行，请拆分为较小的文件。",
-    ),
-    "import_empty": _e(422, "No rows", "没有数据行", "The file has a header but no data rows.", "文件只有表头，没有数据行。"),
-    "row_value_missing": _e(422, "Value missing", "缺少必填项", "{column} is empty.", "{column}为空。"),
-    "row_value_too_long": _e(
-        422, "Value too long", "内容过长", "{column} is longer than {limit} characters.", "{column}超过 {limit} 个字符。",
     ),
     "username_invalid": _e(
         422, "Invalid username", "用户名格式错误",
@@ -198,10 +177,6 @@ codes({
     "school_not_yours": _e(
         422, "Another school", "非本校学校",
         "A coordinator may import students of their own school only.", "协调员只能导入本校学生。",
-    ),
-    "duplicate_in_file": _e(
-        422, "Duplicate in the file", "文件内重复",
-        "The same {column} appears on line {line} of this file.", "与本文件第 {line} 行的{column}重复。",
     ),
     "student_exists": _e(
         422, "Already registered", "学生已登记",

@@ -18,7 +18,7 @@ from fastapi import Depends, File, Header, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
-from services.gateway.identity import imports, workers
+from services.gateway.identity import imports
 from services.gateway.identity import repository as repo
 from services.gateway.identity import service
 from services.gateway.identity.models import Partner, PiiAccessLog, School, SchoolLevel, UserAccount
@@ -49,10 +49,15 @@ from shared.idempotency import IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, language, problem_responses
 from shared.routes import APIRouter
+from shared.sheets import SHEET_PROBLEMS, read_upload
 from shared.tokens import Principal
+from shared.workers import worker_pool
 
-# The lifespan gives the app its import workers (app.state.workers).
-router = APIRouter(prefix="/identity", tags=["identity"], lifespan=workers.lifespan)
+# The lifespan gives the app its import workers (app.state.workers), their fork server
+# loaded with the import's own module.
+router = APIRouter(
+    prefix="/identity", tags=["identity"], lifespan=worker_pool(preload=["services.gateway.identity.sheets"])
+)
 
 Admin = Annotated[Principal, Depends(require("admin"))]
 # Schools are not personal data: whoever works with students may list them.
@@ -319,8 +324,7 @@ async def unlink_guardian(principal: Admin, student_id: uuid.UUID, guardian_id: 
 @router.post(
     "/imports/students", response_model=ImportReport,
     responses=problem_responses(
-        "import_rejected", "import_unreadable", "import_missing_columns", "import_too_large",
-        "import_too_many_rows", "import_empty", "school_not_found",
+        "import_rejected", *SHEET_PROBLEMS, "school_not_found",
     ),
     summary="Import students and their guardians from a school's CSV (UTF-8 or GBK) or XLSX file",
     description=imports.DESCRIPTION,
@@ -341,7 +345,7 @@ async def import_students(
     ] = None,
 ) -> Response:
     settings = request.app.state.settings
-    data = await imports.read_upload(file, limit=settings.import_max_bytes)
+    data = await read_upload(file, limit=settings.import_max_bytes)
     # The report comes as JSON from the worker that wrote it: validating and serialising
     # thousands of rows again here would hold the event loop.
     report = await imports.import_students(

@@ -31,6 +31,7 @@ from shared.settings import BaseServiceSettings
 from shared.strict import RequestModel
 from shared.tokens import Principal
 from shared.unique import flush_unique, insert_unique
+from tests.platform.sample_service.scores import scores
 
 SCHEMA = "platform_sample"
 Base = declarative_base(SCHEMA)
@@ -85,6 +86,10 @@ GADGET_CONSTRAINTS = {"uq_gadget_code": "gadget_code_taken", "uq_gadget_batch_na
 class SampleSettings(BaseServiceSettings):
     service_name: ClassVar[str] = "sample"
     default_port: ClassVar[int] = 0
+
+    # The score upload (scores.py).
+    scores_max_bytes: int = Field(default=65_536, ge=1024)
+    scores_max_rows: int = Field(default=50, ge=1)
 
 
 class WidgetIn(RequestModel):
@@ -273,7 +278,7 @@ def create_app(settings: SampleSettings | None = None, *, migration_tree: Migrat
         settings,
         title="Sprout sample (tests only)",
         description="Exercises the shared HTTP helpers.",
-        routers=[router, owned, gadgets, failures],
+        routers=[router, owned, gadgets, scores, failures],
         migration_tree=migration_tree,
     )
     # How many of the next creates fail after writing, to prove a failed create leaves no key.

@@ -33,8 +33,8 @@ class GatewaySettings(BaseServiceSettings):
     # Identity and personal data (services/gateway/identity, consent): sealed with the keys
     # of SPROUT_PII_KEYS and SPROUT_PII_INDEX_KEY (shared/settings.py, shared/crypto.py).
     holds_personal_data: ClassVar[bool] = True
-    # Bulk import of students: upload size and row limits. SPROUT_REQUEST_MAX_BYTES caps every
-    # request body before this is checked, so raise both for larger files.
+    # Bulk import of students: upload size and row limits. The import's route takes a body of
+    # this much plus a form's envelope, whatever SPROUT_REQUEST_MAX_BYTES says (shared/routes.py).
     import_max_bytes: int = Field(default=1_048_576, ge=1024)
     import_max_rows: int = Field(default=5000, ge=1)
     # Age below which processing a student's data needs a guardian's consent (PIPL art. 31).

@@ -48,7 +48,7 @@ from shared.etag import PRECONDITION_PROBLEMS, IfMatch, set_etag
 from shared.idempotency import IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, language, problem_responses
-from shared.routes import APIRouter
+from shared.routes import UPLOAD_ENVELOPE, APIRouter, body_limit
 from shared.sheets import SHEET_PROBLEMS, read_upload
 from shared.tokens import Principal
 from shared.workers import worker_pool
@@ -329,6 +329,7 @@ async def unlink_guardian(principal: Admin, student_id: uuid.UUID, guardian_id: 
     summary="Import students and their guardians from a school's CSV (UTF-8 or GBK) or XLSX file",
     description=imports.DESCRIPTION,
 )
+@body_limit(lambda settings: settings.import_max_bytes + UPLOAD_ENVELOPE)
 async def import_students(
     principal: Importer,
     request: Request,

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from shared.auth import Public
 from shared.problems import language, problem_responses
-from shared.routes import APIRouter
+from shared.routes import UPLOAD_ENVELOPE, APIRouter, body_limit
 from shared.sheets import SHEET_PROBLEMS, Column, Columns, RowError, Sheet, cells, in_worker, read_upload
 from shared.workers import worker_pool
 
@@ -66,6 +66,7 @@ scores = APIRouter(prefix="/scores", tags=["scores"], dependencies=[Public], lif
     "", response_model=ScoresReport, responses=problem_responses("sheet_rejected", *SHEET_PROBLEMS),
     summary="Upload a file of scores (CSV or XLSX)",
 )
+@body_limit(lambda settings: settings.scores_max_bytes + UPLOAD_ENVELOPE)
 async def upload_scores(
     request: Request,
     file: Annotated[UploadFile, File(description="The CSV or XLSX file, one row per student and subject.")],

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.directory.tables import DirectoryTables
 from shared.events.contracts.identity import PersonRecord
+from shared.ids import as_uuid
 from shared.tokens import Principal
 
 Purpose = Literal["participation", "partner_sharing"]
@@ -132,7 +133,7 @@ class DirectoryQueries:
             return false()
         if principal.has_role(*ALL_STUDENTS_ROLES):
             return true()
-        me = _person_id(principal.id)
+        me = as_uuid(principal.id)
         if me is None:
             return false()
         p = self.tables.person
@@ -166,9 +167,3 @@ class DirectoryQueries:
         stmt = select(p.c.person_id).where(p.c.person_id == student_id, self.visible_students(principal))
         return (await session.execute(stmt)).first() is not None
 
-
-def _person_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

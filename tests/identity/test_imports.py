@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import date
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from services.gateway.app import create_app
@@ -16,27 +14,14 @@ from tests.identity.conftest import gateway_settings
 from services.gateway.identity.service import aad
 from tests.identity.factories import bad_checksum, cipher, id_number, make_school, make_student, make_user, unique
 from tests.identity.tokens import bearer
+from tests.platform.test_sheets import csv_file, xlsx
 
 HEADER = "name,id_number,school,grade,guardian_name,guardian_phone,relation"
 URL = "/identity/imports/students"
 
 
-def csv_file(*lines: str, encoding: str = "utf-8") -> bytes:
-    return ("\n".join(lines) + "\n").encode(encoding)
-
-
 def upload(data: bytes, name: str = "students.csv", media: str = "text/csv") -> dict:
     return {"file": (name, data, media)}
-
-
-def xlsx(rows: list[list]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 async def _students_of(session, school) -> int:

@@ -1,13 +1,17 @@
 """`sprout`: run, migrate and operate the system.
 
 It knows every service by name and import string and never imports a service to start it,
-so `sprout up` costs one interpreter per service and nothing more.
+so `sprout up` costs one interpreter per service and nothing more. The platform's commands
+(up, serve, migrate, db, events) are here; a service's own commands (the gateway's user,
+client, keys, pii) live in its `cli` module, which its ServiceSpec names together with the
+commands and their one-line help, and which is imported only when one of them is run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -16,6 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SERVICES_DIR = Path(__file__).resolve().parent
 
@@ -26,6 +31,10 @@ class ServiceSpec:
     app: str  # import string of the app factory
     offset: int  # port = port base (8000) + offset
     consumers: str  # import string of the service's event consumers
+    # The service's own commands, (name, one-line help), and the module that configures them:
+    # its `configure(command, parser)` adds the command's arguments and `func` (services/gateway/cli.py).
+    commands: tuple[tuple[str, str], ...] = ()
+    cli: str | None = None
 
     @property
     def port(self) -> int:
@@ -48,7 +57,16 @@ GATEWAY_METRICS_OFFSET = 90
 SERVICES: dict[str, ServiceSpec] = {
     s.name: s
     for s in (
-        ServiceSpec("gateway", "services.gateway.app:create_app", 0, "services.gateway.events:consumers"),
+        ServiceSpec(
+            "gateway", "services.gateway.app:create_app", 0, "services.gateway.events:consumers",
+            commands=(
+                ("keys", "the gateway's token signing keys"),
+                ("client", "machine clients: partner universities and our own services"),
+                ("user", "people: create the first admin of a new deployment"),
+                ("pii", "encrypted personal data"),
+            ),
+            cli="services.gateway.cli",
+        ),
         ServiceSpec("selection", "services.selection.app:create_app", 1, "services.selection.events:consumers"),
         ServiceSpec("mentoring", "services.mentoring.app:create_app", 2, "services.mentoring.events:consumers"),
         ServiceSpec("courses", "services.courses.app:create_app", 3, "services.courses.events:consumers"),
@@ -73,7 +91,7 @@ def _settings():
 def _database_url() -> str:
     from shared.db import resolve_database_url
 
-    return resolve_database_url(_settings())
+    return resolve_database_url()
 
 
 # ---------------------------------------------------------------- serve / migrate
@@ -204,115 +222,6 @@ def cmd_events(args: argparse.Namespace) -> int:
         print(json.dumps(asyncio.run(admin.stats(url)), indent=2))
         return 0
     return 2
-
-
-# ---------------------------------------------------------------- signing keys and machine clients
-
-
-def _problem_text(exc) -> str:
-    from shared.problems import problem_body
-
-    return problem_body(exc.code, **exc.params)["detail"]
-
-
-def cmd_keys(args: argparse.Namespace) -> int:
-    from services.gateway.settings import GatewaySettings
-    from services.gateway.tokens import admin
-    from shared import clock
-
-    url = _database_url()
-    if args.action == "list":
-        now = clock.now()
-        for k in asyncio.run(admin.list_keys(url)):
-            print(
-                f"{k.kid}  {k.status(now):<8} {k.origin:<9} active from {k.activated_at:%Y-%m-%d %H:%M:%S}"
-                + (f"  retired {k.retired_at:%Y-%m-%d %H:%M:%S}" if k.retired_at else "")
-                + (f"  published until {k.published_until:%Y-%m-%d %H:%M:%S}" if k.published_until else "")
-            )
-        return 0
-    settings = GatewaySettings()
-    if args.action == "ensure":
-        key, made = asyncio.run(admin.ensure_key(url, settings))
-        print(f"{'made' if made else 'found'} signing key {key.kid} ({key.origin})")
-        return 0
-    delay = 0.0 if args.now else (args.delay if args.delay is not None else settings.signing_key_activation_delay)
-    new, retired = asyncio.run(admin.rotate_key(url, settings, delay=delay))
-    print(f"new signing key {new.kid}: published now, signs from {new.activated_at:%Y-%m-%d %H:%M:%S%z}")
-    for k in retired:
-        print(f"  {k.kid} retires then; published until {k.published_until:%Y-%m-%d %H:%M:%S%z}")
-    return 0
-
-
-def cmd_client(args: argparse.Namespace) -> int:
-    from services.gateway.tokens import admin
-    from shared.problems import ProblemError
-
-    try:
-        created = asyncio.run(
-            admin.create_client(
-                _database_url(), client_id=args.client_id, name=args.name, role=args.role,
-                scopes=args.scope or [], partner=args.partner,
-            )
-        )
-    except ProblemError as exc:
-        print(_problem_text(exc), file=sys.stderr)
-        return 1
-    except ValueError as exc:  # pydantic's ValidationError: a malformed id, name or scope
-        print(exc, file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(created, ensure_ascii=False))
-    else:
-        print(f"client {created['client_id']} ({created['role']}) created; its secret, shown this once:")
-        print(created["client_secret"])
-    return 0
-
-
-# ---------------------------------------------------------------- users and personal data
-
-
-def _read_password(args: argparse.Namespace) -> str | None:
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if args.no_password:
-        return None
-    import getpass
-
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
-        raise SystemExit("the passwords differ")
-    return first
-
-
-def cmd_user(args: argparse.Namespace) -> int:
-    from services.gateway.identity import admin
-    from services.gateway.settings import GatewaySettings
-    from shared.problems import ProblemError
-
-    password = _read_password(args)
-    try:
-        user = asyncio.run(
-            admin.create_user(
-                _database_url(), GatewaySettings(), username=args.username, roles=args.role,
-                password=password, display_name=args.display_name, school=args.school,
-                partner=args.partner,
-            )
-        )
-    except ProblemError as exc:
-        print(_problem_text(exc), file=sys.stderr)
-        # 3: the user exists already, so a provisioning script can tell "done before" from a failure.
-        return 3 if exc.code == "username_taken" else 1
-    print(f"user {user.username} ({', '.join(user.roles)}) created: {user.id}")
-    return 0
-
-
-def cmd_pii(args: argparse.Namespace) -> int:
-    from services.gateway.identity import admin
-    from services.gateway.settings import GatewaySettings
-
-    done = asyncio.run(admin.rotate_personal_data(_database_url(), GatewaySettings()))
-    print(f"re-encrypted with the newest key: {done['users']} users, {done['signing_keys']} signing keys")
-    return 0
 
 
 # ---------------------------------------------------------------- up
@@ -462,9 +371,31 @@ def cmd_up(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- entry point
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser; a service's command (`cli`, the module configuring it) gets its
+    arguments from that module the first time it is parsed or its help is shown."""
+
+    def __init__(self, *args: Any, cli: str | None = None, command: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cli, self._command = cli, command
+
+    def _configure(self) -> None:
+        if self._cli is not None:
+            module, self._cli = self._cli, None
+            importlib.import_module(module).configure(self._command, self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._configure()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._configure()
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sprout", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
     up = sub.add_parser("up", help="start the database, migrate, run all five services until Ctrl-C")
     up.add_argument("--only", nargs="+", choices=list(SERVICES), help="start only these services")
@@ -503,44 +434,18 @@ def build_parser() -> argparse.ArgumentParser:
     evs.add_parser("stats", help="pending, held, done, dead and discarded counts per consumer")
     ev.set_defaults(func=cmd_events)
 
-    keys = sub.add_parser("keys", help="the gateway's token signing keys")
-    ks = keys.add_subparsers(dest="action", required=True)
-    ks.add_parser("ensure", help="make a signing key if none is active (idempotent: run it at every deployment)")
-    rot = ks.add_parser("rotate", help="a new signing key: published now, signing after a delay; the old one retires then")
-    rot.add_argument("--delay", type=float, help="seconds before the new key signs (default SPROUT_SIGNING_KEY_ACTIVATION_DELAY)")
-    rot.add_argument("--now", action="store_true", help="sign with it at once (when the old key is compromised)")
-    ks.add_parser("list", help="every key, with its status")
-    keys.set_defaults(func=cmd_keys)
-
-    client = sub.add_parser("client", help="machine clients: partner universities and our own services")
-    cs = client.add_subparsers(dest="action", required=True)
-    cc = cs.add_parser("create", help="create a machine client and print its secret (once)")
-    cc.add_argument("--client-id", required=True)
-    cc.add_argument("--name", required=True)
-    cc.add_argument("--role", required=True, choices=["partner", "service"])
-    cc.add_argument("--scope", action="append", help="a scope it may ask for; repeat for several")
-    cc.add_argument("--partner", help="the partner university's name (role partner)")
-    cc.add_argument("--json", action="store_true")
-    client.set_defaults(func=cmd_client)
-
-    user = sub.add_parser("user", help="people: create the first admin of a new deployment")
-    us = user.add_subparsers(dest="action", required=True)
-    uc = us.add_parser("create", help="create a user (exit code 3 if the username is taken)")
-    uc.add_argument("--username", required=True)
-    uc.add_argument("--role", action="append", required=True, help="a role (admin, staff, ...); repeat for several")
-    uc.add_argument("--display-name")
-    uc.add_argument("--school", help="the school's name (coordinators and students)")
-    uc.add_argument("--partner", help="the partner university's name (people with role partner)")
-    pw = uc.add_mutually_exclusive_group()
-    pw.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    pw.add_argument("--no-password", action="store_true", help="no password yet: the user cannot log in")
-    user.set_defaults(func=cmd_user)
-
-    pii = sub.add_parser("pii", help="encrypted personal data")
-    ps = pii.add_subparsers(dest="action", required=True)
-    ps.add_parser("rotate", help="re-encrypt everything under the newest key of SPROUT_PII_KEYS")
-    pii.set_defaults(func=cmd_pii)
+    _add_service_commands(sub)
     return p
+
+
+def _add_service_commands(sub: Any) -> None:
+    """Each service's own commands (after the platform's), with the help its spec gives; their
+    module is not imported here."""
+    for spec in SERVICES.values():
+        for command, help_text in spec.commands:
+            if command in sub.choices:
+                raise ValueError(f"sprout {command}: {spec.name} names a command that exists already")
+            sub.add_parser(command, help=help_text, cli=spec.cli, command=command)
 
 
 def main(argv: list[str] | None = None) -> int:

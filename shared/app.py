@@ -26,7 +26,7 @@ from shared.migrations import MigrationTree
 from shared.openapi import Extra, document_contract
 from shared.problems import install_problem_handlers
 from shared.revocations import RevocationList, watch_revocations
-from shared.routes import lenient_routes
+from shared.routes import RouteBodyLimits, lenient_routes
 from shared.settings import BaseServiceSettings
 from shared.strict import StrictRoute
 from shared.tokens import JwksKeySource, TokenVerifier
@@ -148,7 +148,8 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(
-        RequestContextMiddleware, service=name, max_body_bytes=settings.request_max_bytes, access_log=access_log
+        RequestContextMiddleware, service=name, max_body_bytes=settings.request_max_bytes, access_log=access_log,
+        route_limits=RouteBodyLimits(app),
     )
     lenient = lenient_routes(app)
     if lenient:

@@ -90,8 +90,10 @@ def asyncpg_dsn(url: str) -> tuple[str, dict]:
     return "", {k: v for k, v in kwargs.items() if v is not None}
 
 
-def resolve_database_url(settings: BaseServiceSettings) -> str:
-    """The URL to use: the configured one, or the embedded server's (started if needed)."""
+def resolve_database_url(settings: BaseServiceSettings | None = None) -> str:
+    """The URL to use: the configured one, or the embedded server's (started if needed); by
+    default, of the environment's settings (what `sprout` commands use)."""
+    settings = settings or BaseServiceSettings()
     if settings.database_url:
         return async_url(settings.database_url)
     from shared.embedded import ensure_embedded

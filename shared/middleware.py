@@ -3,6 +3,9 @@ content-type check, access log and Prometheus metrics.
 
 It is plain ASGI rather than BaseHTTPMiddleware because the gateway sits in front of every
 request and each layer of Starlette's middleware costs a task and a queue per request.
+
+Bodies are capped at `max_body_bytes` (SPROUT_REQUEST_MAX_BYTES), except on routes that
+declare their own limit (shared/routes.body_limit), which `route_limits` looks up.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
@@ -50,11 +54,15 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int, access_log: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, *, service: str, max_body_bytes: int, access_log: bool = True, route_limits: Any = None
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body = max_body_bytes
         self.access_log = access_log
+        # shared.routes.RouteBodyLimits, or None where no route may differ.
+        self.route_limits = route_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,13 +118,15 @@ class RequestContextMiddleware:
             )
             await send_wrapper({"type": "http.response.body", "body": payload})
 
+        limit = self.max_body
+        if self.route_limits is not None and method in _BODY_METHODS:
+            limit = self.route_limits.limit(method, scope["path"]) or limit
         try:
             if method in _BODY_METHODS and ctype is not None and not _accepted(ctype):
                 await answer("unsupported_media_type", content_type=ctype.split(";")[0])
-            elif clen is not None and (not clen.isdigit() or int(clen) > self.max_body):
-                await answer("payload_too_large", limit=self.max_body)
+            elif clen is not None and (not clen.isdigit() or int(clen) > limit):
+                await answer("payload_too_large", limit=limit)
             else:
-                limit = self.max_body
                 seen = 0
 
                 async def limited_receive() -> Message:

@@ -76,13 +76,57 @@ class ProblemError(Exception):
         **params: Any,
     ) -> None:
         if code not in CATALOGUE:
-            raise KeyError(f"error code {code!r} is not in shared/catalogue.py")
+            raise KeyError(f"error code {code!r} is not in the catalogue (shared/catalogue/)")
         self.code = code
         self.status = status or CATALOGUE[code].status
         self.headers = headers or {}
         self.errors = errors
         self.params = params
         super().__init__(f"{code}: {params}")
+
+    def __reduce__(self) -> tuple:
+        # Across a process boundary (a worker's answer) as what it is, not as its message.
+        return (_problem, (self.code, self.status, self.headers, self.errors, self.params))
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be accepted, raised by the pure checks (shared/personal.py, shared/sheets):
+    `code` is a catalogue code, the message says why in English for logs and tests.
+
+    A route answers it as a problem (`raise exc.problem() from None`); a spreadsheet reader
+    as the error of the row's cell.
+    """
+
+    def __init__(self, code: str, message: str = "", **params: Any) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"error code {code!r} is not in the catalogue (shared/catalogue/)")
+        super().__init__(message or code)
+        self.code = code
+        self.params = params
+
+    def problem(self, **params: Any) -> ProblemError:
+        return ProblemError(self.code, **{**self.params, **params})
+
+    def __reduce__(self) -> tuple:
+        return (_invalid, (self.code, str(self), self.params))
+
+
+def _problem(code: str, status: int, headers: dict[str, str], errors: list[dict[str, Any]] | None, params: dict[str, Any]) -> ProblemError:
+    return ProblemError(code, status=status, headers=headers, errors=errors, **params)
+
+
+def _invalid(code: str, message: str, params: dict[str, Any]) -> InvalidValue:
+    return InvalidValue(code, message, **params)
+
+
+def detail(code: str, lang: str = "en", /, **params: Any) -> str:
+    """The message of `code` in `lang` ('zh' or 'en'), filled with `params` (as written, if one is missing)."""
+    e = CATALOGUE[code]
+    template = e.zh if lang == "zh" else e.en
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
 
 
 def problem_body(
@@ -95,16 +139,11 @@ def problem_body(
     **params: Any,
 ) -> dict[str, Any]:
     e = CATALOGUE[code]
-    template = e.zh if lang == "zh" else e.en
-    try:
-        detail = template.format(**params)
-    except (KeyError, IndexError):
-        detail = template
     body: dict[str, Any] = {
         "type": f"https://sprout.dev/problems/{code}",
         "title": e.title_zh if lang == "zh" else e.title_en,
         "status": status or e.status,
-        "detail": detail,
+        "detail": detail(code, lang, **params),
         "code": code,
     }
     if instance:

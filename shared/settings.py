@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,9 @@ class BaseServiceSettings(BaseSettings):
 
     service_name: ClassVar[str] = "sprout"
     default_port: ClassVar[int] = 8000
+    # A service that stores personal data (shared/crypto.py) says so: production then refuses
+    # to start it on the development keys.
+    holds_personal_data: ClassVar[bool] = False
 
     env: Environment = Environment.development
     # No URL means: start (or join) the embedded PostgreSQL in `data_dir`/pgdata.
@@ -75,6 +78,15 @@ class BaseServiceSettings(BaseSettings):
     service_client_id: str | None = None
     service_client_secret: str | None = None
 
+    # Personal data at rest (shared/crypto.py). Field encryption keys, newest first:
+    # "kid1:<base64 of 32 bytes>,kid0:<...>". New writes use the first; the others still
+    # decrypt until `sprout pii rotate` has moved every row. Unset: a fixed development key
+    # (refused in production by a service that holds personal data).
+    pii_keys: SecretStr | None = None
+    # The blind-index (HMAC) key for lookups of encrypted values, base64 of at least 32 bytes.
+    # Changing it orphans existing indexes, so it does not rotate with pii_keys.
+    pii_index_key: SecretStr | None = None
+
     # Where the other services live; the gateway proxies to them, services call each other.
     gateway_url: str = "http://127.0.0.1:8000"
     selection_url: str = "http://127.0.0.1:8001"
@@ -102,6 +114,10 @@ class BaseServiceSettings(BaseSettings):
         found: list[str] = []
         if self.database_url is None:
             found.append("SPROUT_DATABASE_URL (the embedded database is for development only)")
+        if self.holds_personal_data and self.pii_keys is None:
+            found.append("SPROUT_PII_KEYS (the development encryption key protects nothing)")
+        if self.holds_personal_data and self.pii_index_key is None:
+            found.append("SPROUT_PII_INDEX_KEY (the development blind-index key protects nothing)")
         return found
 
     @model_validator(mode="after")

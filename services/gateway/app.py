@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from services.gateway import crypto, docs
+from services.gateway import docs
 from services.gateway.consent.router import router as consent_router
 from services.gateway.events import consumers
 from services.gateway.identity.router import router as identity_router
@@ -15,6 +15,7 @@ from services.gateway.proxy import GatewayProxy, install_proxy
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens.lifespan import tokens_lifespan
 from services.gateway.tokens.router import router as tokens_router
+from shared import crypto
 from shared.app import create_service_app, service_tree
 
 

@@ -3,7 +3,7 @@
 import ipaddress
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
 from shared.settings import BaseServiceSettings
 
@@ -30,16 +30,11 @@ class GatewaySettings(BaseServiceSettings):
     openapi_cache_seconds: float = Field(default=10.0, ge=0)
     openapi_fetch_timeout: float = Field(default=5.0, gt=0)
 
-    # Identity and personal data (services/gateway/identity, consent, crypto.py).
-    # Field encryption keys, newest first: "kid1:<base64 of 32 bytes>,kid0:<...>". New writes
-    # use the first; the others still decrypt until `sprout pii rotate` has moved every row.
-    # Unset: a fixed development key (refused in production).
-    pii_keys: SecretStr | None = None
-    # The blind-index (HMAC) key for lookups of encrypted values, base64 of at least 32 bytes.
-    # Changing it orphans existing indexes, so it does not rotate with pii_keys.
-    pii_index_key: SecretStr | None = None
-    # Bulk import of students: upload size and row limits. SPROUT_REQUEST_MAX_BYTES caps every
-    # request body before this is checked, so raise both for larger files.
+    # Identity and personal data (services/gateway/identity, consent): sealed with the keys
+    # of SPROUT_PII_KEYS and SPROUT_PII_INDEX_KEY (shared/settings.py, shared/crypto.py).
+    holds_personal_data: ClassVar[bool] = True
+    # Bulk import of students: upload size and row limits. The import's route takes a body of
+    # this much plus a form's envelope, whatever SPROUT_REQUEST_MAX_BYTES says (shared/routes.py).
     import_max_bytes: int = Field(default=1_048_576, ge=1024)
     import_max_rows: int = Field(default=5000, ge=1)
     # Age below which processing a student's data needs a guardian's consent (PIPL art. 31).
@@ -122,8 +117,4 @@ class GatewaySettings(BaseServiceSettings):
                 "SPROUT_SIGNING_KEY_AUTOGENERATE (a key the gateway makes for itself is for development;"
                 " provision keys with `sprout keys ensure` or `sprout keys rotate`)"
             )
-        if self.pii_keys is None:
-            found.append("SPROUT_PII_KEYS (the development encryption key protects nothing)")
-        if self.pii_index_key is None:
-            found.append("SPROUT_PII_INDEX_KEY (the development blind-index key protects nothing)")
         return found

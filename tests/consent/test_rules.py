@@ -11,7 +11,7 @@ from services.gateway.consent.rules import (
     latest_birth_date_of_age,
     may_consent_for_self,
 )
-from services.gateway.identity.validation import age_on
+from shared.personal import age_on
 
 P, S = ConsentPurpose.participation, ConsentPurpose.partner_sharing
 

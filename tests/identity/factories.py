@@ -8,10 +8,10 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import FieldCipher, development_cipher
 from services.gateway.identity import service
 from services.gateway.identity.models import GuardianLink, Partner, School, SchoolLevel, UserAccount
-from services.gateway.identity.validation import id_check_character
+from shared.crypto import FieldCipher, development_cipher
+from shared.personal import id_check_character
 
 _seq = itertools.count(100)
 

@@ -15,15 +15,15 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import development_cipher
 from services.gateway.identity import imports
 from services.gateway.identity.models import GuardianLink, School, SchoolLevel, UserAccount
 from services.gateway.identity.schemas import ImportMode
-from services.gateway.identity.workers import WorkerPool
 from services.gateway.identity.sealing import aad, seal
+from shared.crypto import development_cipher
 from shared.db import sessionmaker
 from shared.problems import ProblemError
 from shared.tokens import Principal
+from shared.workers import WorkerPool
 from tests.identity.committed import forget, fresh_connection, served_gateway
 from tests.identity.factories import bad_checksum, id_number, unique
 from tests.identity.test_imports import HEADER, URL, csv_file, upload

@@ -12,13 +12,13 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
-from services.gateway.crypto import FieldCipher, cipher_for, development_cipher, generate_key as generate_pii_key, key_id
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import service
 from services.gateway.tokens.keys import GENERATED, OPERATOR, NoSigningKey, private_key_aad, thumbprint, unseal
 from services.gateway.tokens.models import SigningKey
 from shared import clock
 from shared.clock import FrozenClock, use_clock
+from shared.crypto import FieldCipher, cipher_for, development_cipher, generate_key as generate_pii_key, key_id
 from shared.db import sessionmaker
 from tests.tokens.support import bearer, gateway_settings, unverified_parts, world
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 
 from services.gateway.consent.models import Consent, ConsentEnd, ConsentPurpose
 from services.gateway.identity.models import GuardianLink, School, UserAccount
-from services.gateway.identity.repository import as_uuid
+from shared.ids import as_uuid
 from shared.tokens import Principal
 
 

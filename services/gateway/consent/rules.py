@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.gateway.consent.models import ConsentPurpose
-from services.gateway.identity.validation import age_on
+from shared.personal import age_on
 
 
 @dataclass(frozen=True)

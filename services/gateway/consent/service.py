@@ -17,8 +17,10 @@ from services.gateway.identity import service as identity
 from services.gateway.identity.models import PiiAccessLog, School, UserAccount
 from shared import clock
 from shared.context import request_id_var
+from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.tokens import Principal
+from shared.unique import insert_unique
 
 if TYPE_CHECKING:
     from services.gateway.settings import GatewaySettings
@@ -65,7 +67,7 @@ async def _acting_guardian(session: AsyncSession, principal: Principal, student_
     """The caller's user id when they are the student's guardian now (linked, enabled, with the
     role: a token outlives none of these). Their link and account stay locked until this
     transaction ends, so an unlink or disable meanwhile waits, and then ends what they gave."""
-    me = identity_repo.as_uuid(principal.id) if principal.kind == "user" else None
+    me = as_uuid(principal.id) if principal.kind == "user" else None
     if principal.has_role("guardian") and await repo.is_guardian_in_office(session, me, student_id, lock=True):
         return me
     return None
@@ -77,7 +79,7 @@ async def give(*, session: AsyncSession, principal: Principal, data: ConsentIn, 
     await _check_purpose(session, data.purpose, data.partner_id)
     guardian_id = await _acting_guardian(session, principal, student.id)
     if guardian_id is None:
-        if identity_repo.as_uuid(principal.id) != student.id:
+        if as_uuid(principal.id) != student.id:
             # Someone else's child: answered as if the student did not exist.
             raise ProblemError("student_not_found", student_id=student.id)
         age = rules.age_of(student.birth_date, identity.today())
@@ -99,7 +101,7 @@ async def give(*, session: AsyncSession, principal: Principal, data: ConsentIn, 
         partner_id=data.partner_id, text_version=data.text_version, given_at=now,
     )
     # The partial unique index turns a concurrent second "give" into a conflict, not a second row.
-    await identity.insert_unique(session, consent, "consent_already_given", consent_id="(given concurrently)")
+    await insert_unique(session, consent, "consent_already_given", consent_id="(given concurrently)")
     return consent
 
 
@@ -110,7 +112,7 @@ async def withdraw(*, session: AsyncSession, principal: Principal, consent_id: u
         raise ProblemError("consent_not_found", consent_id=consent_id)
     guardian_id = await _acting_guardian(session, principal, consent.student_id)
     if guardian_id is None:
-        if identity_repo.as_uuid(principal.id) != consent.student_id:
+        if as_uuid(principal.id) != consent.student_id:
             raise ProblemError("consent_not_found", consent_id=consent_id)
         student = await _student(session, consent.student_id)
         age = rules.age_of(student.birth_date, identity.today())
@@ -192,7 +194,7 @@ SHARED_FIELDS = ["display_name", "school", "grade"]
 
 def partner_of(principal: Principal) -> uuid.UUID:
     """The partner university the caller speaks for (its machine client, or a person of it)."""
-    partner_id = identity_repo.as_uuid(principal.partner_id)
+    partner_id = as_uuid(principal.partner_id)
     if partner_id is None:
         # Only a hand-made token lacks it: clients and people with role partner always name one.
         raise ProblemError("forbidden", roles="partner (of a registered partner university)")

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import FieldCipher, cipher_for
 from services.gateway.identity import repository as repo
 from services.gateway.identity import service
 from services.gateway.identity.passwords import hash_password, password_problem
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import service as tokens
+from shared.crypto import FieldCipher, cipher_for
 from shared.db import create_engine, sessionmaker
 from shared.problems import ProblemError
 

@@ -1,8 +1,8 @@
 """Bulk import of students and their guardians from the file a school sends (CSV or XLSX).
 
 Reading the file, checking each row, sealing its personal data and deciding what to write
-are plain functions (`sheets.py`) run in a worker process, so a large file never stalls the
-event loop; `import_students` asks the database what they need to know (schools, people
+are plain functions (`sheets.py`, on shared/sheets) run in a worker process (shared/workers.py),
+so a large file never stalls the event loop; `import_students` asks the database what they need to know (schools, people
 already registered) and writes everything in the request's one transaction, so a file is
 never half imported.
 """
@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import FieldCipher
 from services.gateway.identity import repository as repo
-from services.gateway.identity import service, sheets, workers
+from services.gateway.identity import service, sheets
 from services.gateway.identity.models import GuardianLink, UserAccount
 from services.gateway.identity.schemas import ImportMode
+from shared.crypto import FieldCipher
+from shared.ids import as_uuid
 from shared.problems import ProblemError
+from shared.sheets import in_worker
 from shared.tokens import Principal
+from shared.unique import unique_or_problem
+from shared.workers import WorkerPool
 
 DESCRIPTION = """\
 Upload the school's list as `multipart/form-data` with the file in the field `file`: a CSV
@@ -56,34 +59,12 @@ no password until one is set.
 MAX_UNPACKED_XLSX = sheets.MAX_UNPACKED_XLSX
 
 
-async def read_upload(file: UploadFile, *, limit: int) -> bytes:
-    chunks, size = [], 0
-    while chunk := await file.read(65536):
-        size += len(chunk)
-        if size > limit:
-            raise ProblemError("import_too_large", limit=limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _in_worker(pool: workers.WorkerPool, fn, /, *args, **kwargs):
-    try:
-        result = await pool.run(fn, *args, **kwargs)
-    except workers.WorkerFailed:
-        raise ProblemError(
-            "import_unreadable", reason="reading it stopped the reader; if this happens again, the file is damaged"
-        ) from None
-    if isinstance(result, sheets.Refusal):
-        raise result.problem()
-    return result
-
-
 async def import_students(
     *,
     session: AsyncSession,
     principal: Principal,
     cipher: FieldCipher,
-    pool: workers.WorkerPool,
+    pool: WorkerPool,
     data: bytes,
     filename: str,
     mode: ImportMode,
@@ -95,7 +76,7 @@ async def import_students(
     coordinator_school = None
     if not principal.has_role("admin"):
         # A coordinator imports into their own school only, whatever the file or the query says.
-        coordinator_school = repo.as_uuid(principal.school_id)
+        coordinator_school = as_uuid(principal.school_id)
         if coordinator_school is None:
             raise ProblemError("forbidden", roles="admin, coordinator of a school")
         default_school_id = default_school_id or coordinator_school
@@ -106,7 +87,7 @@ async def import_students(
             raise ProblemError("school_not_found", school_id=default_school_id)
         default_school = school.name
 
-    read: sheets.Read = await _in_worker(
+    read: sheets.Read = await in_worker(
         pool, sheets.read, data, cipher=cipher, today=service.today(), default_school=default_school, max_rows=max_rows,
         max_unpacked=MAX_UNPACKED_XLSX,
     )
@@ -123,10 +104,10 @@ async def import_students(
         },
         coordinator_school=coordinator_school,
     )
-    plan: sheets.Plan = await _in_worker(pool, sheets.plan, read.sheet, answers, mode=mode, lang=lang)
+    plan: sheets.Plan = await in_worker(pool, sheets.plan, read.sheet, answers, mode=mode, lang=lang)
     # Users first, then links: the links' foreign keys need the users' rows. A concurrent
     # import of the same student loses on the unique ID number index, as a 409.
-    async with service.unique_or_problem(session, "id_number_taken"):
+    async with unique_or_problem(session, "id_number_taken", constraints=service.CONSTRAINTS, username="?"):
         await repo.copy_rows(session, UserAccount.__table__, sheets.ACCOUNT_COLUMNS, plan.accounts)
     await repo.copy_rows(session, GuardianLink.__table__, sheets.LINK_COLUMNS, plan.links)
     return plan.report

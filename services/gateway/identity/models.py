@@ -62,7 +62,7 @@ class School(Base):
 class UserAccount(Base):
     """A person who may log in (or may later): their roles and, for students, their school and grade.
 
-    Personal data (ID number, phone, address) is stored only encrypted (services/gateway/crypto.py),
+    Personal data (ID number, phone, address) is stored only encrypted (shared/crypto.py),
     bound to this row and column; the blind indexes answer "is this ID number / phone known?".
     """
 

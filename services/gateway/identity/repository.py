@@ -13,17 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.consent.models import Consent
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
+from shared.ids import as_uuid
 from shared.tokens import Principal
-
-
-def as_uuid(value: str | None) -> uuid.UUID | None:
-    """A principal's id as a user id; None for a machine client (whose id is its client_id)."""
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 def any_of(column: ColumnElement, values: Iterable[str]) -> ColumnElement[bool]:

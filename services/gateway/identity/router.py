@@ -18,8 +18,7 @@ from fastapi import Depends, File, Header, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
-from services.gateway.crypto import FieldCipher, cipher_for
-from services.gateway.identity import imports, workers
+from services.gateway.identity import imports
 from services.gateway.identity import repository as repo
 from services.gateway.identity import service
 from services.gateway.identity.models import Partner, PiiAccessLog, School, SchoolLevel, UserAccount
@@ -43,15 +42,22 @@ from services.gateway.identity.schemas import (
     UserPatch,
 )
 from shared.auth import USER_ROLES, require
+from shared.crypto import FieldCipher, cipher_for
 from shared.db import DbSession
+from shared.etag import PRECONDITION_PROBLEMS, IfMatch, set_etag
 from shared.idempotency import IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, language, problem_responses
-from shared.routes import APIRouter
+from shared.routes import UPLOAD_ENVELOPE, APIRouter, body_limit
+from shared.sheets import SHEET_PROBLEMS, read_upload
 from shared.tokens import Principal
+from shared.workers import worker_pool
 
-# The lifespan gives the app its import workers (app.state.workers).
-router = APIRouter(prefix="/identity", tags=["identity"], lifespan=workers.lifespan)
+# The lifespan gives the app its import workers (app.state.workers), their fork server
+# loaded with the import's own module.
+router = APIRouter(
+    prefix="/identity", tags=["identity"], lifespan=worker_pool(preload=["services.gateway.identity.sheets"])
+)
 
 Admin = Annotated[Principal, Depends(require("admin"))]
 # Schools are not personal data: whoever works with students may list them.
@@ -162,7 +168,7 @@ async def create_user(
     principal: Admin, body: UserIn, session: DbSession, cipher: Cipher, idempotency: IdempotencyKey, response: Response
 ) -> UserOut:
     user = await service.create_user(session=session, data=body, cipher=cipher)
-    response.headers["ETag"] = service.etag(user.version)
+    set_etag(response, user.version)
     return await idempotency.save(service.user_out(user, cipher))
 
 
@@ -204,14 +210,14 @@ async def get_user(
     user = await service.readable_user(session=session, principal=principal, user_id=user_id)
     fields = set(reveal) & _USER_FIELDS
     await service.authorise_reveal(session=session, principal=principal, subject=user, fields=fields, reason=reason)
-    response.headers["ETag"] = service.etag(user.version)
+    set_etag(response, user.version)
     return service.user_out(user, cipher, fields)
 
 
 @router.patch(
     "/users/{user_id}", response_model=UserOut,
     responses=problem_responses(
-        "user_not_found", "precondition_required", "precondition_failed", "id_number_taken", "school_not_found",
+        "user_not_found", *PRECONDITION_PROBLEMS, "id_number_taken", "school_not_found",
         *_PERSON_PROBLEMS,
     ),
     summary="Change a user: profile, roles, password, personal data, or disable (If-Match required)",
@@ -223,12 +229,12 @@ async def update_user(
     session: DbSession,
     cipher: Cipher,
     response: Response,
-    if_match: Annotated[str | None, Header(alias="If-Match", description="The ETag of the user as you read it.")] = None,
+    if_match: IfMatch = None,
 ) -> UserOut:
     user = await service.update_user(
         session=session, user_id=user_id, patch=body, if_match=if_match, cipher=cipher, by=principal.id
     )
-    response.headers["ETag"] = service.etag(user.version)
+    set_etag(response, user.version)
     return service.user_out(user, cipher)
 
 
@@ -278,7 +284,7 @@ async def get_student(
     revealed = await service.authorise_student_reveal(
         session=session, principal=principal, student=student, fields=set(reveal), reason=reason
     )
-    response.headers["ETag"] = service.etag(student.version)
+    set_etag(response, student.version)
     return await service.student_out(session=session, student=student, cipher=cipher, revealed=revealed)
 
 
@@ -318,12 +324,12 @@ async def unlink_guardian(principal: Admin, student_id: uuid.UUID, guardian_id: 
 @router.post(
     "/imports/students", response_model=ImportReport,
     responses=problem_responses(
-        "import_rejected", "import_unreadable", "import_missing_columns", "import_too_large",
-        "import_too_many_rows", "import_empty", "school_not_found",
+        "import_rejected", *SHEET_PROBLEMS, "school_not_found",
     ),
     summary="Import students and their guardians from a school's CSV (UTF-8 or GBK) or XLSX file",
     description=imports.DESCRIPTION,
 )
+@body_limit(lambda settings: settings.import_max_bytes + UPLOAD_ENVELOPE)
 async def import_students(
     principal: Importer,
     request: Request,
@@ -340,7 +346,7 @@ async def import_students(
     ] = None,
 ) -> Response:
     settings = request.app.state.settings
-    data = await imports.read_upload(file, limit=settings.import_max_bytes)
+    data = await read_upload(file, limit=settings.import_max_bytes)
     # The report comes as JSON from the worker that wrote it: validating and serialising
     # thousands of rows again here would hold the event loop.
     report = await imports.import_students(

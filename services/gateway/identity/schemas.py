@@ -14,6 +14,7 @@ from services.gateway.identity.models import SchoolLevel
 from services.gateway.identity.passwords import MAX_LENGTH, MIN_LENGTH
 from services.gateway.identity.validation import RELATIONS
 from shared.auth import USER_ROLES
+from shared.sheets import RowError
 from shared.strict import RequestModel
 
 Role = Literal[USER_ROLES]  # type: ignore[valid-type]
@@ -216,19 +217,6 @@ class AccessLogOut(BaseModel):
 class ImportMode(StrEnum):
     all_or_nothing = "all_or_nothing"
     valid_rows_only = "valid_rows_only"
-
-
-class RowError(BaseModel):
-    """One reason a row was rejected. `line` is the line (CSV) or row (XLSX) number as the file shows it."""
-
-    loc: list[str | int] = Field(description='["file", line, column]')
-    field: str = Field(description="The column as named in the file's header.")
-    line: int
-    code: str = Field(description="Stable reason code (see the catalogue), e.g. `id_number_checksum`.")
-    type: str = Field(description="Same as `code`, for clients that read validation errors.")
-    message: str = Field(description="In the caller's language (Accept-Language).")
-    message_en: str
-    message_zh: str
 
 
 class ImportedStudent(BaseModel):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from services.gateway.crypto import FieldCipher
+from shared import crypto
+from shared.crypto import FieldCipher
 
 
 def aad(user_id: uuid.UUID, column: str) -> bytes:
-    """Binds a ciphertext to its row and column: copied elsewhere, it does not decrypt."""
-    return f"user_account.{column}:{user_id}".encode()
+    """Binds a ciphertext to its row and column of `user_account`: copied elsewhere, it does not decrypt."""
+    return crypto.aad("user_account", column, user_id)
 
 
 def seal_id_number(cipher: FieldCipher, user_id: uuid.UUID, number: str) -> tuple[bytes, str]:

@@ -6,19 +6,16 @@ Functions take keyword-only arguments and only `flush()`; the request's session 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.consent import repository as consent_repo
 from services.gateway.consent.models import Consent, ConsentEnd
-from services.gateway.crypto import FieldCipher
 from services.gateway.identity import repository as repo
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
 from services.gateway.identity.passwords import hash_password_in_thread, password_problem
@@ -36,19 +33,16 @@ from services.gateway.identity.schemas import (
     UserOut,
     UserPatch,
 )
-from services.gateway.identity.validation import (
-    InvalidValue,
-    mask_address,
-    mask_id_number,
-    mask_phone,
-    normalise_phone,
-    parse_resident_id,
-)
 from services.gateway.tokens import service as tokens
 from shared import clock
 from shared.context import request_id_var
-from shared.problems import ProblemError
+from shared.crypto import FieldCipher
+from shared.etag import check_if_match
+from shared.ids import as_uuid
+from shared.personal import mask_address, mask_id_number, mask_phone, normalise_phone, parse_resident_id
+from shared.problems import InvalidValue, ProblemError
 from shared.tokens import Principal
+from shared.unique import flush_unique, insert_unique
 
 # Ages and birthdays are counted on the calendar of the programme's city; China keeps one
 # offset all year, so a fixed zone needs no time-zone database.
@@ -56,6 +50,9 @@ CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # Who may ask for unmasked personal data, besides the person themself and their guardians.
 REVEAL_ROLES = ("admin", "staff")
+
+# The problem a unique violation of each of the identity tables' constraints is (shared/unique.py).
+CONSTRAINTS = {"uq_user_account_id_number_index": "id_number_taken", "uq_user_account_username_lower": "username_taken"}
 
 
 def today() -> date:
@@ -218,21 +215,8 @@ async def create_user(*, session: AsyncSession, data: UserIn, cipher: FieldCiphe
     await _check_profile(session, user, school_changed=True, partner_changed=True)
     if user.id_number_index and await repo.id_indexes_taken(session, [user.id_number_index]):
         raise ProblemError("id_number_taken")
-    await insert_unique(session, user, "username_taken", username=data.username)
+    await insert_unique(session, user, "username_taken", constraints=CONSTRAINTS, username=data.username)
     return user
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def _matches(if_match: str, version: int) -> bool:
-    wanted = etag(version)
-    for candidate in if_match.split(","):
-        candidate = candidate.strip()
-        if candidate == "*" or candidate == wanted:
-            return True
-    return False
 
 
 async def update_user(
@@ -243,10 +227,7 @@ async def update_user(
     user = await repo.get_user(session, user_id, for_update=True)
     if user is None:
         raise ProblemError("user_not_found", user_id=user_id)
-    if not if_match:
-        raise ProblemError("precondition_required")
-    if not _matches(if_match, user.version):
-        raise ProblemError("precondition_failed", etag=etag(user.version))
+    check_if_match(if_match, user.version)
     changes = patch.model_dump(exclude_unset=True)
     # Disabling an account or resetting its password ends every sign-in it has, in this
     # transaction: its refresh tokens are revoked, and every service refuses its access tokens.
@@ -284,7 +265,7 @@ async def update_user(
     if "address" in changes:
         set_address(user, changes["address"], cipher=cipher)
     await _check_profile(session, user, school_changed=school_changed, partner_changed=partner_changed)
-    await flush_unique(session, "id_number_taken")
+    await flush_unique(session, "id_number_taken", constraints=CONSTRAINTS)
     if ends_sign_ins:
         await tokens.end_sign_ins(session, user)
     if was_guardian and not _in_office_as_guardian(user):
@@ -307,7 +288,7 @@ async def get_user(*, session: AsyncSession, user_id: uuid.UUID) -> UserAccount:
 
 async def readable_user(*, session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> UserAccount:
     """A user the caller may read: admin and staff any user, everyone else only themself."""
-    if not principal.has_role("admin", "staff") and repo.as_uuid(principal.id) != user_id:
+    if not principal.has_role("admin", "staff") and as_uuid(principal.id) != user_id:
         raise ProblemError("user_not_found", user_id=user_id)
     return await get_user(session=session, user_id=user_id)
 
@@ -410,7 +391,7 @@ async def _may_reveal(session: AsyncSession, principal: Principal, subject: User
     """
     if principal.kind != "user":
         return False
-    me = repo.as_uuid(principal.id)
+    me = as_uuid(principal.id)
     return (
         principal.has_role(*REVEAL_ROLES)
         or me == subject.id
@@ -485,7 +466,7 @@ async def authorise_student_reveal(
         raise ProblemError("reveal_forbidden", status=403, fields=", ".join(sorted(own)))
     shown: set[uuid.UUID] = set()
     if PersonalField.guardian_phone in fields:
-        me = repo.as_uuid(principal.id) if principal.kind == "user" else None
+        me = as_uuid(principal.id) if principal.kind == "user" else None
         if principal.kind == "user" and principal.has_role(*REVEAL_ROLES):
             shown = {guardian.id for _, guardian in guardians}
         elif principal.has_role("guardian") and me in {guardian.id for _, guardian in guardians}:
@@ -612,39 +593,3 @@ async def reencrypt_personal_data(*, session: AsyncSession, cipher: FieldCipher,
             changed += touched
         await session.flush()
         last = users[-1].id
-
-
-# ---------------------------------------------------------------- helpers
-
-
-@asynccontextmanager
-async def unique_or_problem(session: AsyncSession, code: str, **params: Any) -> AsyncIterator[None]:
-    """Run the block's writes in a savepoint; a unique violation (a concurrent create won the
-    race) becomes problem `code` and leaves the rest of the transaction usable."""
-    try:
-        async with session.begin_nested():
-            yield
-    except IntegrityError as exc:
-        raise _conflict(exc, code, **params) from None
-
-
-async def insert_unique(session: AsyncSession, row: Any, code: str, **params: Any) -> None:
-    """Insert `row`; a unique violation becomes problem `code`."""
-    async with unique_or_problem(session, code, **params):
-        session.add(row)
-
-
-async def flush_unique(session: AsyncSession, code: str, **params: Any) -> None:
-    async with unique_or_problem(session, code, **params):
-        await session.flush()
-
-
-def _conflict(exc: IntegrityError, code: str, **params: Any) -> Exception:
-    text = str(exc.orig)
-    if "id_number_index" in text:
-        return ProblemError("id_number_taken")
-    if "username_lower" in text:
-        return ProblemError("username_taken", username=params.get("username", "?"))
-    if "unique" in text.lower() or "duplicate" in text.lower():
-        return ProblemError(code, **params)
-    return exc

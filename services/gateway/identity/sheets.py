@@ -1,199 +1,73 @@
-"""A school's student list, from the file's bytes to the rows to write: reading, checking, sealing, deciding.
+"""A school's student list, from the file's bytes to the rows to write: its columns, checking, sealing, deciding.
 
-Plain CPU work with no I/O, in two steps that run in a worker process (`workers.py`), so
-parsing a workbook (openpyxl holds the GIL throughout), encrypting thousands of ID numbers
-and writing out the report never stall the gateway's event loop. Between the steps the
-import asks the database what `read` says it must (`Questions`); `plan` decides with the
-answers. What the loop receives is small or opaque: the questions, the rows to write as COPY
-text, the report as JSON. No plaintext ID number or phone leaves the worker.
+Reading the file itself (CSV or XLSX, the header, each cell) is shared/sheets'; what is here
+is the student list's: its columns and the rules that need the database. Plain CPU work with
+no I/O, in two steps that run in a worker process (shared/workers.py), so parsing a workbook
+(openpyxl holds the GIL throughout), encrypting thousands of ID numbers and writing out the
+report never stall the gateway's event loop. Between the steps the import asks the database
+what `read` says it must (`Questions`); `plan` decides with the answers. What the loop
+receives is small or opaque: the questions, the rows to write as COPY text, the report as
+JSON. No plaintext ID number or phone leaves the worker.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import pickle
 import re
 import secrets
 import unicodedata
 import uuid
-import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.gateway.crypto import FieldCipher
-from services.gateway.identity.schemas import USERNAME_PATTERN, ImportedStudent, ImportMode, ImportReport, RowError
+from services.gateway.identity.schemas import USERNAME_PATTERN, ImportedStudent, ImportMode, ImportReport
 from services.gateway.identity.sealing import Sealed, seal
-from services.gateway.identity.validation import (
-    InvalidValue,
-    normalise_phone,
-    parse_grade,
-    parse_relation,
-    parse_resident_id,
-)
-from shared.catalogue import CATALOGUE
-from shared.problems import ProblemError
+from services.gateway.identity.validation import parse_grade, parse_relation
+from shared.crypto import FieldCipher
+from shared.problems import InvalidValue, ProblemError
+from shared.sheets import MAX_UNPACKED_XLSX, CellProblem, Column, Columns, Layout, Table, cells
 
-# Canonical column -> the headers schools write (compared after `_header_key`).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "name": ("姓名", "学生姓名", "名字", "name", "studentname", "fullname"),
-    "id_number": ("身份证号", "身份证号码", "学生身份证号", "学生身份证号码", "身份证", "证件号码", "证件号", "idnumber", "id", "residentid"),
-    "school": ("学校", "学校名称", "所在学校", "就读学校", "school", "schoolname"),
-    "grade": ("年级", "就读年级", "grade", "year"),
-    "guardian_name": ("监护人姓名", "监护人", "家长姓名", "家长", "guardianname", "guardian", "parentname"),
-    "guardian_phone": (
-        "监护人电话", "监护人手机", "监护人手机号", "监护人联系电话", "家长电话", "家长手机", "家长手机号",
-        "家长联系电话", "联系电话", "联系方式", "guardianphone", "parentphone",
-    ),
-    "relation": ("关系", "与学生关系", "监护人关系", "与学生的关系", "relation", "relationship"),
-    "username": ("用户名", "账号", "登录名", "username", "login"),
-    "phone": ("学生电话", "学生手机", "学生手机号", "phone", "studentphone", "mobile"),
-    "address": ("家庭住址", "地址", "住址", "家庭地址", "address", "homeaddress"),
-}
-REQUIRED = ("name", "id_number", "grade", "guardian_name", "guardian_phone")
-MAX_LENGTH = {"name": 100, "guardian_name": 100, "school": 200, "address": 200}
 _USERNAME = re.compile(USERNAME_PATTERN)
 
 
-def _header_key(text: str) -> str:
-    # "身份证号（18位）*", "Guardian Phone", "guardian_phone" all reduce to their bare words.
-    text = unicodedata.normalize("NFKC", text).strip().lower()
-    text = re.sub(r"\(.*?\)", "", text)
-    return re.sub(r"[\s_\-*:：]", "", text)
+def _checked_username(value: Any) -> str:
+    username = cells.text(value) or ""
+    if not _USERNAME.match(username):
+        raise InvalidValue("username_invalid", "not a username")
+    return username
 
 
-_HEADER_LOOKUP = {_header_key(h): canonical for canonical, names in COLUMNS.items() for h in names}
-HEADER_SEARCH_ROWS = 10
-MAX_UNPACKED_XLSX = 64 * 1024 * 1024
-
-
-def _known_columns(texts: list[str]) -> int:
-    return len({_HEADER_LOOKUP[k] for k in map(_header_key, texts) if k in _HEADER_LOOKUP})
-
-
-# ---------------------------------------------------------------- reading the file
-
-
-@dataclass
-class Table:
-    """A file's data rows: (line as the school sees it, values by canonical column)."""
-
-    headers: dict[str, str]  # canonical column -> the header as written in the file
-    rows: list[tuple[int, dict[str, Any]]]
-    ignored_columns: list[str] = field(default_factory=list)
-
-
-def read_table(data: bytes, *, max_rows: int, max_unpacked: int = MAX_UNPACKED_XLSX) -> Table:
-    """The header and data rows of a CSV or XLSX file; problems for unreadable files."""
-    if not data.strip():
-        raise ProblemError("import_unreadable", reason="the file is empty")
-    lines = _xlsx_lines(data, max_unpacked) if data[:4] == b"PK\x03\x04" else _csv_lines(data)
-    header: list[str] | None = None
-    before_header: list[list[str]] = []
-    rows: list[tuple[int, list[Any]]] = []
-    for line, values in lines:
-        if all(_blank(v) for v in values):
-            continue
-        if header is None:
-            texts = ["" if v is None else str(v) for v in values]
-            # Schools often put a title ("2026年新生名单") above the header: the header is the
-            # first row that names at least three known columns.
-            if _known_columns(texts) >= 3:
-                header = texts
-            elif len(before_header) < HEADER_SEARCH_ROWS:
-                before_header.append(texts)
-            else:
-                break
-            continue
-        if len(rows) >= max_rows:
-            raise ProblemError("import_too_many_rows", limit=max_rows)
-        rows.append((line, values))
-    if header is None:
-        if not before_header:
-            raise ProblemError("import_unreadable", reason="no header row")
-        header = before_header[0]
-    positions: dict[str, int] = {}
-    headers: dict[str, str] = {}
-    ignored: list[str] = []
-    for i, text in enumerate(header):
-        canonical = _HEADER_LOOKUP.get(_header_key(text))
-        if canonical is None or canonical in positions:
-            if text.strip():
-                ignored.append(text.strip())
-            continue
-        positions[canonical] = i
-        headers[canonical] = text.strip()
-    table_rows = [
-        (line, {c: values[i] if i < len(values) else None for c, i in positions.items()}) for line, values in rows
-    ]
-    return Table(headers=headers, rows=table_rows, ignored_columns=ignored)
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        # GB18030 is a superset of GBK and GB2312: what Excel writes for "CSV" on a Chinese Windows.
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise ProblemError("import_unreadable", reason="the text is neither UTF-8 nor GBK") from None
-
-
-def _csv_lines(data: bytes) -> Iterator[tuple[int, list[Any]]]:
-    try:
-        text = _decode(data)
-    except UnicodeDecodeError:
-        raise ProblemError("import_unreadable", reason="the text encoding is broken") from None
-    if "\x00" in text:
-        raise ProblemError("import_unreadable", reason="not a text file")
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = max((",", "\t", ";"), key=first.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    start = 1
-    try:
-        for record in reader:
-            yield start, record
-            # A quoted field may span lines: the next record starts after this one's last line.
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise ProblemError("import_unreadable", reason=f"line {reader.line_num}: {exc}") from None
-
-
-def _xlsx_lines(data: bytes, max_unpacked: int) -> Iterator[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        # A small upload may unpack into gigabytes (a "zip bomb"); a real student list does not.
-        if unpacked > max_unpacked:
-            raise ProblemError("import_unreadable", reason=f"the workbook unpacks to more than {max_unpacked} bytes")
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-        raise ProblemError("import_unreadable", reason=f"not a readable XLSX workbook ({type(exc).__name__})") from None
-    try:
-        sheet = workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, list(values)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-        raise ProblemError("import_unreadable", reason=f"the workbook is damaged ({type(exc).__name__})") from None
-    finally:
-        workbook.close()
-
-
-# ---------------------------------------------------------------- checking rows
+def student_columns(*, today: date, default_school: str | None) -> Columns:
+    """The columns of a school's student list: the school's from the file, else `default_school`."""
+    return Columns(
+        Column("name", en=("student name", "full name"), zh=("姓名", "学生姓名", "名字"), required=True, max_length=100),
+        Column(
+            "id_number", en=("id", "resident id"), zh=("身份证号", "身份证号码", "学生身份证号", "学生身份证号码", "身份证", "证件号码", "证件号"),
+            required=True, parse=cells.resident_id(today=today), unique=lambda resident: resident.number,
+        ),
+        Column(
+            "school", en=("school name",), zh=("学校", "学校名称", "所在学校", "就读学校"), required=True, max_length=200,
+            default=default_school,
+        ),
+        Column("grade", en=("year",), zh=("年级", "就读年级"), required=True, parse=parse_grade, missing_code="grade_missing"),
+        Column(
+            "guardian_name", en=("guardian", "parent name"), zh=("监护人姓名", "监护人", "家长姓名", "家长"), required=True,
+            max_length=100,
+        ),
+        Column(
+            "guardian_phone", en=("parent phone",),
+            zh=(
+                "监护人电话", "监护人手机", "监护人手机号", "监护人联系电话", "家长电话", "家长手机", "家长手机号",
+                "家长联系电话", "联系电话", "联系方式",
+            ),
+            required=True, parse=cells.phone,
+        ),
+        Column("relation", en=("relationship",), zh=("关系", "与学生关系", "监护人关系", "与学生的关系"), parse=parse_relation, default="other"),
+        Column("username", en=("login",), zh=("用户名", "账号", "登录名"), parse=_checked_username, max_length=100, unique=str.lower),
+        Column("phone", en=("student phone", "mobile"), zh=("学生电话", "学生手机", "学生手机号"), parse=cells.phone),
+        Column("address", en=("home address",), zh=("家庭住址", "地址", "住址", "家庭地址"), max_length=200),
+    )
 
 
 @dataclass
@@ -214,80 +88,24 @@ class Row:
     address: str | None
 
 
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    column: str  # canonical
-    code: str
-    params: tuple[tuple[str, Any], ...] = ()
-
-
-def _text(value: Any) -> str | None:
-    """A cell as text: Excel numbers without their '.0', everything stripped; None when empty."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    return text or None
-
-
-def check_rows(table: Table, *, today: date, default_school: str | None) -> tuple[list[Row], list[Problem]]:
-    """Every check that needs only the file: values, formats, duplicates within the file."""
+def check_rows(columns: Columns, table: Table) -> tuple[list[Row], list[CellProblem]]:
+    """Every check that needs only the file: each column's (shared/sheets), and a student's phone
+    that is their guardian's."""
     good: list[Row] = []
-    problems: list[Problem] = []
-    first_line_of: dict[tuple[str, str], int] = {}
-    for line, values in table.rows:
-        found: list[Problem] = []
-
-        def bad(column: str, code: str, **params: Any) -> None:
-            found.append(Problem(line, column, code, tuple(params.items())))
-
-        text = {c: _text(values.get(c)) for c in COLUMNS}
-        for column in REQUIRED:
-            if text[column] is None:
-                bad(column, "grade_missing" if column == "grade" else "row_value_missing")
-        for column, limit in MAX_LENGTH.items():
-            if text[column] is not None and len(text[column]) > limit:
-                bad(column, "row_value_too_long", limit=limit)
-        def parsed(column: str, parse: Any, raw: Any) -> Any:
-            """`parse(raw)` for a filled cell, or None (an empty one, or one refused with its reason)."""
-            if text[column] is None:
-                return None
-            try:
-                return parse(raw)
-            except InvalidValue as exc:
-                bad(column, exc.code)
-                return None
-
-        resident = parsed("id_number", lambda v: parse_resident_id(v, today=today), text["id_number"])
-        grade = parsed("grade", parse_grade, values.get("grade"))
-        guardian_phone = parsed("guardian_phone", normalise_phone, text["guardian_phone"])
-        phone = parsed("phone", normalise_phone, text["phone"])
-        if phone is not None and phone == guardian_phone:
-            bad("guardian_phone", "guardian_is_student")
-        school = text["school"] or default_school
-        if school is None:
-            bad("school", "row_value_missing")
-        username = text["username"]
-        if username is not None and not _USERNAME.match(username):
-            bad("username", "row_value_too_long" if len(username) > 100 else "username_invalid")
-        for column, key in (("id_number", resident.number if resident else None), ("username", username and username.lower())):
-            if key is None:
-                continue
-            earlier = first_line_of.setdefault((column, key), line)
-            if earlier != line:
-                bad(column, "duplicate_in_file", line=earlier)
-        if found:
-            problems.extend(found)
+    problems: list[CellProblem] = []
+    for row in columns.check(table):
+        if row["phone"] is not None and row["phone"] == row["guardian_phone"]:
+            row.bad("guardian_phone", "guardian_is_student")
+        if not row.ok:
+            problems.extend(row.problems)
             continue
-        assert resident is not None and grade is not None and guardian_phone is not None
+        resident = row["id_number"]
         good.append(
             Row(
-                line=line, name=text["name"], id_number=resident.number, birth_date=resident.birth_date,  # type: ignore[arg-type]
-                school=school, grade=grade, guardian_name=text["guardian_name"],  # type: ignore[arg-type]
-                guardian_phone=guardian_phone, relation=parse_relation(text["relation"]), username=username,
-                phone=phone, address=text["address"],
+                line=row.line, name=row["name"], id_number=resident.number, birth_date=resident.birth_date,
+                school=row["school"], grade=row["grade"], guardian_name=row["guardian_name"],
+                guardian_phone=row["guardian_phone"], relation=row["relation"], username=row["username"],
+                phone=row["phone"], address=row["address"],
             )
         )
     return good, problems
@@ -321,11 +139,11 @@ class SheetRow:
 
 @dataclass
 class Sheet:
-    headers: dict[str, str]
+    layout: Layout
     ignored_columns: list[str]
     rows: int  # data rows in the file
     checked: list[SheetRow]
-    problems: list[Problem]
+    problems: list[CellProblem]
     # A guardian account to create per guardian phone (by its blind index), used when no
     # registered guardian has that phone.
     guardians: dict[str, Sealed]
@@ -368,36 +186,16 @@ class Plan:
     report: bytes
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """A problem that refuses the whole file, carried back from the worker process."""
-
-    code: str
-    params: dict[str, Any]
-    errors: list[dict[str, Any]] | None = None
-
-    def problem(self) -> ProblemError:
-        return ProblemError(self.code, errors=self.errors, **self.params)
-
-
 def read(
     data: bytes, *, cipher: FieldCipher, today: date, default_school: str | None, max_rows: int,
     max_unpacked: int = MAX_UNPACKED_XLSX,
-) -> Read | Refusal:
+) -> Read:
     """Step one: read and check the file, seal each checked row's personal data, and say what
-    the database must be asked."""
-    try:
-        table = read_table(data, max_rows=max_rows, max_unpacked=max_unpacked)
-    except ProblemError as exc:
-        return Refusal(exc.code, exc.params)
-    missing = [c for c in REQUIRED if c not in table.headers]
-    if "school" not in table.headers and default_school is None:
-        missing.append("school")
-    if missing:
-        return Refusal("import_missing_columns", {"columns": ", ".join(f"{COLUMNS[c][0]} ({c})" for c in missing)})
-    if not table.rows:
-        return Refusal("import_empty", {})
-    rows, problems = check_rows(table, today=today, default_school=default_school)
+    the database must be asked (a problem for a file refused whole)."""
+    columns = student_columns(today=today, default_school=default_school)
+    table = columns.table(data, max_rows=max_rows, max_unpacked=max_unpacked)
+    columns.require(table)
+    rows, problems = check_rows(columns, table)
     checked: list[SheetRow] = []
     guardians: dict[str, Sealed] = {}
     for row in rows:
@@ -412,7 +210,7 @@ def read(
             )
         )
     sheet = Sheet(
-        headers=table.headers, ignored_columns=table.ignored_columns, rows=len(table.rows), checked=checked,
+        layout=table.layout, ignored_columns=table.ignored_columns, rows=len(table.rows), checked=checked,
         problems=problems, guardians=guardians,
     )
     questions = Questions(
@@ -424,39 +222,38 @@ def read(
     return Read(questions=questions, sheet=pickle.dumps(sheet, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def plan(sheet_blob: bytes, answers: Answers, *, mode: ImportMode, lang: str) -> Plan | Refusal:
+def plan(sheet_blob: bytes, answers: Answers, *, mode: ImportMode, lang: str) -> Plan:
     """Step two: with the database's answers, decide each row, and write out the new accounts,
-    the guardian links and the report (or refuse the file)."""
+    the guardian links and the report (or refuse the file: `import_rejected`)."""
     sheet: Sheet = pickle.loads(sheet_blob)
     problems = list(sheet.problems)
     accepted: list[tuple[SheetRow, uuid.UUID]] = []
     guardian_name_of_phone: dict[str, str] = {}
     for row in sheet.checked:
-        found: list[Problem] = []
+        found: list[CellProblem] = []
         school = answers.schools.get(row.school.lower()) if row.school else None
         if school is None or school[1]:
-            found.append(Problem(row.line, "school", "school_unknown"))
+            found.append(CellProblem(row.line, "school", "school_unknown"))
         elif answers.coordinator_school is not None and school[0] != answers.coordinator_school:
-            found.append(Problem(row.line, "school", "school_not_yours"))
+            found.append(CellProblem(row.line, "school", "school_not_yours"))
         if row.student.id_number_index in answers.registered:
-            found.append(Problem(row.line, "id_number", "student_exists"))
+            found.append(CellProblem(row.line, "id_number", "student_exists"))
         if row.username and row.username.lower() in answers.taken_usernames:
-            found.append(Problem(row.line, "username", "username_taken", (("username", row.username),)))
+            found.append(CellProblem(row.line, "username", "username_taken", (("username", row.username),)))
         existing = answers.guardians.get(row.guardian_phone_index, [])
         if existing and not any(same_name(name, row.guardian_name) for _, _, name in existing):
-            found.append(Problem(row.line, "guardian_phone", "guardian_mismatch"))
+            found.append(CellProblem(row.line, "guardian_phone", "guardian_mismatch"))
         if not same_name(guardian_name_of_phone.setdefault(row.guardian_phone_index, row.guardian_name), row.guardian_name):
-            found.append(Problem(row.line, "guardian_phone", "guardian_mismatch"))
+            found.append(CellProblem(row.line, "guardian_phone", "guardian_mismatch"))
         if found:
             problems.extend(found)
         else:
             accepted.append((row, school[0]))  # type: ignore[index]
 
-    problems.sort(key=lambda p: (p.line, list(COLUMNS).index(p.column)))
-    errors = [_row_error(p, sheet, lang) for p in problems]
+    errors = sheet.layout.errors(problems, lang)
     bad_lines = {p.line for p in problems}
     if errors and mode is ImportMode.all_or_nothing:
-        return Refusal("import_rejected", {"count": len(bad_lines)}, errors=[e.model_dump() for e in errors])
+        raise ProblemError("import_rejected", count=len(bad_lines), errors=[e.model_dump() for e in errors])
 
     students: list[ImportedStudent] = []
     # Per guardian phone: (guardian id, username, created by this import).
@@ -511,24 +308,6 @@ def _username(prefix: str) -> str:
 
 def same_name(a: str, b: str) -> bool:
     return re.sub(r"\s", "", unicodedata.normalize("NFKC", a)).lower() == re.sub(r"\s", "", unicodedata.normalize("NFKC", b)).lower()
-
-
-def _row_error(problem: Problem, sheet: Sheet, lang: str) -> RowError:
-    entry = CATALOGUE[problem.code]
-    column = sheet.headers.get(problem.column) or COLUMNS[problem.column][0]
-    params = {"column": column, **dict(problem.params)}
-    en, zh = _fill(entry.en, params), _fill(entry.zh, params)
-    return RowError(
-        loc=["file", problem.line, column], field=column, line=problem.line, code=problem.code, type=problem.code,
-        message=zh if lang == "zh" else en, message_en=en, message_zh=zh,
-    )
-
-
-def _fill(template: str, params: dict[str, Any]) -> str:
-    try:
-        return template.format(**params)
-    except (KeyError, IndexError):
-        return template
 
 
 # ---------------------------------------------------------------- COPY text format

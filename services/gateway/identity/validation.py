@@ -1,76 +1,15 @@
-"""Pure checks and conversions of personal data: resident ID numbers, phones, grades, relations, masks, age.
+"""Pure checks and conversions of a student's school data: grades and guardians' relations.
 
-No I/O here: every function takes plain values (today's date included) and is tested directly.
+No I/O here: every function takes plain values and is tested directly. Resident ID numbers,
+phones, masks and ages are the platform's (shared/personal.py).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass
-from datetime import date
 
-# GB 11643-1999: the 18th character is the ISO 7064 MOD 11-2 check of the first 17.
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^[1-9]\d{16}[\dX]$")
-EARLIEST_BIRTH = date(1900, 1, 1)
-
-
-class InvalidValue(ValueError):
-    """A value that cannot be accepted; `code` names why (a catalogue code of the import report)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class ResidentId:
-    number: str  # normalised: 18 characters, upper-case X
-    birth_date: date
-    sex: str  # "male" | "female", from the sequence digit's parity
-
-
-def _clean(value: str) -> str:
-    # Full-width digits and letters (common when typed with a Chinese IME) become ASCII.
-    return unicodedata.normalize("NFKC", value).strip().replace(" ", "")
-
-
-def id_check_character(first17: str) -> str:
-    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
-
-
-def parse_resident_id(value: str, *, today: date) -> ResidentId:
-    """An 18-digit resident identity number: shape, checksum, and a real birth date not after today."""
-    number = _clean(value).upper()
-    if not _ID_SHAPE.match(number):
-        raise InvalidValue("id_number_format", "must be 18 characters: 17 digits and a digit or X")
-    if id_check_character(number[:17]) != number[17]:
-        raise InvalidValue("id_number_checksum", "the check character does not match (a digit mistyped?)")
-    try:
-        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        raise InvalidValue("id_number_birth_date", "the birth date inside the number is not a real date") from None
-    if not EARLIEST_BIRTH <= born <= today:
-        raise InvalidValue("id_number_birth_date", "the birth date inside the number is out of range")
-    return ResidentId(number=number, birth_date=born, sex="male" if int(number[16]) % 2 else "female")
-
-
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
-
-
-def normalise_phone(value: str) -> str:
-    """A mainland mobile number as 11 digits; accepts +86/0086/86 prefixes, spaces and dashes."""
-    digits = re.sub(r"[\s\-()]", "", _clean(value))
-    for prefix in ("+86", "0086", "86"):
-        if digits.startswith(prefix) and len(digits) == 11 + len(prefix):
-            digits = digits[len(prefix):]
-            break
-    if not _PHONE.match(digits):
-        raise InvalidValue("phone_format", "must be a mainland mobile number: 11 digits starting 13-19")
-    return digits
-
+from shared.personal import compact
+from shared.problems import InvalidValue
 
 # ---------------------------------------------------------------- grades
 
@@ -120,7 +59,7 @@ def parse_grade(value: object) -> int:
             raise InvalidValue("grade_invalid", "a grade is a whole number")
         grade = int(value)
     else:
-        text = _clean(str(value)).lower()
+        text = compact(str(value)).lower()
         if not text:
             raise InvalidValue("grade_missing", "the grade is empty")
         text = re.sub(r"^(grade|year|g|y)\.?", "", text)
@@ -160,39 +99,5 @@ def parse_relation(value: str | None) -> str:
     """A guardian's relation to the student; anything not recognised is 'other' (never a reason to refuse a row)."""
     if value is None:
         return "other"
-    text = _clean(str(value)).lower()
+    text = compact(str(value)).lower()
     return _RELATION_WORDS.get(text, "other")
-
-
-# ---------------------------------------------------------------- masks
-
-
-def mask_id_number(number: str) -> str:
-    """110***********1234: the region's first three digits and the last four."""
-    if len(number) <= 7:
-        return "*" * len(number)
-    return number[:3] + "*" * (len(number) - 7) + number[-4:]
-
-
-def mask_phone(phone: str) -> str:
-    """138****5678."""
-    if len(phone) <= 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-
-
-def mask_address(address: str) -> str:
-    """The district, at most the first six characters, then stars: enough to know where, not the door."""
-    keep = min(6, len(address) // 3)
-    return address[:keep] + "****"
-
-
-# ---------------------------------------------------------------- age
-
-
-def age_on(birth_date: date, today: date) -> int:
-    """Whole years completed on `today` (a 29 February birthday comes of age on 1 March)."""
-    years = today.year - birth_date.year
-    if (today.month, today.day) < (birth_date.month, birth_date.day):
-        years -= 1
-    return years

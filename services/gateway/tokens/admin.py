@@ -7,11 +7,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import cipher_for
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import repository, service
 from services.gateway.tokens.keys import OPERATOR, KeyRecord
 from services.gateway.tokens.schemas import ClientIn
+from shared.crypto import cipher_for
 from shared.db import create_engine, sessionmaker
 from shared.problems import ProblemError
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt import PyJWK
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.gateway.crypto import FieldCipher
+from shared.crypto import FieldCipher
 from shared import clock
 from shared.tokens import ALGORITHM
 

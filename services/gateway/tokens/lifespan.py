@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 
-from services.gateway.crypto import cipher_for
 from services.gateway.tokens import service
 from services.gateway.tokens.keys import KeyStore, NoSigningKey
+from shared.crypto import cipher_for
 from shared.problems import ProblemError
 from shared.tokens import TokenVerifier
 

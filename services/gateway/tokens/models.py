@@ -18,7 +18,7 @@ class SigningKey(Base):
 
     A key signs from `activated_at` until `retired_at`, and stays published until
     `published_until`, when the last token it signed has expired. The private half is sealed
-    with the personal-data key ring (services/gateway/crypto.py), and wiped once the key
+    with the personal-data key ring (shared/crypto.py), and wiped once the key
     has retired: nobody needs it to verify.
     """
 

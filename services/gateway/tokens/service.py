@@ -15,7 +15,6 @@ import jwt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gateway.crypto import FieldCipher, cipher_for
 from services.gateway.identity.models import UserAccount
 from services.gateway.identity.passwords import verify_password_in_thread
 from services.gateway.limits import login
@@ -36,6 +35,8 @@ from services.gateway.tokens.keys import (
 from services.gateway.tokens.models import Client, RefreshToken, SigningKey
 from services.gateway.tokens.oauth import ClientCredentials, valid_name
 from shared import clock, revocations
+from shared.crypto import FieldCipher, cipher_for
+from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.tokens import ACCESS, ALGORITHM, Principal
 
@@ -363,10 +364,9 @@ async def me(session: AsyncSession, principal: Principal) -> dict[str, Any]:
             partner = await repository.partner(session, client.partner_id)
             out["partner"] = {"id": partner.id, "name": partner.name} if partner else None
         return out
-    try:
-        user_id = uuid.UUID(principal.id)
-    except ValueError:
-        raise ProblemError("invalid_token") from None
+    user_id = as_uuid(principal.id)
+    if user_id is None:
+        raise ProblemError("invalid_token")
     user = await repository.user_by_id(session, user_id)
     if user is None or user.disabled:
         raise ProblemError("invalid_token")

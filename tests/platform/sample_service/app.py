@@ -14,12 +14,14 @@ from typing import Annotated, ClassVar, Literal
 
 from fastapi import Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import DateTime, Integer, String, Uuid, func, select
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint, Uuid, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.app import create_service_app
 from shared.auth import Public, require
+from shared.catalogue import codes, define
 from shared.db import DbSession, declarative_base
+from shared.etag import PRECONDITION_PROBLEMS, IfMatch, check_if_match, set_etag
 from shared.idempotency import IdempotencyKey, idempotency_table
 from shared.migrations import MigrationTree
 from shared.pagination import Page, PageParams, paginate
@@ -28,6 +30,8 @@ from shared.routes import APIRouter
 from shared.settings import BaseServiceSettings
 from shared.strict import RequestModel
 from shared.tokens import Principal
+from shared.unique import flush_unique, insert_unique
+from tests.platform.sample_service.scores import scores
 
 SCHEMA = "platform_sample"
 Base = declarative_base(SCHEMA)
@@ -49,9 +53,43 @@ class Widget(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class Gadget(Base):
+    """A record with two unique constraints of different meaning, as a domain service's tables have."""
+
+    __tablename__ = "gadget"
+    __table_args__ = (UniqueConstraint("code"), UniqueConstraint("batch", "name"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    batch: Mapped[uuid.UUID] = mapped_column(Uuid)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+# The sample's own codes, registered the way a service's catalogue module registers them.
+codes({
+    "gadget_code_taken": define(
+        409, "Gadget code taken", "部件编号已被占用",
+        "A gadget with the code {gadget_code} exists already.", "编号为 {gadget_code} 的部件已存在。",
+    ),
+    "gadget_name_taken": define(
+        409, "Gadget name taken", "部件名称已被占用",
+        "Batch {batch} has a gadget named {name} already.", "批次 {batch} 中已有名为 {name} 的部件。",
+    ),
+})
+# The problem a unique violation of each of the gadget table's constraints is.
+GADGET_CONSTRAINTS = {"uq_gadget_code": "gadget_code_taken", "uq_gadget_batch_name": "gadget_name_taken"}
+
+
 class SampleSettings(BaseServiceSettings):
     service_name: ClassVar[str] = "sample"
     default_port: ClassVar[int] = 0
+
+    # The score upload (scores.py).
+    scores_max_bytes: int = Field(default=65_536, ge=1024)
+    scores_max_rows: int = Field(default=50, ge=1)
 
 
 class WidgetIn(RequestModel):
@@ -70,6 +108,26 @@ class WidgetOut(BaseModel):
     name: str
     rank: int
     created_at: datetime
+
+
+class GadgetIn(RequestModel):
+    batch: uuid.UUID
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class GadgetPatch(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class GadgetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    batch: uuid.UUID
+    code: str
+    name: str
+    version: int
 
 
 class WidgetSummary(BaseModel):
@@ -149,6 +207,55 @@ async def create_owned_widget(
     return await idempotency.save(WidgetOut.model_validate(widget))
 
 
+gadgets = APIRouter(prefix="/gadgets", tags=["gadgets"], dependencies=[Public])
+
+
+@gadgets.post(
+    "", status_code=201, response_model=GadgetOut, responses=problem_responses("gadget_code_taken", "gadget_name_taken"),
+    summary="Create a gadget (its code unique, its name unique in its batch)",
+)
+async def create_gadget(body: GadgetIn, session: DbSession, response: Response) -> GadgetOut:
+    gadget = Gadget(id=uuid.uuid4(), batch=body.batch, code=body.code, name=body.name)
+    await insert_unique(
+        session, gadget, "gadget_code_taken", constraints=GADGET_CONSTRAINTS, gadget_code=body.code, batch=body.batch,
+        name=body.name,
+    )
+    set_etag(response, gadget.version)
+    return GadgetOut.model_validate(gadget)
+
+
+async def _gadget(session: DbSession, gadget_id: uuid.UUID, path: str, *, for_update: bool = False) -> Gadget:
+    gadget = await session.get(Gadget, gadget_id, with_for_update=for_update)
+    if gadget is None:
+        raise ProblemError("not_found", path=path)
+    return gadget
+
+
+@gadgets.get("/{gadget_id}", response_model=GadgetOut, responses=problem_responses("not_found"), summary="One gadget, with its ETag")
+async def get_gadget(gadget_id: uuid.UUID, request: Request, session: DbSession, response: Response) -> GadgetOut:
+    gadget = await _gadget(session, gadget_id, request.url.path)
+    set_etag(response, gadget.version)
+    return GadgetOut.model_validate(gadget)
+
+
+@gadgets.patch(
+    "/{gadget_id}", response_model=GadgetOut,
+    responses=problem_responses("not_found", "gadget_name_taken", *PRECONDITION_PROBLEMS),
+    summary="Rename a gadget (If-Match required)",
+)
+async def rename_gadget(
+    gadget_id: uuid.UUID, body: GadgetPatch, request: Request, session: DbSession, response: Response,
+    if_match: IfMatch = None,
+) -> GadgetOut:
+    # The row lock makes "check the version, then write" one step against a concurrent rename.
+    gadget = await _gadget(session, gadget_id, request.url.path, for_update=True)
+    check_if_match(if_match, gadget.version)
+    gadget.name = body.name
+    await flush_unique(session, "gadget_name_taken", constraints=GADGET_CONSTRAINTS, batch=gadget.batch, name=body.name)
+    set_etag(response, gadget.version)
+    return GadgetOut.model_validate(gadget)
+
+
 failures = APIRouter(prefix="/failures", tags=["failures"], dependencies=[Public])
 
 
@@ -171,7 +278,7 @@ def create_app(settings: SampleSettings | None = None, *, migration_tree: Migrat
         settings,
         title="Sprout sample (tests only)",
         description="Exercises the shared HTTP helpers.",
-        routers=[router, owned, failures],
+        routers=[router, owned, gadgets, scores, failures],
         migration_tree=migration_tree,
     )
     # How many of the next creates fail after writing, to prove a failed create leaves no key.

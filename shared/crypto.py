@@ -1,5 +1,9 @@
 """Field encryption for personal data at rest (AES-256-GCM with a rotatable key ring) and blind indexes.
 
+Any service that stores personal data seals it here, with the keys of `SPROUT_PII_KEYS` and
+`SPROUT_PII_INDEX_KEY` (shared/settings.py); its settings class says it holds personal data
+(`holds_personal_data = True`), so production refuses to start it on the development keys.
+
 A ciphertext names the key that sealed it, so keys rotate without a flag day: new writes use
 the newest key of `SPROUT_PII_KEYS`, older ciphertexts still open with the key they name, and
 `reencrypt` (run by `sprout pii rotate`) moves them to the newest key, after which the old key
@@ -11,8 +15,13 @@ Format of a ciphertext: b"\\x01" | len(kid) (1 byte) | kid (ASCII) | nonce (12 b
 output (ciphertext + 16-byte tag). The version byte and the kid are authenticated as
 associated data together with the caller's `aad`, so neither can be swapped undetected.
 
-Callers bind a ciphertext to where it lives with `aad` (e.g. b"user_account.id_number:<id>"),
-so a ciphertext copied into another row or column does not decrypt.
+Callers bind a ciphertext to where it lives with `aad(table, column, row_id)`
+(b"user_account.id_number:<id>"), so a ciphertext copied into another row or column does not
+decrypt:
+
+    blob = cipher.encrypt_text(phone, aad=aad("guardian_contact", "phone", contact.id))
+    index = cipher.blind_index(phone, purpose="phone")  # WHERE phone_index = :index finds it
+    phone = cipher.decrypt_text(blob, aad=aad("guardian_contact", "phone", contact.id))
 """
 
 from __future__ import annotations
@@ -36,14 +45,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from services.gateway.settings import GatewaySettings
+    from shared.settings import BaseServiceSettings
 
 VERSION = 1
 NONCE_BYTES = 12
 _KID = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
 
 # The development key ring is derived from a constant, so every process of a development
-# system (the gateway, its replicas, `sprout user create`) agrees on it without sharing a
+# system (every service, its replicas, `sprout user create`) agrees on it without sharing a
 # file. It protects nothing; SPROUT_ENV=production refuses to start with it.
 DEV_KID = "dev"
 _DEV_SEED = b"sprout development-only personal data key; never use in production"
@@ -130,6 +139,11 @@ class FieldCipher:
         return mac.hexdigest()
 
 
+def aad(table: str, column: str, row_id: object) -> bytes:
+    """What binds a ciphertext to its row and column: copied elsewhere, it does not decrypt."""
+    return f"{table}.{column}:{row_id}".encode()
+
+
 def normalise_for_index(value: str) -> str:
     # Spaces and case are how people write the same ID number differently ("...123x" vs "...123X").
     return unicodedata.normalize("NFKC", value).strip().replace(" ", "").upper()
@@ -199,7 +213,7 @@ def _cipher(keys_spec: str | None, index_spec: str | None) -> FieldCipher:
     return FieldCipher(keys=keys, index_key=index)
 
 
-def cipher_for(settings: GatewaySettings) -> FieldCipher:
+def cipher_for(settings: BaseServiceSettings) -> FieldCipher:
     """The cipher of these settings (cached: the same settings give the same object)."""
     keys = settings.pii_keys.get_secret_value() if settings.pii_keys else None
     index = settings.pii_index_key.get_secret_value() if settings.pii_index_key else None
@@ -217,7 +231,7 @@ _current: FieldCipher | None = None
 
 
 def install(cipher: FieldCipher | None) -> FieldCipher | None:
-    """Make `cipher` the process's cipher (the gateway's lifespan does); returns the previous one."""
+    """Make `cipher` the process's cipher (`lifespan` does, for an app); returns the previous one."""
     global _current
     previous, _current = _current, cipher
     return previous
@@ -227,9 +241,9 @@ def current() -> FieldCipher:
     """The installed cipher, or the one of the environment's settings."""
     global _current
     if _current is None:
-        from services.gateway.settings import GatewaySettings
+        from shared.settings import BaseServiceSettings
 
-        _current = cipher_for(GatewaySettings())
+        _current = cipher_for(BaseServiceSettings())
     return _current
 
 

@@ -1,67 +1,12 @@
-"""Every error the API can answer with, keyed by its stable `code`, in English and Chinese.
-
-Frontends switch on `code`, never on the text; the text is for people. Add a code here
-before raising it: `ProblemError` refuses codes that are not in this catalogue.
-"""
+"""The gateway's problem codes: the proxy, tokens and limits, identity, personal data, imports and consent (see shared/catalogue/__init__.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from shared.catalogue import codes
+from shared.catalogue import define as _e
 
-
-@dataclass(frozen=True)
-class Entry:
-    status: int
-    en: str
-    zh: str
-    title_en: str
-    title_zh: str
-
-
-def _e(status: int, title_en: str, title_zh: str, en: str, zh: str) -> Entry:
-    return Entry(status=status, en=en, zh=zh, title_en=title_en, title_zh=title_zh)
-
-
-CATALOGUE: dict[str, Entry] = {
-    # Generic HTTP.
-    "not_found": _e(404, "Not found", "未找到", "No resource at {path}.", "路径 {path} 不存在。"),
-    "method_not_allowed": _e(
-        405, "Method not allowed", "方法不被允许",
-        "{method} is not allowed here; allowed: {allowed}.",
-        "此处不允许 {method} 请求；允许的方法：{allowed}。",
-    ),
-    "validation_failed": _e(
-        422, "Invalid request", "请求参数无效",
-        "The request has {count} invalid field(s); see `errors`.",
-        "请求中有 {count} 个字段无效，详见 `errors`。",
-    ),
-    "malformed_json": _e(
-        400, "Malformed JSON", "JSON 格式错误",
-        "The request body is not valid JSON: {reason}.",
-        "请求体不是有效的 JSON：{reason}。",
-    ),
-    "payload_too_large": _e(
-        413, "Request body too large", "请求体过大",
-        "The request body exceeds the limit of {limit} bytes.",
-        "请求体超过了 {limit} 字节的上限。",
-    ),
-    "malformed_body": _e(
-        400, "Malformed body", "请求体格式错误",
-        "The request body could not be read: {reason}.",
-        "无法解析请求体：{reason}。",
-    ),
-    "unsupported_media_type": _e(
-        415, "Unsupported media type", "不支持的媒体类型",
-        "Content type {content_type} is not accepted; send application/json.",
-        "不接受内容类型 {content_type}，请使用 application/json。",
-    ),
-    "internal_error": _e(
-        500, "Internal error", "服务器内部错误",
-        "Something went wrong on our side; quote request id {request_id} when reporting it.",
-        "服务器出现错误；报告问题时请提供请求编号 {request_id}。",
-    ),
-    "http_error": _e(400, "Request failed", "请求失败", "{reason}", "{reason}"),
-    # Gateway.
+codes({
+    # The proxy (services/gateway/proxy.py).
     "service_unavailable": _e(
         502, "Service unavailable", "服务不可用",
         "The {service} service did not answer.",
@@ -81,32 +26,6 @@ CATALOGUE: dict[str, Entry] = {
         400, "Path not forwarded", "路径无法转发",
         "The gateway does not forward the path {path}: {reason}.",
         "网关不转发路径 {path}：{reason}。",
-    ),
-    # Authentication and authorisation.
-    "not_authenticated": _e(
-        401, "Not authenticated", "未登录",
-        "This request needs a bearer token; get one from /auth/token.",
-        "此请求需要访问令牌，请先通过 /auth/token 获取。",
-    ),
-    "invalid_token": _e(
-        401, "Invalid token", "令牌无效",
-        "The access token is not valid.",
-        "访问令牌无效。",
-    ),
-    "token_expired": _e(
-        401, "Token expired", "令牌已过期",
-        "The access token has expired; refresh it.",
-        "访问令牌已过期，请刷新。",
-    ),
-    "forbidden": _e(
-        403, "Forbidden", "无权访问",
-        "Your role may not do this; it needs one of: {roles}.",
-        "您的角色无权执行此操作；需要以下角色之一：{roles}。",
-    ),
-    "insufficient_scope": _e(
-        403, "Insufficient scope", "权限范围不足",
-        "This client's token lacks the scope(s): {scopes}.",
-        "此客户端的令牌缺少权限范围：{scopes}。",
     ),
     # Tokens, machine clients and limits (services/gateway/tokens, services/gateway/limits).
     # The token endpoint's answers also carry RFC 6749's `error` member for OAuth clients.
@@ -175,34 +94,6 @@ CATALOGUE: dict[str, Entry] = {
         "There is no partner university {partner}.",
         "不存在合作高校 {partner}。",
     ),
-    # Readiness.
-    "not_ready": _e(
-        503, "Not ready", "服务未就绪",
-        "The service is not ready: {reason}.",
-        "服务未就绪：{reason}。",
-    ),
-    # Shared helpers.
-    "invalid_cursor": _e(
-        400, "Invalid cursor", "无效的分页游标",
-        "The pagination cursor is not one this API issued.",
-        "分页游标无效。",
-    ),
-    "idempotency_key_reused": _e(
-        422, "Idempotency key reused", "幂等键被重复使用",
-        "This Idempotency-Key was already used with a different request.",
-        "该 Idempotency-Key 已用于另一个不同的请求。",
-    ),
-    "idempotency_key_invalid": _e(
-        400, "Invalid idempotency key", "幂等键无效",
-        "Idempotency-Key must be 1 to 255 printable characters.",
-        "Idempotency-Key 必须为 1 到 255 个可打印字符。",
-    ),
-    "idempotency_key_anonymous": _e(
-        400, "Idempotency key needs a signed-in caller", "幂等键需要登录",
-        "Idempotency-Key belongs to the caller who sends it: send it with your access token, or send the request "
-        "without it.",
-        "Idempotency-Key 归属于发送它的调用方：请携带访问令牌发送，或不带该键发送请求。",
-    ),
     # Identity and personal data (services/gateway/identity).
     "school_not_found": _e(404, "School not found", "学校不存在", "There is no school {school_id}.", "学校 {school_id} 不存在。"),
     "school_name_taken": _e(
@@ -229,16 +120,6 @@ CATALOGUE: dict[str, Entry] = {
     "weak_password": _e(
         422, "Password not accepted", "密码不符合要求",
         "The password must have {reason}.", "密码须满足：{reason}。",
-    ),
-    "precondition_required": _e(
-        428, "If-Match required", "需要 If-Match",
-        "Send If-Match with the ETag you read, so a concurrent change is not overwritten.",
-        "请在 If-Match 中提供读取时得到的 ETag，以免覆盖他人同时所做的修改。",
-    ),
-    "precondition_failed": _e(
-        412, "Changed since you read it", "数据已被修改",
-        "The record changed since you read it (now {etag}); read it again and retry.",
-        "该记录在您读取后已被修改（当前 {etag}），请重新读取后再试。",
     ),
     "access_reason_required": _e(
         400, "Access reason required", "需要说明访问理由",
@@ -268,24 +149,7 @@ CATALOGUE: dict[str, Entry] = {
         409, "Partner name taken", "合作单位名称已存在",
         "A partner named {name} already exists.", "名为 {name} 的合作单位已存在。",
     ),
-    # Personal data that cannot be accepted (single requests and rows of an import alike).
-    "id_number_format": _e(
-        422, "Invalid ID number", "身份证号格式错误",
-        "The ID number must be 18 characters: 17 digits and a digit or X.", "身份证号须为 18 位：17 位数字加 1 位数字或 X。",
-    ),
-    "id_number_checksum": _e(
-        422, "Invalid ID number", "身份证号校验错误",
-        "The ID number's check character does not match; a digit may be mistyped.", "身份证号校验位不符，可能有数字输错。",
-    ),
-    "id_number_birth_date": _e(
-        422, "Invalid ID number", "身份证号出生日期错误",
-        "The birth date inside the ID number is not a real date in range.", "身份证号中的出生日期无效或超出范围。",
-    ),
-    "phone_format": _e(
-        422, "Invalid phone number", "手机号格式错误",
-        "The phone number must be a mainland mobile number: 11 digits starting 13-19.",
-        "手机号须为 11 位大陆手机号码，以 13-19 开头。",
-    ),
+    # A student's school data that cannot be accepted (services/gateway/identity/validation.py).
     "grade_missing": _e(422, "Grade missing", "缺少年级", "The grade is empty.", "年级为空。"),
     "grade_invalid": _e(
         422, "Invalid grade", "年级格式错误",
@@ -295,32 +159,11 @@ CATALOGUE: dict[str, Entry] = {
         422, "Grade out of range", "年级超出范围",
         "The grade must be between 1 and 12 (and within its school stage).", "年级须在 1 至 12 之间（且符合学段）。",
     ),
-    # Bulk import of students (services/gateway/identity/imports.py): the file, then its rows.
+    # Bulk import of students (services/gateway/identity/imports.py); reading the file is shared/sheets'.
     "import_rejected": _e(
         422, "Import rejected", "导入被拒绝",
         "{count} row(s) of the file cannot be imported, so nothing was imported; see `errors` (by line), fix them and send the file again, or send it with mode=valid_rows_only to import the good rows.",
         "文件中有 {count} 行无法导入，因此未导入任何数据；请按 `errors` 中的行号修正后重新上传，或使用 mode=valid_rows_only 仅导入无误的行。",
-    ),
-    "import_unreadable": _e(
-        422, "File not readable", "文件无法读取",
-        "The file cannot be read as CSV (UTF-8 or GBK) or XLSX: {reason}.", "无法以 CSV（UTF-8 或 GBK）或 XLSX 格式读取该文件：{reason}。",
-    ),
-    "import_missing_columns": _e(
-        422, "Columns missing", "缺少必需的列",
-        "The file's header row lacks the column(s): {columns}.", "文件表头缺少以下列：{columns}。",
-    ),
-    "import_too_large": _e(
-        413, "File too large", "文件过大",
-        "The file exceeds {limit} bytes; split it into smaller files.", "文件超过 {limit} 字节，请拆分为较小的文件。",
-    ),
-    "import_too_many_rows": _e(
-        413, "Too many rows", "行数过多",
-        "The file has more than {limit} data rows; split it into smaller files.", "文件数据行超过 {limit} 行，请拆分为较小的文件。",
-    ),
-    "import_empty": _e(422, "No rows", "没有数据行", "The file has a header but no data rows.", "文件只有表头，没有数据行。"),
-    "row_value_missing": _e(422, "Value missing", "缺少必填项", "{column} is empty.", "{column}为空。"),
-    "row_value_too_long": _e(
-        422, "Value too long", "内容过长", "{column} is longer than {limit} characters.", "{column}超过 {limit} 个字符。",
     ),
     "username_invalid": _e(
         422, "Invalid username", "用户名格式错误",
@@ -334,10 +177,6 @@ CATALOGUE: dict[str, Entry] = {
     "school_not_yours": _e(
         422, "Another school", "非本校学校",
         "A coordinator may import students of their own school only.", "协调员只能导入本校学生。",
-    ),
-    "duplicate_in_file": _e(
-        422, "Duplicate in the file", "文件内重复",
-        "The same {column} appears on line {line} of this file.", "与本文件第 {line} 行的{column}重复。",
     ),
     "student_exists": _e(
         422, "Already registered", "学生已登记",
@@ -377,26 +216,4 @@ CATALOGUE: dict[str, Entry] = {
         "Consent to sharing names one partner (partner_id); participation names none.",
         "同意共享须指定一个合作单位（partner_id）；参与项目的同意不指定合作单位。",
     ),
-    "consent_required": _e(
-        403, "Consent missing", "缺少同意",
-        "Consent missing: student {student_id} has no '{purpose}' consent in force (partner: {partner}). Their data is "
-        "not processed or shared for this purpose until a guardian gives it (or the student, if 14 or older).",
-        "缺少同意：学生 {student_id} 没有用途为“{purpose}”的有效同意（合作单位：{partner}）。在监护人"
-        "（或年满 14 周岁的学生本人）给予同意之前，不得为此用途处理或共享其个人信息。",
-    ),
-    "consent_check_busy": _e(
-        503, "Consent check busy", "同意核验繁忙",
-        "Consent checks are busy right now; nothing was processed. Try again in {retry_after} seconds.",
-        "同意核验当前繁忙，未处理任何数据；请在 {retry_after} 秒后重试。",
-    ),
-    "consent_unverifiable": _e(
-        503, "Consent cannot be checked", "无法核验同意",
-        "Whether student {student_id} consented to '{purpose}' cannot be checked now ({reason}); their data is not "
-        "processed until it can be. Try again shortly.",
-        "暂时无法核验学生 {student_id} 是否同意“{purpose}”（{reason}）；核验之前不处理其个人信息，请稍后重试。",
-    ),
-}
-
-
-def entry(code: str) -> Entry:
-    return CATALOGUE[code]
+})

@@ -1,5 +1,5 @@
-"""The worker processes that take CPU work off the gateway's event loop: started on first use, at a
-lower priority, stopped with the app, gone with the process, and a worker that dies fails only its call."""
+"""The worker processes that take CPU work off a service's event loop (shared/workers.py): started on first
+use, at a lower priority, stopped with the app, gone with the process, and a worker that dies fails only its call."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from services.gateway.app import create_app
-from services.gateway.identity.workers import WORKER_NICENESS, WorkerFailed, WorkerPool
+from shared.problems import ProblemError
+from shared.workers import WORKER_NICENESS, WorkerFailed, WorkerPool
 from tests.conftest import running_app
-from tests.identity.conftest import gateway_settings
+from tests.platform.conftest import sample_settings
+from tests.platform.sample_service.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 # Bounds that only catch a worker left running.
@@ -67,8 +68,19 @@ async def test_a_worker_that_dies_fails_its_call_and_the_next_call_gets_a_new_wo
     assert await pool.run(pow, 3, 3) == 27
 
 
-async def test_the_apps_workers_stop_with_the_app(database_url):
-    app = create_app(gateway_settings(database_url))
+def _refuse() -> None:
+    raise ProblemError("import_empty")
+
+
+async def test_a_problem_raised_in_a_worker_reaches_the_caller_as_itself(pool):
+    with pytest.raises(ProblemError) as refused:
+        await pool.run(_refuse)
+    assert (refused.value.code, refused.value.status) == ("import_empty", 422)
+    assert await pool.run(pow, 2, 2) == 4  # and the worker lives on
+
+
+async def test_the_apps_workers_stop_with_the_app(sample_database_url):
+    app = create_app(sample_settings(sample_database_url))
     async with running_app(app):
         worker = await app.state.workers.run(_pid)
         assert _alive(worker)
@@ -77,21 +89,21 @@ async def test_the_apps_workers_stop_with_the_app(database_url):
 
 def test_workers_do_not_outlive_the_process_that_started_them(tmp_path):
     """Killed outright (SIGKILL, the out-of-memory killer; uvicorn's SIGTERM ends the same way),
-    the gateway runs no cleanup: its workers must still go."""
-    script = tmp_path / "gateway.py"
+    the service runs no cleanup: its workers must still go."""
+    script = tmp_path / "service.py"
     script.write_text(
         "import asyncio, os, signal\n"
-        "from services.gateway.identity.workers import WorkerPool\n"
+        "from shared.workers import WorkerPool\n"
         "if __name__ == '__main__':\n"
         "    print(asyncio.run(WorkerPool().run(os.getpid)), flush=True)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    gateway = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    worker = int(gateway.stdout.readline())
+    service = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    worker = int(service.stdout.readline())
     try:
-        gateway.wait(timeout=60)
+        service.wait(timeout=60)
         _wait_gone(worker)
     finally:
-        gateway.stdout.close()
+        service.stdout.close()
         if _alive(worker):
             os.kill(worker, signal.SIGKILL)

@@ -1,0 +1,20 @@
+"""Ids as the API and tokens carry them: text that may or may not be a UUID."""
+
+from __future__ import annotations
+
+import uuid
+
+
+def as_uuid(value: str | None) -> uuid.UUID | None:
+    """`value` as a UUID, or None when it is none or not one.
+
+    A token's subject is a person's id (a UUID) or a machine client's client_id (not one), and
+    a principal's school or partner may be unset: `as_uuid(principal.id)` is the person's id,
+    or None for a machine client, with no exception to catch.
+    """
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import date
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from services.gateway.app import create_app
@@ -16,27 +14,14 @@ from tests.identity.conftest import gateway_settings
 from services.gateway.identity.service import aad
 from tests.identity.factories import bad_checksum, cipher, id_number, make_school, make_student, make_user, unique
 from tests.identity.tokens import bearer
+from tests.platform.test_sheets import csv_file, xlsx
 
 HEADER = "name,id_number,school,grade,guardian_name,guardian_phone,relation"
 URL = "/identity/imports/students"
 
 
-def csv_file(*lines: str, encoding: str = "utf-8") -> bytes:
-    return ("\n".join(lines) + "\n").encode(encoding)
-
-
 def upload(data: bytes, name: str = "students.csv", media: str = "text/csv") -> dict:
     return {"file": (name, data, media)}
-
-
-def xlsx(rows: list[list]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 async def _students_of(session, school) -> int:
@@ -231,7 +216,8 @@ async def test_files_that_cannot_be_imported_say_why(gw, session):
 
 async def test_size_limits(database_url, session):
     school = await make_school(session)
-    settings = gateway_settings(database_url, import_max_rows=3, import_max_bytes=2048)
+    # The import's route takes files up to its own limit, over the request limit of every other route.
+    settings = gateway_settings(database_url, import_max_rows=3, import_max_bytes=2048, request_max_bytes=1024)
     app = create_app(settings)
     async with running_app(app, session) as client:
         h = await bearer(app, roles=["admin"])
@@ -241,6 +227,15 @@ async def test_size_limits(database_url, session):
         big = csv_file(HEADER, "x" * 3000)
         r = await client.post(URL, files=upload(big), headers=h)
         assert (r.status_code, r.json()["code"]) == (413, "import_too_large")
+        address = "福建省泉州市丰泽区" * 20
+        fits = csv_file(HEADER + ",address", *[
+            f"学生{i},{id_number(date(2012, 2, 1 + i))},{school.name},7,家长{i},{_phone(700 + i)},母亲,{address}" for i in range(3)
+        ])
+        assert settings.request_max_bytes < len(fits) <= settings.import_max_bytes
+        r = await client.post(URL, files=upload(fits), headers=h)
+        assert (r.status_code, r.json()["imported"]) == (200, 3), r.text
+        r = await client.post("/identity/schools", json={"name": "x" * 1100, "district": "d", "level": "middle"}, headers=h)
+        assert (r.status_code, r.json()["code"]) == (413, "payload_too_large")
 
 
 async def test_a_workbook_that_unpacks_into_gigabytes_is_refused(gw, session, monkeypatch):
@@ -264,21 +259,3 @@ async def test_names_with_backslashes_tabs_and_line_breaks_are_stored_as_written
     for user_id, expected in ((imported["student_id"], name), (imported["guardian_id"], "王\\父")):
         stored = await session.scalar(select(UserAccount.display_name).where(UserAccount.id == uuid.UUID(user_id)))
         assert stored == expected
-
-
-async def test_the_import_route_takes_files_over_the_request_limit_of_every_other_route(database_url, session):
-    school = await make_school(session)
-    settings = gateway_settings(database_url, request_max_bytes=2048, import_max_bytes=65_536)
-    app = create_app(settings)
-    async with running_app(app, session) as client:
-        h = await bearer(app, roles=["admin"])
-        rows = [HEADER] + [
-            f"学生{i},{id_number(date(2012, 2, 1 + i))},{school.name},7,家长{i},{_phone(700 + i)},母亲" for i in range(28)
-        ]
-        data = csv_file(*rows)
-        assert len(data) > settings.request_max_bytes
-        r = await client.post(URL, files=upload(data), headers=h)
-        assert r.status_code == 200, r.text
-        assert r.json()["imported"] == 28
-        r = await client.post("/identity/schools", json={"name": "x" * 3000, "district": "d", "level": "middle"}, headers=h)
-        assert (r.status_code, r.json()["code"]) == (413, "payload_too_large")

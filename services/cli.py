@@ -35,6 +35,8 @@ class ServiceSpec:
     # its `configure(command, parser)` adds the command's arguments and `func` (services/gateway/cli.py).
     commands: tuple[tuple[str, str], ...] = ()
     cli: str | None = None
+    # Import string of the service's directory read model (shared/directory/), if it keeps one.
+    directory: str | None = None
 
     @property
     def port(self) -> int:
@@ -67,10 +69,22 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             cli="services.gateway.cli",
         ),
-        ServiceSpec("selection", "services.selection.app:create_app", 1, "services.selection.events:consumers"),
-        ServiceSpec("mentoring", "services.mentoring.app:create_app", 2, "services.mentoring.events:consumers"),
-        ServiceSpec("courses", "services.courses.app:create_app", 3, "services.courses.events:consumers"),
-        ServiceSpec("tracking", "services.tracking.app:create_app", 4, "services.tracking.events:consumers"),
+        ServiceSpec(
+            "selection", "services.selection.app:create_app", 1, "services.selection.events:consumers",
+            directory="services.selection.db:directory",
+        ),
+        ServiceSpec(
+            "mentoring", "services.mentoring.app:create_app", 2, "services.mentoring.events:consumers",
+            directory="services.mentoring.db:directory",
+        ),
+        ServiceSpec(
+            "courses", "services.courses.app:create_app", 3, "services.courses.events:consumers",
+            directory="services.courses.db:directory",
+        ),
+        ServiceSpec(
+            "tracking", "services.tracking.app:create_app", 4, "services.tracking.events:consumers",
+            directory="services.tracking.db:directory",
+        ),
     )
 }
 
@@ -97,21 +111,23 @@ def _database_url() -> str:
 # ---------------------------------------------------------------- serve / migrate
 
 
-def _check_settings(name: str) -> str | None:
-    """Why the service's settings refuse to load (production defaults, bad values), or None."""
-    import importlib
-
-    from pydantic import ValidationError
-
+def settings_class(name: str):
+    """The settings class of service `name` (services/<name>/settings.py)."""
     from shared.settings import BaseServiceSettings
 
     module = importlib.import_module(f"services.{name}.settings")
-    cls = next(
+    return next(
         v for v in vars(module).values()
         if isinstance(v, type) and issubclass(v, BaseServiceSettings) and v.service_name == name
     )
+
+
+def _check_settings(name: str) -> str | None:
+    """Why the service's settings refuse to load (production defaults, bad values), or None."""
+    from pydantic import ValidationError
+
     try:
-        cls()
+        settings_class(name)()
     except ValidationError as exc:
         return "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
@@ -224,6 +240,50 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 2
 
 
+# ---------------------------------------------------------------- directory read models
+
+
+def _directory_of(name: str):
+    module, _, attr = SERVICES[name].directory.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def cmd_directory(args: argparse.Namespace) -> int:
+    """`sprout directory resync|status SERVICE`, run where the service's settings are (its
+    database, its machine client)."""
+    from shared.db import create_engine, resolve_database_url
+    from shared.directory.sync import ResyncError, resync
+
+    settings = settings_class(args.name)()
+    directory = _directory_of(args.name)
+
+    async def run() -> dict[str, Any]:
+        engine = create_engine(resolve_database_url(settings), pool_size=1, max_overflow=1)
+        try:
+            if args.action == "resync":
+                return (await resync(engine, directory, settings, page_size=args.page_size)).as_dict()
+            async with engine.connect() as conn:
+                return await directory.status(conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        result = asyncio.run(run())
+    except ResyncError as exc:
+        print(f"sprout directory resync {args.name}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, default=str, ensure_ascii=False, indent=2))
+    elif args.action == "resync":
+        loaded = ", ".join(f"{n} {kind}" for kind, n in result["loaded"].items())
+        removed = sum(result["removed"].values())
+        print(f"{args.name}: directory loaded from the gateway in {result['seconds']} s ({result['pages']} pages): {loaded}; "
+              f"{removed} records the gateway no longer has removed")
+    else:
+        print(json.dumps(result, default=str, ensure_ascii=False, indent=2))
+    return 0
+
+
 # ---------------------------------------------------------------- up
 
 
@@ -307,11 +367,14 @@ async def _up(args: argparse.Namespace) -> int:
         env = {**os.environ, "SPROUT_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
         # Every service learns where the others listen, whatever the port base.
         env.update({f"SPROUT_{s.name.upper()}_URL": f"http://127.0.0.1:{s.port}" for s in SERVICES.values()})
+        clients = await _development_clients(url, settings)
         tails: dict[str, deque] = {}
         for name in names:
             spec = SERVICES[name]
             # One metrics port: the gateway's (the others serve /metrics on their own ports).
             own_env = {k: v for k, v in env.items() if k != "SPROUT_METRICS_PORT"}
+            if name in clients:
+                own_env["SPROUT_SERVICE_CLIENT_ID"], own_env["SPROUT_SERVICE_CLIENT_SECRET"] = clients[name]
             if name == "gateway":
                 own_env["SPROUT_METRICS_PORT"] = str(port_base() + GATEWAY_METRICS_OFFSET)
             proc = await asyncio.create_subprocess_exec(
@@ -362,6 +425,17 @@ async def _up(args: argparse.Namespace) -> int:
             print("database stopped", flush=True)
         print("stopped", flush=True)
     return code
+
+
+async def _development_clients(url: str, settings: Any) -> dict[str, tuple[str, str]]:
+    """Each service but the gateway signs in to it with a machine client of its own (its directory's
+    first load, consent checks); `sprout up` makes them, unless the environment names one."""
+    if os.environ.get("SPROUT_SERVICE_CLIENT_ID"):
+        return {}
+    from services.gateway.tokens.admin import ensure_development_clients
+
+    names = [n for n in SERVICES if n != "gateway"]
+    return await ensure_development_clients(url, names, settings.data_dir.resolve() / "clients")
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -433,6 +507,18 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--days", type=int, default=None)
     evs.add_parser("stats", help="pending, held, done, dead and discarded counts per consumer")
     ev.set_defaults(func=cmd_events)
+
+    dr = sub.add_parser("directory", help="a domain service's read model of the gateway's directory")
+    drs = dr.add_subparsers(dest="action", required=True)
+    with_directory = [n for n, spec in SERVICES.items() if spec.directory]
+    res = drs.add_parser("resync", help="load the gateway's whole directory into SERVICE's read model (safe while it runs)")
+    res.add_argument("name", metavar="SERVICE", choices=with_directory)
+    res.add_argument("--page-size", type=int, default=None, help="records per request to the gateway (1-200)")
+    res.add_argument("--json", action="store_true")
+    st = drs.add_parser("status", help="what SERVICE's read model holds, and when it was last resynced")
+    st.add_argument("name", metavar="SERVICE", choices=with_directory)
+    st.add_argument("--json", action="store_true")
+    dr.set_defaults(func=cmd_directory)
 
     _add_service_commands(sub)
     return p

@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.directory.tables import DirectoryTables
@@ -105,6 +105,25 @@ class DirectoryQueries:
             in_force = and_(in_force, c.c.guardian_id.is_not(None))
         holds = bool((await session.execute(select(exists().where(in_force)))).scalar())
         return holds or not required
+
+    async def status(self, db: Any) -> dict[str, Any]:
+        """What the read model holds: loaded (a first load finished), when the last resync
+        committed, and how many records (links and consents in force)."""
+        t = self.tables
+
+        async def count(table, *where) -> int:
+            return (await db.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+
+        synced = (await db.execute(select(t.sync.c.synced_at))).scalar_one_or_none()
+        return {
+            "loaded": synced is not None,
+            "synced_at": synced,
+            "people": await count(t.person),
+            "schools": await count(t.school),
+            "partners": await count(t.partner),
+            "guardian_links": await count(t.guardian_link, t.guardian_link.c.linked.is_(True)),
+            "consents": await count(t.consent, t.consent.c.ended_at.is_(None)),
+        }
 
     # ------------------------------------------------------------ scoping
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shared.auth import require
 from shared.db import DbSession
@@ -137,20 +137,4 @@ async def get_directory_student(
 async def directory_status(_: Operator, request: Request, session: DbSession) -> DirectoryStatus:
     """For operators: whether the first load finished, when the last resync committed
     (`sprout directory resync SERVICE`), and how many records the read model holds."""
-    directory = _directory(request)
-    t = directory.tables
-
-    async def count(table, *where) -> int:
-        return (await session.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
-
-    synced = (await session.execute(select(t.sync.c.synced_at))).scalar_one_or_none()
-    return DirectoryStatus(
-        service=request.app.state.service_name,
-        loaded=synced is not None,
-        synced_at=synced,
-        people=await count(t.person),
-        schools=await count(t.school),
-        partners=await count(t.partner),
-        guardian_links=await count(t.guardian_link, t.guardian_link.c.linked.is_(True)),
-        consents=await count(t.consent, t.consent.c.ended_at.is_(None)),
-    )
+    return DirectoryStatus(service=request.app.state.service_name, **await _directory(request).status(session))

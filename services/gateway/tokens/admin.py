@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,5 +60,37 @@ async def create_client(
         )
         return {"client_id": client.client_id, "name": client.name, "role": role, "scopes": list(client.scopes),
                 "partner": partner, "client_secret": secret}
+
+    return await _in_transaction(url, work)
+
+
+async def ensure_development_clients(url: str, services: list[str], folder: Path) -> dict[str, tuple[str, str]]:
+    """A machine client per service for a development system (`sprout up`): `sprout-<service>`, role
+    service, its secret kept in `folder` (mode 600) beside the embedded database, so each run finds it.
+
+    A client whose secret file is missing gets a new secret (the old one cannot be read back).
+    Production provisions its clients once, by hand (deploy/README.md), never this way.
+    """
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    async def work(session: AsyncSession) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+        for name in services:
+            client_id = f"sprout-{name}"
+            kept = folder / f"{client_id}.secret"
+            exists = await repository.client_by_client_id(session, client_id) is not None
+            if exists and kept.exists():
+                found[name] = (client_id, kept.read_text().strip())
+                continue
+            if exists:
+                _, secret = await service.reset_client_secret(session, client_id)
+            else:
+                _, secret = await service.create_client(
+                    session, client_id=client_id, name=f"Sprout {name}", role="service", scopes=[], partner_id=None
+                )
+            kept.touch(mode=0o600)
+            kept.write_text(secret + "\n")
+            found[name] = (client_id, secret)
+        return found
 
     return await _in_transaction(url, work)

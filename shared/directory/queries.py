@@ -22,6 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.consent_rules import OpenConsent, decide_for
 from shared.directory.tables import DirectoryTables
 from shared.events.contracts.identity import PersonRecord
 from shared.ids import as_uuid
@@ -81,30 +82,34 @@ class DirectoryQueries:
     ) -> bool:
         """May the student's data be processed for `purpose` (shared with `partner_id`)?
 
-        The gateway's rules (services/gateway/consent/rules.py), on the read model: sharing
-        with a partner always needs a consent naming it; taking part needs one while the
-        student is under 14 or their age is unknown. A guardian's consent holds while it is
-        in force (the gateway ends it when its guardian is unlinked, disabled or loses the
-        role); the student's own only from 14. An unknown student: no.
+        The gateway's rules (shared/consent_rules.py) on the read model: sharing with a partner
+        always needs a consent naming it; taking part needs one while the student is under 14
+        or their age is unknown. A guardian's consent holds while it is in force (the gateway
+        ends it when its guardian is unlinked, disabled or loses the role, and says so by an
+        event); the student's own only from 14. An unknown student: no.
         """
         if purpose == "partner_sharing" and partner_id is None:
             raise ValueError("partner_sharing names the partner")
         person = await self.person(session, student_id)
         if person is None or "student" not in person.roles:
             return False
-        of_age = person.under_14 is False
-        required = purpose == "partner_sharing" or not of_age
         c = self.tables.consent
-        in_force = and_(
-            c.c.student_id == student_id,
-            c.c.purpose == purpose,
-            c.c.ended_at.is_(None),
-            c.c.partner_id.is_(None) if partner_id is None else c.c.partner_id == partner_id,
+        stmt = (
+            select(c.c.guardian_id)
+            .where(
+                c.c.student_id == student_id,
+                c.c.purpose == purpose,
+                c.c.ended_at.is_(None),
+                c.c.partner_id.is_(None) if partner_id is None else c.c.partner_id == partner_id,
+            )
+            # A guardian's consent first: it holds at any age.
+            .order_by(c.c.guardian_id.is_(None), c.c.given_at.desc())
+            .limit(1)
         )
-        if not of_age:
-            in_force = and_(in_force, c.c.guardian_id.is_not(None))
-        holds = bool((await session.execute(select(exists().where(in_force)))).scalar())
-        return holds or not required
+        found = (await session.execute(stmt)).first()
+        open_consent = None if found is None else OpenConsent(given_by_guardian=found.guardian_id is not None, guardian_in_office=True)
+        of_age = None if person.under_14 is None else not person.under_14
+        return decide_for(purpose, of_age=of_age, open_consent=open_consent).allowed
 
     async def status(self, db: Any) -> dict[str, Any]:
         """What the read model holds: loaded (a first load finished), when the last resync

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from services.gateway.consent.models import ConsentPurpose
 
-from services.gateway.consent.rules import (
+from shared.consent_rules import (
     OpenConsent,
     consent_required,
     decide,

@@ -70,7 +70,7 @@ async def is_guardian_in_office(
 
 
 def giver_qualifies(*, self_consent_born_by: date) -> ColumnElement[bool]:
-    """The rule of `rules.decide` for who gave a consent, on Consent joined to its student
+    """The rule of `shared.consent_rules.decide` for who gave a consent, on Consent joined to its student
     (UserAccount): a guardian in office, or the student themself old enough to consent (born on
     or before `self_consent_born_by`)."""
     return or_(
@@ -133,7 +133,7 @@ def consents_query(
 def shared_with_partner_query(partner_id: uuid.UUID, *, self_consent_born_by: date) -> Select:
     """(Consent, UserAccount, School) of each student whose data may be shared with the partner now.
 
-    The rule of `rules.decide` for `partner_sharing`, in SQL: an open consent naming the partner
+    The rule of `shared.consent_rules.decide` for `partner_sharing`, in SQL: an open consent naming the partner
     whose giver qualifies (`giver_qualifies`). Disabled accounts are not shared. The consent rows
     are held (FOR SHARE) to the end of the transaction, so a consent ending meanwhile ends after
     the share is logged, never before: no share is logged under an ended consent.

@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.consent import repository as repo
-from services.gateway.consent import rules
+from shared import consent_rules as rules
 from services.gateway.consent.models import Consent, ConsentEnd, ConsentPurpose
 from services.gateway.consent.schemas import ConsentCheck, ConsentIn, ConsentOut, ConsentTexts, SharedStudent
 from services.gateway.identity import repository as identity_repo

@@ -1,6 +1,9 @@
 """When consent is needed and when it holds (PIPL art. 31: a child under 14 needs a guardian's consent).
 
-Plain functions of plain values, so the rules are tested without a database.
+Plain functions of plain values, so the rules are tested without a database. The gateway
+decides with them from a student's age (services/gateway/consent/service.py), and every
+domain service from its directory read model, which knows only whether the student is under
+14 (shared/directory/queries.py `consent_holds`): `decide_for` takes that.
 """
 
 from __future__ import annotations
@@ -8,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from services.gateway.consent.models import ConsentPurpose
 from shared.personal import age_on
+
+PARTNER_SHARING = "partner_sharing"
 
 
 @dataclass(frozen=True)
@@ -39,29 +43,41 @@ def age_of(birth_date: date | None, today: date) -> int | None:
     return None if birth_date is None else age_on(birth_date, today)
 
 
-def consent_required(purpose: ConsentPurpose, age: int | None, *, consent_age: int = 14) -> bool:
+def of_consent_age(age: int | None, *, consent_age: int = 14) -> bool | None:
+    """Whether someone of `age` may consent for themself; None when the age is unknown."""
+    return None if age is None else age >= consent_age
+
+
+def required_for(purpose: str, *, of_age: bool | None) -> bool:
     """Sharing with a partner is a transfer to another controller: it always needs a consent
-    (PIPL art. 23). Participation needs one below `consent_age`; an unknown age counts as below."""
-    if purpose is ConsentPurpose.partner_sharing:
-        return True
-    return age is None or age < consent_age
+    (PIPL art. 23). Participation needs one below the consent age; an unknown age counts as below."""
+    return purpose == PARTNER_SHARING or of_age is not True
+
+
+def consent_required(purpose: str, age: int | None, *, consent_age: int = 14) -> bool:
+    return required_for(purpose, of_age=of_consent_age(age, consent_age=consent_age))
 
 
 def may_consent_for_self(age: int | None, *, consent_age: int = 14) -> bool:
-    return age is not None and age >= consent_age
+    return of_consent_age(age, consent_age=consent_age) is True
 
 
-def decide(
-    purpose: ConsentPurpose, *, age: int | None, open_consent: OpenConsent | None, consent_age: int = 14
-) -> Decision:
-    required = consent_required(purpose, age, consent_age=consent_age)
+def decide_for(purpose: str, *, of_age: bool | None, open_consent: OpenConsent | None) -> Decision:
+    """The decision from whether the student is of consent age (None: unknown)."""
     if open_consent is None:
         holds = False
     elif open_consent.given_by_guardian:
         holds = open_consent.guardian_in_office
     else:
-        holds = may_consent_for_self(age, consent_age=consent_age)
-    return Decision(required=required, holds=holds, age=age)
+        holds = of_age is True
+    return Decision(required=required_for(purpose, of_age=of_age), holds=holds, age=None)
+
+
+def decide(
+    purpose: str, *, age: int | None, open_consent: OpenConsent | None, consent_age: int = 14
+) -> Decision:
+    decision = decide_for(purpose, of_age=of_consent_age(age, consent_age=consent_age), open_consent=open_consent)
+    return Decision(required=decision.required, holds=decision.holds, age=age)
 
 
 def latest_birth_date_of_age(age: int, today: date) -> date:

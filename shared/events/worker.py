@@ -362,10 +362,16 @@ class Worker:
         self._cleanup_task: asyncio.Task | None = None
         self._unwatch_clock: Callable[[], None] | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._registered = False
 
     async def start(self) -> None:
         self._event_loop = asyncio.get_running_loop()
-        await register_subscriptions(self.engine, [lp.consumer for lp in self.loops.values()])
+        try:
+            await self._register()
+        except Exception:
+            # A service comes up without its database (its liveness does not depend on it);
+            # the loops register before their first claim, retrying until it is back.
+            log.warning("event subscriptions not registered yet; the consumer loops will", exc_info=True)
         try:
             self._unwatch_clock = clock.on_change(self._on_clock_change)
             await self.listener.start()
@@ -438,6 +444,8 @@ class Worker:
         while not self._stopped.is_set():
             lp.wake.clear()
             try:
+                if not self._registered:
+                    await self._register()
                 outcome = await self._run_batch(lp.consumer)
                 errors = 0
                 if outcome.claimed and outcome.more:
@@ -450,6 +458,10 @@ class Worker:
                 wait = min(30.0, 0.25 * 2 ** min(errors, 8)) * random.uniform(0.5, 1.0)
                 log.exception("event consumer loop failed; retrying", extra={"consumer": name, "retry_in": wait})
             await self._sleep(lp, wait)
+
+    async def _register(self) -> None:
+        await register_subscriptions(self.engine, [lp.consumer for lp in self.loops.values()])
+        self._registered = True
 
     async def _run_batch(self, consumer: Consumer) -> _Outcome:
         """Claim a batch in one short transaction, then handle and settle it in another."""

@@ -366,6 +366,8 @@ class Plan:
     accounts: bytes
     links: bytes
     report: bytes
+    # The ids of the accounts written (students and new guardians), for the directory.
+    people: list[uuid.UUID] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -491,7 +493,10 @@ def plan(sheet_blob: bytes, answers: Answers, *, mode: ImportMode, lang: str) ->
         guardians_linked_existing=sum(1 for *_, created in guardians.values() if not created),
         errors=errors, ignored_columns=sheet.ignored_columns,
     )
-    return Plan(accounts=copy_text(accounts), links=copy_text(links), report=report.model_dump_json().encode())
+    return Plan(
+        accounts=copy_text(accounts), links=copy_text(links), report=report.model_dump_json().encode(),
+        people=[account[0] for account in accounts],
+    )
 
 
 def _account(

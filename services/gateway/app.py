@@ -7,6 +7,7 @@ from fastapi.routing import APIRoute
 
 from services.gateway import docs
 from services.gateway.consent.router import router as consent_router
+from services.gateway.directory.router import router as directory_router
 from services.gateway.events import consumers
 from services.gateway.identity.router import router as identity_router
 from services.gateway.limits.edge import EXEMPT_PATHS, install_limits
@@ -42,7 +43,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             "operations are under `/api/<service>/`; errors are RFC 9457 problem+json with a "
             "stable `code`; every answer carries `X-Request-ID`."
         ),
-        routers=[openapi_router(combined), docs.router, tokens_router, identity_router, consent_router],
+        routers=[openapi_router(combined), docs.router, tokens_router, identity_router, consent_router, directory_router],
         migration_tree=service_tree("gateway", Path(__file__).parent),
         consumers=consumers,
         lifespans=[crypto.lifespan, proxy.lifespan, tokens_lifespan],

@@ -9,7 +9,8 @@ Producing (in a service's `service.py`/`flows.py`, inside the request's transact
 The payload's model lives in `shared/events/contracts/<producer>.py`, decorated with
 `@contract(type, version)`. A timer is an event with `available_at=` in the future; its
 handler checks whether it still applies. Times come from `shared.clock`, which tests freeze
-and move.
+and move. `publish_many(session, [Outgoing(...), ...], source=...)` writes thousands (a bulk
+import's) in one statement per few hundred, with the same guarantees.
 
 Consuming (a service's `events.py`, passed to `create_service_app(consumers=...)`):
 
@@ -40,7 +41,7 @@ it.
 See bus.py, worker.py, listener.py, contracts/ and admin.py.
 """
 
-from shared.events.bus import publish
+from shared.events.bus import Outgoing, publish, publish_many
 from shared.events.contracts import EventContract, UnknownEventType, contract
 from shared.events.worker import Consumer, EventEnvelope, RetryPolicy, register_subscriptions, run_consumers
 
@@ -48,10 +49,12 @@ __all__ = [
     "Consumer",
     "EventContract",
     "EventEnvelope",
+    "Outgoing",
     "RetryPolicy",
     "UnknownEventType",
     "contract",
     "publish",
+    "publish_many",
     "register_subscriptions",
     "run_consumers",
 ]

@@ -321,7 +321,6 @@ class _Loop:
     consumer: Consumer
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
-    subscribed: bool = False
 
 
 class Worker:
@@ -363,19 +362,16 @@ class Worker:
         self._cleanup_task: asyncio.Task | None = None
         self._unwatch_clock: Callable[[], None] | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._registered = False
 
     async def start(self) -> None:
         self._event_loop = asyncio.get_running_loop()
-        # Subscribed before start returns when the database answers (what is published from
-        # then on is owed to them); when it does not, each loop subscribes as soon as it can.
         try:
-            await register_subscriptions(self.engine, [lp.consumer for lp in self.loops.values()])
-            subscribed = True
-        except Exception as exc:  # noqa: BLE001 - a service starts without its database
-            log.warning("cannot subscribe the consumers yet; their loops will", extra={"error": repr(exc)})
-            subscribed = False
-        for lp in self.loops.values():
-            lp.subscribed = subscribed
+            await self._register()
+        except Exception:
+            # A service comes up without its database (its liveness does not depend on it);
+            # the loops register before their first claim, retrying until it is back.
+            log.warning("event subscriptions not registered yet; the consumer loops will", exc_info=True)
         try:
             self._unwatch_clock = clock.on_change(self._on_clock_change)
             await self.listener.start()
@@ -448,9 +444,8 @@ class Worker:
         while not self._stopped.is_set():
             lp.wake.clear()
             try:
-                if not lp.subscribed:
-                    await register_subscriptions(self.engine, [lp.consumer])
-                    lp.subscribed = True
+                if not self._registered:
+                    await self._register()
                 outcome = await self._run_batch(lp.consumer)
                 errors = 0
                 if outcome.claimed and outcome.more:
@@ -463,6 +458,10 @@ class Worker:
                 wait = min(30.0, 0.25 * 2 ** min(errors, 8)) * random.uniform(0.5, 1.0)
                 log.exception("event consumer loop failed; retrying", extra={"consumer": name, "retry_in": wait})
             await self._sleep(lp, wait)
+
+    async def _register(self) -> None:
+        await register_subscriptions(self.engine, [lp.consumer for lp in self.loops.values()])
+        self._registered = True
 
     async def _run_batch(self, consumer: Consumer) -> _Outcome:
         """Claim a batch in one short transaction, then handle and settle it in another."""

@@ -1,4 +1,8 @@
-"""Test data: valid resident ID numbers, and schools and people written through the identity service."""
+"""Test data: valid resident ID numbers, and schools and people written through the identity service.
+
+Each row made here is published to the directory (services/gateway/directory/) as the
+gateway's own writes are, so the snapshot and the events know it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gateway.directory import publisher as directory
 from services.gateway.identity import service
 from services.gateway.identity.models import GuardianLink, Partner, School, SchoolLevel, UserAccount
 from shared.crypto import FieldCipher, development_cipher
@@ -42,6 +47,7 @@ async def make_school(session: AsyncSession, *, name: str | None = None, level: 
     school = School(id=uuid.uuid4(), name=name or unique("school"), district="海淀区", level=level)
     session.add(school)
     await session.flush()
+    await directory.created(session, school)
     return school
 
 
@@ -74,6 +80,7 @@ async def make_user(
     )
     session.add(user)
     await session.flush()
+    await directory.created(session, user)
     return user
 
 
@@ -82,5 +89,7 @@ async def make_student(session: AsyncSession, school: School, *, born: date = da
 
 
 async def link(session: AsyncSession, guardian: UserAccount, student: UserAccount, relation: str = "mother") -> None:
-    session.add(GuardianLink(guardian_id=guardian.id, student_id=student.id, relation=relation))
+    row = GuardianLink(guardian_id=guardian.id, student_id=student.id, relation=relation)
+    session.add(row)
     await session.flush()
+    await directory.created(session, row)

@@ -115,6 +115,8 @@ def _consent_body(role: str) -> dict[str, Any]:
 STUDENT_READERS = frozenset({"admin", "staff", "coordinator", "guardian", "student"})
 CONSENT_READERS = frozenset({"admin", "staff", "guardian", "student"})
 SCHOOL_READERS = frozenset({"admin", "staff", "coordinator", "expert", "mentor"})
+# The directory snapshot: our own services (to load their read models) and admin.
+DIRECTORY_READERS = frozenset({"admin", "service"})
 ALL_STUDENTS = at_least("student", "child", "other_student")
 ALL_CONSENTS = at_least("child_participation", "child_sharing", "student_participation", "student_sharing_withdrawn", "other_sharing")
 # A guardian's own child, a student's own records.
@@ -204,6 +206,20 @@ ROUTES: list[Route] = [
           rows={"admin": ALL_CONSENTS, "staff": ALL_CONSENTS, "guardian": only("child_participation", "child_sharing"),
                 "student": only("student_participation", "student_sharing_withdrawn")}),
     Route("gateway", "GET", "/consents/{consent_id}", CONSENT_READERS, path_params={"consent_id": MY_CONSENT}),
+    # ---------------------------------------------------------------- gateway: the directory snapshot
+    Route("gateway", "GET", "/directory/people", DIRECTORY_READERS, query=PAGE, row_key="person_id",
+          rows={role: at_least("admin", "staff", "expert", "mentor", "coordinator", "student", "guardian", "partner", "child", "other_student")
+                for role in DIRECTORY_READERS}),
+    Route("gateway", "GET", "/directory/schools", DIRECTORY_READERS, query=PAGE, row_key="school_id",
+          rows={role: at_least("school_a", "school_b") for role in DIRECTORY_READERS}),
+    Route("gateway", "GET", "/directory/partners", DIRECTORY_READERS, query=PAGE, row_key="partner_id",
+          rows={role: at_least("university", "other_university") for role in DIRECTORY_READERS}),
+    Route("gateway", "GET", "/directory/guardian-links", DIRECTORY_READERS, query=PAGE, row_key="student_id",
+          rows={role: at_least("child") for role in DIRECTORY_READERS}),
+    # Consents in force only: not the one the student withdrew.
+    Route("gateway", "GET", "/directory/consents", DIRECTORY_READERS, query=PAGE, row_key="consent_id",
+          rows={role: at_least("child_participation", "child_sharing", "student_participation", "other_sharing")
+                for role in DIRECTORY_READERS}),
     # ---------------------------------------------------------------- gateway: the partner API
     # Only the student whose guardian consented to share with this partner; never the student
     # who withdrew, nor one who consented to another university.

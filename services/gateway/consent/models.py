@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.gateway.db import SCHEMA, Base
+from services.gateway.directory.versions import version_column
 
 
 class ConsentPurpose(StrEnum):
@@ -55,6 +56,7 @@ class Consent(Base):
     # Who ended it: the user id of whoever withdrew, gave the newer consent, or unlinked or
     # disabled the guardian (a client id for a machine client).
     ended_by: Mapped[str | None] = mapped_column(String(100))
+    directory_version: Mapped[int] = version_column()
 
     __table_args__ = (
         CheckConstraint(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.gateway.consent.models import Consent, ConsentEnd, ConsentPurpose
+from services.gateway.directory import publisher as directory
 from services.gateway.identity.models import GuardianLink, School, UserAccount
 from shared.ids import as_uuid
 from shared.tokens import Principal
@@ -83,16 +84,20 @@ async def end_consents_given_by(
     session: AsyncSession, guardian_id: uuid.UUID, *, reason: ConsentEnd, by: str | None, at: datetime,
     student_id: uuid.UUID | None = None,
 ) -> int:
-    """End the open consents `guardian_id` gave (for `student_id` only, when given); how many."""
+    """End the open consents `guardian_id` gave (for `student_id` only, when given), and publish
+    each one's end (identity.consent.ended); how many."""
     stmt = (
         update(Consent)
         .where(Consent.guardian_id == guardian_id, Consent.ended_at.is_(None))
         .values(ended_at=func.greatest(at, Consent.given_at), end_reason=reason, ended_by=by[:100] if by else None)
+        .returning(Consent)
         .execution_options(synchronize_session="fetch")
     )
     if student_id is not None:
         stmt = stmt.where(Consent.student_id == student_id)
-    return (await session.execute(stmt)).rowcount
+    ended = list((await session.execute(stmt)).scalars())
+    await directory.ended(session, ended)
+    return len(ended)
 
 
 # ---------------------------------------------------------------- lists

@@ -12,6 +12,7 @@ from services.gateway.consent import repository as repo
 from shared import consent_rules as rules
 from services.gateway.consent.models import Consent, ConsentEnd, ConsentPurpose
 from services.gateway.consent.schemas import ConsentCheck, ConsentIn, ConsentOut, ConsentTexts, SharedStudent
+from services.gateway.directory import publisher as directory
 from services.gateway.identity import repository as identity_repo
 from services.gateway.identity import service as identity
 from services.gateway.identity.models import PiiAccessLog, School, UserAccount
@@ -96,12 +97,14 @@ async def give(*, session: AsyncSession, principal: Principal, data: ConsentIn, 
         # Agreeing to a newer text replaces the consent to the older one.
         _end(existing, ConsentEnd.superseded, principal)
         await session.flush()
+        await directory.ended(session, [existing])
     consent = Consent(
         id=uuid.uuid4(), student_id=student.id, guardian_id=guardian_id, purpose=data.purpose,
         partner_id=data.partner_id, text_version=data.text_version, given_at=now,
     )
     # The partial unique index turns a concurrent second "give" into a conflict, not a second row.
     await insert_unique(session, consent, "consent_already_given", consent_id="(given concurrently)")
+    await directory.created(session, consent)
     return consent
 
 
@@ -122,6 +125,7 @@ async def withdraw(*, session: AsyncSession, principal: Principal, consent_id: u
         raise ProblemError("consent_already_withdrawn", consent_id=consent_id, reason=consent.end_reason)
     _end(consent, ConsentEnd.withdrawn, principal)
     await session.flush()
+    await directory.ended(session, [consent])
     return consent
 
 

@@ -13,6 +13,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gateway.directory import publisher as directory
 from services.gateway.identity import repository as repo
 from services.gateway.identity import service, sheets
 from services.gateway.identity.models import GuardianLink, UserAccount
@@ -105,9 +106,16 @@ async def import_students(
         coordinator_school=coordinator_school,
     )
     plan: sheets.Plan = await in_worker(pool, sheets.plan, read.sheet, answers, mode=mode, lang=lang)
+    # Each new row with its directory version, taken as it is written (directory/publisher.py).
+    accounts = await directory.versioned(session, plan.accounts, people=True)
+    links = await directory.versioned(session, plan.links)
     # Users first, then links: the links' foreign keys need the users' rows. A concurrent
     # import of the same student loses on the unique ID number index, as a 409.
     async with unique_or_problem(session, "id_number_taken", constraints=service.CONSTRAINTS, username="?"):
-        await repo.copy_rows(session, UserAccount.__table__, sheets.ACCOUNT_COLUMNS, plan.accounts)
-    await repo.copy_rows(session, GuardianLink.__table__, sheets.LINK_COLUMNS, plan.links)
+        await repo.copy_rows(
+            session, UserAccount.__table__, sheets.ACCOUNT_COLUMNS + directory.PERSON_COPY_COLUMNS, accounts
+        )
+    await repo.copy_rows(session, GuardianLink.__table__, sheets.LINK_COLUMNS + directory.LINK_COPY_COLUMNS, links)
+    # Their events, in this transaction: the import commits with them or not at all.
+    await directory.imported(session, plan.people)
     return plan.report

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.gateway.db import SCHEMA, Base
+from services.gateway.directory.versions import version_column
 from services.gateway.identity.validation import RELATIONS
 from shared.auth import USER_ROLES
 
@@ -54,6 +55,7 @@ class School(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+    directory_version: Mapped[int] = version_column()
 
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (Index("ix_school_name_id", "name", "id"),)
@@ -89,6 +91,10 @@ class UserAccount(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    directory_version: Mapped[int] = version_column()
+    # When the directory last published this person (shared.clock): whether the published
+    # record's `under_14` is out of date once they turn 14 (directory/publisher.py).
+    directory_published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # eager_defaults: read back the server-set timestamps in the same statement (RETURNING),
     # since an expired attribute cannot lazy-load under asyncio.
@@ -118,9 +124,11 @@ class GuardianLink(Base):
     student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("gateway.user_account.id"), primary_key=True)
     relation: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    directory_version: Mapped[int] = version_column()
 
     __table_args__ = (
-        Index("ix_guardian_link_student_id", "student_id"),
+        # A student's guardians, and the directory snapshot's order (student_id, guardian_id).
+        Index("ix_guardian_link_student_id_guardian_id", "student_id", "guardian_id"),
         CheckConstraint(
             "relation IN (" + ", ".join(f"'{r}'" for r in RELATIONS) + ")", name="relation_known"
         ),
@@ -136,6 +144,7 @@ class Partner(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    directory_version: Mapped[int] = version_column()
 
     __table_args__ = (Index("ix_partner_name_id", "name", "id"),)
 

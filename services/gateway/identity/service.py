@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.consent import repository as consent_repo
 from services.gateway.consent.models import Consent, ConsentEnd
+from services.gateway.directory import publisher as directory
 from services.gateway.identity import repository as repo
 from services.gateway.identity.models import GuardianLink, Partner, PiiAccessLog, School, UserAccount
 from services.gateway.identity.passwords import hash_password_in_thread, password_problem
@@ -67,6 +68,7 @@ async def create_school(*, session: AsyncSession, data: SchoolIn) -> School:
         raise ProblemError("school_name_taken", name=data.name)
     school = School(id=uuid.uuid4(), name=data.name.strip(), district=data.district.strip(), level=data.level)
     await insert_unique(session, school, "school_name_taken", name=data.name)
+    await directory.created(session, school)
     return school
 
 
@@ -74,6 +76,7 @@ async def update_school(*, session: AsyncSession, school_id: uuid.UUID, patch: S
     school = await repo.get_school(session, school_id)
     if school is None:
         raise ProblemError("school_not_found", school_id=school_id)
+    before = directory.state(school)
     changes = patch.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"].strip().lower() != school.name.lower():
         if await repo.school_by_name(session, changes["name"]):
@@ -81,6 +84,7 @@ async def update_school(*, session: AsyncSession, school_id: uuid.UUID, patch: S
     for key, value in changes.items():
         setattr(school, key, value.strip() if isinstance(value, str) else value)
     await flush_unique(session, "school_name_taken", name=school.name)
+    await directory.changed(session, school, before)
     return school
 
 
@@ -216,6 +220,7 @@ async def create_user(*, session: AsyncSession, data: UserIn, cipher: FieldCiphe
     if user.id_number_index and await repo.id_indexes_taken(session, [user.id_number_index]):
         raise ProblemError("id_number_taken")
     await insert_unique(session, user, "username_taken", constraints=CONSTRAINTS, username=data.username)
+    await directory.created(session, user)
     return user
 
 
@@ -228,6 +233,7 @@ async def update_user(
     if user is None:
         raise ProblemError("user_not_found", user_id=user_id)
     check_if_match(if_match, user.version)
+    before = directory.state(user)
     changes = patch.model_dump(exclude_unset=True)
     # Disabling an account or resetting its password ends every sign-in it has, in this
     # transaction: its refresh tokens are revoked, and every service refuses its access tokens.
@@ -272,6 +278,7 @@ async def update_user(
         # Their consents end with them, in this transaction (see consent/README.md).
         reason = ConsentEnd.guardian_disabled if user.disabled else ConsentEnd.guardian_role_removed
         await consent_repo.end_consents_given_by(session, user.id, reason=reason, by=by, at=clock.now())
+    await directory.changed(session, user, before)
     return user
 
 
@@ -508,13 +515,16 @@ async def link_guardian(
         raise ProblemError("profile_invalid", reason="a student cannot be their own guardian")
     link = await repo.get_link(session, guardian_id, student_id)
     if link is not None:
+        before = directory.state(link)
         link.relation = relation
         await session.flush()
+        await directory.changed(session, link, before)
         return link, False
     link = GuardianLink(guardian_id=guardian_id, student_id=student_id, relation=relation)
     session.add(link)
     await session.flush()
     await session.refresh(link)
+    await directory.created(session, link)
     return link, True
 
 
@@ -528,6 +538,7 @@ async def unlink_guardian(
         raise ProblemError("guardian_link_not_found", guardian_id=guardian_id, student_id=student_id)
     await session.delete(link)
     await session.flush()
+    await directory.unlinked(session, link)
     await consent_repo.end_consents_given_by(
         session, guardian_id, student_id=student_id, reason=ConsentEnd.guardian_unlinked, by=by, at=clock.now()
     )
@@ -543,6 +554,7 @@ async def create_partner(*, session: AsyncSession, name: str) -> Partner:
     partner = Partner(id=uuid.uuid4(), name=name)
     await insert_unique(session, partner, "partner_name_taken", name=name)
     await session.refresh(partner)
+    await directory.created(session, partner)
     return partner
 
 
@@ -550,11 +562,13 @@ async def rename_partner(*, session: AsyncSession, partner_id: uuid.UUID, name: 
     partner = await repo.get_partner(session, partner_id)
     if partner is None:
         raise ProblemError("partner_not_found", partner_id=partner_id)
+    before = directory.state(partner)
     name = name.strip()
     if name != partner.name and await repo.partner_by_name(session, name):
         raise ProblemError("partner_name_taken", name=name)
     partner.name = name
     await flush_unique(session, "partner_name_taken", name=name)
+    await directory.changed(session, partner, before)
     return partner
 
 

@@ -17,7 +17,7 @@ import re
 import secrets
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -184,6 +184,8 @@ class Plan:
     accounts: bytes
     links: bytes
     report: bytes
+    # The ids of the accounts written (students and new guardians), for the directory.
+    people: list[uuid.UUID] = field(default_factory=list)
 
 
 def read(
@@ -288,7 +290,10 @@ def plan(sheet_blob: bytes, answers: Answers, *, mode: ImportMode, lang: str) ->
         guardians_linked_existing=sum(1 for *_, created in guardians.values() if not created),
         errors=errors, ignored_columns=sheet.ignored_columns,
     )
-    return Plan(accounts=copy_text(accounts), links=copy_text(links), report=report.model_dump_json().encode())
+    return Plan(
+        accounts=copy_text(accounts), links=copy_text(links), report=report.model_dump_json().encode(),
+        people=[account[0] for account in accounts],
+    )
 
 
 def _account(

@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from sqlalchemy.engine import make_url
 
 from services.cli import SERVICES, migration_trees
 from shared.db import asyncpg_dsn
+from shared.directory.store import apply, lock_exclusive
+from shared.events.contracts.identity import PersonRecord
 from shared.migrations import migrate
 from tests.conftest import running_app
 
@@ -199,12 +202,23 @@ async def test_each_service_is_ready_under_its_own_role(roles_db, service, monke
     # The real app with its real lifespan (engine, migration check, consumers) connected as its role.
     monkeypatch.setenv("SPROUT_DATABASE_URL", roles_db[service])
     monkeypatch.setenv("SPROUT_ENV", "test")
+    # No gateway here to load a directory from (tests/directory/ test that load); what the
+    # read model needs of the role, its consumer's and its resync's writes, is tried below.
+    monkeypatch.setenv("SPROUT_DIRECTORY_BOOTSTRAP", "false")
     module, factory = SERVICES[service].app.split(":")
     app = getattr(importlib.import_module(module), factory)()
     async with running_app(app) as client:
         r = await client.get("/readyz")
         assert r.status_code == 200, r.text
         assert r.json()["checks"]["migrations"] == "ok"
+        directory = getattr(app.state, "directory", None)
+        if directory is not None:
+            person = PersonRecord(version=1, person_id=uuid.uuid4(), display_name="role check", roles=["student"])
+            async with app.state.engine.begin() as conn:
+                await lock_exclusive(conn, directory.schema)
+                await apply(conn, directory.tables, [person])
+            async with app.state.sessionmaker() as session:
+                assert await directory.display_name(session, person.person_id) == "role check"
 
 
 def test_the_release_step_makes_the_signing_key_with_the_gateways_role(roles_db):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from services.selection.app import create_app as selection_app
 from services.selection.db import directory
 from services.selection.settings import SelectionSettings
 from shared.directory.store import apply
+from shared.directory import sync
 from shared.directory.sync import SNAPSHOT, resync
 from shared.events.contracts import identity as ev
 from tests.directory.conftest import DirectoryWorld
@@ -41,7 +43,7 @@ async def import_roster(w: DirectoryWorld, n: int) -> None:
         files={"file": ("roster.csv", roster(n), "text/csv")},
     )
     assert r.status_code == 200, r.text
-    assert r.json()["created"] == n, r.text
+    assert r.json()["imported"] == n, r.text
 
 
 async def snapshot(w: DirectoryWorld) -> dict[str, set[tuple]]:
@@ -88,7 +90,7 @@ async def read_model(w: DirectoryWorld) -> dict[str, set[tuple]]:
 
 
 async def test_a_service_started_after_an_import_knows_every_student_and_loses_no_change_made_while_it_loads(
-    directory_world: DirectoryWorld,
+    directory_world: DirectoryWorld, monkeypatch,
 ):
     w = directory_world
     await import_roster(w, STUDENTS)
@@ -100,6 +102,7 @@ async def test_a_service_started_after_an_import_knows_every_student_and_loses_n
     # grade changes, guardians unlinked, students registered.
     done = asyncio.Event()
     changes = {"renamed": 0, "unlinked": 0, "registered": 0}
+    written_at: list[float] = []
 
     async def writer() -> None:
         rng = random.Random(11)
@@ -128,7 +131,18 @@ async def test_a_service_started_after_an_import_knows_every_student_and_loses_n
                 })
                 assert r.status_code == 201, r.text
                 changes["registered"] += 1
+            written_at.append(time.time())
 
+    # When the load reads each page (observed, not changed).
+    pages_read: list[float] = []
+    read_pages = sync._pages
+
+    async def observed_pages(*args, **kwargs):
+        async for page in read_pages(*args, **kwargs):
+            pages_read.append(time.time())
+            yield page
+
+    monkeypatch.setattr(sync, "_pages", observed_pages)
     writing = asyncio.create_task(writer())
     await asyncio.sleep(0.2)
     # Small pages, so the load takes many requests while the writes go on.
@@ -142,6 +156,9 @@ async def test_a_service_started_after_an_import_knows_every_student_and_loses_n
         done.set()
         await writing
         assert all(changes.values()), changes
+        # Some of those writes committed while the load was reading the gateway's pages.
+        window = (min(pages_read), max(pages_read))
+        assert len(pages_read) > 40 and any(window[0] < t < window[1] for t in written_at), (window, written_at)
 
         # After the last write's event is applied, the read model is the gateway's directory, exactly.
         expected = await snapshot(w)

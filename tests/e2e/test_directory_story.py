@@ -81,7 +81,7 @@ def test_directory_changes_reach_every_service_within_a_second():
                 files={"file": ("名单.xlsx", spreadsheet(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")},
             )
             assert r.status_code == 200, r.text
-            assert r.json()["created"] == STUDENTS
+            assert r.json()["imported"] == STUDENTS, r.text
 
             def known_everywhere() -> bool:
                 for name in DOMAIN:

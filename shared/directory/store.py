@@ -33,12 +33,24 @@ from shared.events.contracts.identity import (
 Executor = AsyncSession | AsyncConnection
 
 
+_HELD = "sprout.directory.lock_held"  # session.info: schema -> the root transaction holding its lock
+
+
 def lock_key(schema: str) -> int:
     """The advisory lock of `schema`'s read model (a signed 64-bit key)."""
     return zlib.crc32(f"sprout.directory.{schema}".encode()) - 2**31
 
 
 async def lock_shared(db: Executor, schema: str) -> None:
+    """Once per transaction: a consumer's batch applies many events in one."""
+    if isinstance(db, AsyncSession):
+        transaction = db.sync_session.get_transaction()
+        held = db.sync_session.info.setdefault(_HELD, {})
+        if transaction is not None and held.get(schema) is transaction:
+            return
+        await db.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": lock_key(schema)})
+        held[schema] = transaction
+        return
     await db.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": lock_key(schema)})
 
 

@@ -199,6 +199,9 @@ async def test_each_service_is_ready_under_its_own_role(roles_db, service, monke
     # The real app with its real lifespan (engine, migration check, consumers) connected as its role.
     monkeypatch.setenv("SPROUT_DATABASE_URL", roles_db[service])
     monkeypatch.setenv("SPROUT_ENV", "test")
+    # A domain service's first start also loads its directory from the gateway, which is not
+    # here (tests/directory/ test that load); this test is about the database role.
+    monkeypatch.setenv("SPROUT_DIRECTORY_BOOTSTRAP", "false")
     module, factory = SERVICES[service].app.split(":")
     app = getattr(importlib.import_module(module), factory)()
     async with running_app(app) as client:

@@ -216,6 +216,18 @@ class ClientLoop:
         """The `sprout` arguments the loop runs for `service`."""
         return ["client", "create", *shlex.split(self.args.replace("$s", service))]
 
+    def printed(self, service: str) -> str:
+        """What the loop's `client create` prints for `service` (its secret: `secret-of-<service>`),
+        once the real parser has read its arguments as a `service` client with its id, in JSON."""
+        args = parse_command(self.argv(service))
+        assert (args.command, args.action, args.role, args.client_id, args.json) == (
+            "client", "create", "service", client_id(service), True
+        ), self.argv(service)
+        return json.dumps({
+            "client_id": args.client_id, "name": args.name, "role": args.role, "scopes": [], "partner": None,
+            "client_secret": f"secret-of-{service}",
+        })
+
     def python(self, service: str, stdin: str) -> str:
         """What the loop's `python3 -c '...'` step prints, run unchanged with `stdin` for `service`."""
         (step,) = re.findall(r"python3 -c '([^']*)'((?: [^|>\n]+)?)", self.body)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from urllib.parse import urlsplit
 
@@ -238,10 +237,7 @@ def test_the_first_deployments_env_file_and_client_loop_give_compose_every_varia
     # `docker compose run ... SERVICE` then the `sprout` arguments: the gateway's own container.
     assert loop.runner[-1] == "gateway" and ALL["gateway"]["command"][:2] == ["serve", "gateway"]
     for name in DOMAIN_SERVICES:
-        args = parse_command(loop.argv(name))
-        assert (args.command, args.action, args.role, args.client_id, args.json) == ("client", "create", "service", client_id(name), True)
-        printed = json.dumps({"client_id": client_id(name), "name": args.name, "role": "service", "client_secret": f"secret-of-{name}"})
-        for line in loop.python(name, printed).splitlines():
+        for line in loop.python(name, loop.printed(name)).splitlines():
             key, _, value = line.partition("=")
             assert key not in env_file, f"the loop would add {key} to .env twice"
             env_file[key] = value

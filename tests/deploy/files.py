@@ -237,6 +237,7 @@ class ClientLoop:
 
 
 def client_loops() -> list[ClientLoop]:
+    """The loops of deploy/README.md that make the machine clients (compose's and Kubernetes')."""
     found: list[ClientLoop] = []
     loops = r"^\s*for s in (?P<services>[a-z ]+); do\n(?P<body>(?:(?!^\s*done\b).*\n)*?)^\s*done\b"
     for loop in re.finditer(loops, readme_text(), re.M):

@@ -7,12 +7,16 @@ import json
 import os
 import re
 import shlex
+import subprocess
+import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from services.cli import SERVICES, build_parser
+from shared.service_client import ServiceTokenProvider
 from shared.settings import BaseServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,6 +24,7 @@ DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
+README = DEPLOY / "README.md"
 
 
 def setting_names(cls: type[BaseServiceSettings]) -> set[str]:
@@ -40,6 +45,24 @@ def settings_class(service: str) -> type[BaseServiceSettings]:
 # The settings every service shares: what a setting given to all of them may name.
 SETTING_NAMES = setting_names(BaseServiceSettings)
 SERVICE_SETTING_NAMES = {name: setting_names(settings_class(name)) for name in SERVICES}
+
+# Every service but the gateway, which issues the tokens, signs in to it with a machine client of
+# its own (role `service`): its directory's first load and resyncs, its consent checks.
+DOMAIN_SERVICES = [name for name in SERVICES if name != "gateway"]
+MACHINE_CLIENT_SETTINGS = ("SPROUT_SERVICE_CLIENT_ID", "SPROUT_SERVICE_CLIENT_SECRET")
+
+
+def client_id(service: str) -> str:
+    """The id deploy/README.md creates a domain service's machine client with."""
+    return f"sprout-{service}"
+
+
+def machine_client(monkeypatch, service: str, env: dict[str, str]) -> tuple[str, str]:
+    """The (id, secret) `service` signs in to the gateway with, given exactly `env`: through
+    ServiceTokenProvider.from_settings, which refuses a service without a machine client."""
+    settings = settings_under(monkeypatch, settings_class(service), env)
+    ServiceTokenProvider.from_settings(settings)
+    return settings.service_client_id, settings.service_client_secret
 
 
 def yaml_documents(path: Path) -> list[dict]:
@@ -170,3 +193,68 @@ async def run_probe_command(argv: list[str], image_port: int, real_port: int, ti
         )
         async with asyncio.timeout(timeout):
             return await proc.wait()
+
+
+# ---------------------------------------------------------------- the runbook's commands
+
+
+def readme_text() -> str:
+    """deploy/README.md with each shell line continued by a backslash joined to the next."""
+    return re.sub(r"\\\n\s*", " ", README.read_text())
+
+
+@dataclass(frozen=True)
+class ClientLoop:
+    """A loop of deploy/README.md that makes the domain services' machine clients."""
+
+    services: list[str]
+    runner: list[str]  # what runs `client create`: `kubectl exec ... -- sprout`, `docker compose run ...`
+    args: str  # what follows `client create`, `$s` standing for the service
+    body: str
+
+    def argv(self, service: str) -> list[str]:
+        """The `sprout` arguments the loop runs for `service`."""
+        return ["client", "create", *shlex.split(self.args.replace("$s", service))]
+
+    def printed(self, service: str) -> str:
+        """What the loop's `client create` prints for `service` (its secret: `secret-of-<service>`),
+        once the real parser has read its arguments as a `service` client with its id, in JSON."""
+        args = parse_command(self.argv(service))
+        assert (args.command, args.action, args.role, args.client_id, args.json) == (
+            "client", "create", "service", client_id(service), True
+        ), self.argv(service)
+        return json.dumps({
+            "client_id": args.client_id, "name": args.name, "role": args.role, "scopes": [], "partner": None,
+            "client_secret": f"secret-of-{service}",
+        })
+
+    def python(self, service: str, stdin: str) -> str:
+        """What the loop's `python3 -c '...'` step prints, run unchanged with `stdin` for `service`."""
+        (step,) = re.findall(r"python3 -c '([^']*)'((?: [^|>\n]+)?)", self.body)
+        code, args = step
+        argv = shlex.split(args.replace("$s", service))
+        return subprocess.run([sys.executable, "-c", code, *argv], input=stdin, capture_output=True, text=True, check=True).stdout
+
+
+def client_loops() -> list[ClientLoop]:
+    """The loops of deploy/README.md that make the machine clients (compose's and Kubernetes')."""
+    found: list[ClientLoop] = []
+    loops = r"^\s*for s in (?P<services>[a-z ]+); do\n(?P<body>(?:(?!^\s*done\b).*\n)*?)^\s*done\b"
+    for loop in re.finditer(loops, readme_text(), re.M):
+        command = re.search(r"\$\((?P<runner>[^)]*?) client create (?P<args>[^)]*)\)", loop["body"])
+        if command:
+            found.append(ClientLoop(loop["services"].split(), shlex.split(command["runner"]), command["args"], loop["body"]))
+    return found
+
+
+def readme_shell(line_start: str, then: str) -> str:
+    """Run the one line of deploy/README.md that starts with `line_start` in bash, then `then`; its output."""
+    (line,) = [s.strip() for s in readme_text().splitlines() if s.strip().startswith(line_start)]
+    return subprocess.run(["bash", "-c", f"{line}\n{then}"], capture_output=True, text=True, check=True).stdout
+
+
+def readme_env_file() -> dict[str, str]:
+    """The `.env` deploy/README.md's generator writes, run unchanged."""
+    (code,) = re.findall(r"python3 - > \.env <<'EOF'\n(.*?)\n\s*EOF\n", README.read_text(), re.S)
+    out = subprocess.run([sys.executable, "-"], input=textwrap.dedent(code), capture_output=True, text=True, check=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines())

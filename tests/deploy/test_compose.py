@@ -15,9 +15,16 @@ from pydantic import ValidationError
 from shared.settings import BaseServiceSettings
 from tests.deploy.files import (
     COMPOSE_FILE,
+    DOMAIN_SERVICES,
+    MACHINE_CLIENT_SETTINGS,
     ROOT,
+    client_id,
+    client_loops,
     dockerfile_stages,
+    machine_client,
     parse_command,
+    readme_env_file,
+    readme_shell,
     setting_names,
     settings_class,
     settings_under,
@@ -179,6 +186,66 @@ def test_each_sprout_container_has_every_setting_production_demands(name, monkey
     without_database = {k: v for k, v in env.items() if k != "SPROUT_DATABASE_URL"}
     with pytest.raises(ValidationError, match="SPROUT_DATABASE_URL"):
         settings_under(monkeypatch, cls, without_database)
+
+
+def client_variables(service: str) -> dict[str, str]:
+    """The .env variables a domain service's machine client comes from, by the setting they fill."""
+    return {
+        "SPROUT_SERVICE_CLIENT_ID": f"SPROUT_{service.upper()}_CLIENT_ID",
+        "SPROUT_SERVICE_CLIENT_SECRET": f"SPROUT_{service.upper()}_CLIENT_SECRET",
+    }
+
+
+@pytest.mark.parametrize("name", DOMAIN_SERVICES)
+def test_each_domain_service_signs_in_with_its_own_machine_client_from_env(name, monkeypatch):
+    raw = ALL[name]["environment"]
+    for setting, variable in client_variables(name).items():
+        # Only ever `${VAR:?why}`: from .env, never a value written here, never a default.
+        m = re.fullmatch(r"\$\{(\w+):\?([^}]*)\}", raw[setting])
+        assert m, f"{name}: {setting} is {raw[setting]!r}"
+        assert m.group(1) == variable and "deploy/README.md" in m.group(2)
+        # Compose refuses to run without it, naming it.
+        with pytest.raises(KeyError, match=variable):
+            interpolate(raw[setting])
+    env = container_env(name)
+    assert machine_client(monkeypatch, name, env) == tuple(
+        f"placeholder-{variable.lower()}" for variable in client_variables(name).values()
+    )
+
+
+def test_only_its_own_service_reads_a_machine_client():
+    for name, svc in sprout_services().items():
+        env = svc["environment"]
+        named = set(re.findall(r"\$\{(\w+)", " ".join(str(v) for v in env.values())))
+        clients = {v for v in named if re.fullmatch(r"SPROUT_[A-Z]+_CLIENT_(ID|SECRET)", v)}
+        if name in DOMAIN_SERVICES:
+            assert clients == set(client_variables(name).values()), name
+        else:
+            # The gateway issues tokens and needs no client; the one-shots neither.
+            assert not clients and not set(env) & set(MACHINE_CLIENT_SETTINGS), name
+
+
+def test_the_first_deployments_env_file_and_client_loop_give_compose_every_variable_it_requires(monkeypatch):
+    """deploy/README.md's steps, run unchanged where Docker is not needed: the .env generator,
+    the stand-ins for the runs that make the clients, and the loop that adds each client's secret."""
+    env_file = readme_env_file()
+    pending = dict(pair.split("=", 1) for pair in readme_shell("pending=$(", 'printf %s "$pending"').split())
+    # While the clients are made, compose can load the file: .env and the stand-ins hold everything.
+    assert REQUIRED <= set(env_file) | set(pending), REQUIRED - set(env_file) - set(pending)
+    (loop,) = [loop for loop in client_loops() if "compose" in loop.runner]
+    assert loop.services == DOMAIN_SERVICES
+    # `docker compose run ... SERVICE` then the `sprout` arguments: the gateway's own container.
+    assert loop.runner[-1] == "gateway" and ALL["gateway"]["command"][:2] == ["serve", "gateway"]
+    for name in DOMAIN_SERVICES:
+        for line in loop.python(name, loop.printed(name)).splitlines():
+            key, _, value = line.partition("=")
+            assert key not in env_file, f"the loop would add {key} to .env twice"
+            env_file[key] = value
+    # Once the loop has run, .env alone satisfies compose, and each service has its own client.
+    assert REQUIRED <= set(env_file), REQUIRED - set(env_file)
+    for name in DOMAIN_SERVICES:
+        env = {k: interpolate(str(v), env_file) for k, v in ALL[name]["environment"].items()}
+        assert machine_client(monkeypatch, name, env) == (client_id(name), f"secret-of-{name}")
 
 
 def test_the_database_is_postgresql_18_with_its_data_on_a_volume():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
+import json
 import os
 import secrets
 import subprocess
@@ -221,16 +223,24 @@ async def test_each_service_is_ready_under_its_own_role(roles_db, service, monke
                 assert await directory.display_name(session, person.person_id) == "role check"
 
 
+# The gateway's personal-data keys in this module's database: the signing key is sealed under them.
+PII_KEYS = {
+    "SPROUT_PII_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+    "SPROUT_PII_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
+}
+
+
+def gateway_environment(roles_db: dict[str, str]) -> dict[str, str]:
+    """What a `sprout` command run in the gateway's pod has: production, the gateway's role, its keys."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPROUT_")}
+    env.update(SPROUT_ENV="production", SPROUT_DATABASE_URL=roles_db["gateway"], **PII_KEYS)
+    return env
+
+
 def test_the_release_step_makes_the_signing_key_with_the_gateways_role(roles_db):
     # What the release Job and compose's one-shot run: `sprout keys ensure`, in production,
     # connected as the gateway's role, the private key sealed under the personal-data keys.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPROUT_")}
-    env.update(
-        SPROUT_ENV="production",
-        SPROUT_DATABASE_URL=roles_db["gateway"],
-        SPROUT_PII_KEYS="k1:" + base64.b64encode(os.urandom(32)).decode(),
-        SPROUT_PII_INDEX_KEY=base64.b64encode(os.urandom(32)).decode(),
-    )
+    env = gateway_environment(roles_db)
     command = [sys.executable, "-m", "services.cli", "keys", "ensure"]
     first = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -240,3 +250,50 @@ def test_the_release_step_makes_the_signing_key_with_the_gateways_role(roles_db)
     again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.split()[:4] == ["found", "signing", "key", kid], again.stdout
+
+
+async def test_the_first_deployments_clients_are_made_with_the_gateways_role_and_sign_in(roles_db, monkeypatch):
+    """deploy/README.md's loop as it runs in the gateway's pod: `sprout client create` unchanged,
+    connected as the gateway's role; what it prints, through the loop's own step, becomes the
+    Secret; each domain service, given what its Deployment gives it, gets a token from the gateway
+    with it. Run again, the loop makes nothing and loses nothing."""
+    from services.gateway.app import create_app
+    from shared.service_client import ServiceTokenProvider
+    from tests.deploy.files import DOMAIN_SERVICES, client_loops, settings_class, settings_under
+    from tests.deploy.test_kubernetes import CLIENT_KEYS, DEPLOYMENTS, container, pod_env
+    from tests.servers import serve
+    from tests.tokens.support import gateway_settings
+
+    (loop,) = [loop for loop in client_loops() if loop.runner[0] == "kubectl"]
+    env = gateway_environment(roles_db)
+
+    def client_create(service: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "services.cli", *loop.argv(service)]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    async def signs_in(service: str, secret: dict[str, str], gateway_url: str) -> bool:
+        given = pod_env(container(DEPLOYMENTS[service]))
+        given.update({var: secret[key] for var, key in CLIENT_KEYS.items()}, SPROUT_GATEWAY_URL=gateway_url)
+        tokens = ServiceTokenProvider.from_settings(settings_under(monkeypatch, settings_class(service), given))
+        try:
+            return bool(await tokens.token())
+        finally:
+            await tokens.aclose()
+
+    secrets_made: dict[str, dict[str, str]] = {}
+    gateway = create_app(gateway_settings(
+        roles_db["gateway"], pii_keys=PII_KEYS["SPROUT_PII_KEYS"], pii_index_key=PII_KEYS["SPROUT_PII_INDEX_KEY"]
+    ))
+    async with serve(gateway) as url:
+        for service in DOMAIN_SERVICES:
+            made = await asyncio.to_thread(client_create, service)
+            assert made.returncode == 0, made.stderr
+            # The offline tests' stand-in for this output has its shape.
+            assert set(json.loads(made.stdout)) == set(json.loads(loop.printed(service)))
+            secrets_made[service] = dict(line.split("=", 1) for line in loop.python(service, made.stdout).splitlines())
+            assert await signs_in(service, secrets_made[service], url), service
+        again = await asyncio.to_thread(client_create, "courses")
+        # Exit 1 (the loop's `|| continue`), nothing printed for the Secret, the client kept.
+        assert (again.returncode, again.stdout) == (1, ""), again.stderr
+        assert "already exists" in again.stderr
+        assert await signs_in("courses", secrets_made["courses"], url)

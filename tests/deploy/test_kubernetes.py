@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,11 +17,16 @@ from services.cli import SERVICES, uvicorn_options
 from shared.settings import BaseServiceSettings
 from tests.deploy.files import (
     DEPLOY,
+    DOMAIN_SERVICES,
     K8S,
+    MACHINE_CLIENT_SETTINGS,
     ROOT,
     SERVICE_SETTING_NAMES,
     SETTING_NAMES,
+    client_id,
+    client_loops,
     dockerfile_stages,
+    machine_client,
     parse_command,
     read_env_file,
     settings_class,
@@ -31,6 +37,10 @@ from tests.deploy.files import (
 
 KUSTOMIZATIONS = {name: K8S / name for name in ("app", "migrate", "observability")}
 SECRET_TEMPLATE = K8S / "secret.example.yaml"
+# The machine clients' Secrets: their shape only, for a secret manager; the first deployment makes
+# them with `sprout client create` (deploy/README.md).
+CLIENTS_TEMPLATE = K8S / "clients.example.yaml"
+TEMPLATES = (SECRET_TEMPLATE, CLIENTS_TEMPLATE)
 # The oldest Kubernetes still in providers' support when this was written, and the newest schema shipped.
 KUBERNETES_VERSIONS = ("1.29", k8s_schema.latest_version())
 CONFIG_NAME = "sprout-config"
@@ -73,8 +83,14 @@ APP = resources(KUSTOMIZATIONS["app"])
 OBSERVABILITY = resources(KUSTOMIZATIONS["observability"])
 MIGRATE = resources(KUSTOMIZATIONS["migrate"])
 CONFIG = read_env_file(KUSTOMIZATIONS["app"] / "sprout.env")
-SECRETS = {d["metadata"]["name"]: d for d in yaml_documents(SECRET_TEMPLATE)}
+SECRETS = {d["metadata"]["name"]: d for path in TEMPLATES for d in yaml_documents(path)}
 DATABASE_SECRET = "sprout-database"
+CLIENT_KEYS = {"SPROUT_SERVICE_CLIENT_ID": "client-id", "SPROUT_SERVICE_CLIENT_SECRET": "client-secret"}
+
+
+def client_secret_name(service: str) -> str:
+    """Each domain service's own Secret, holding its machine client and nothing of another's."""
+    return f"sprout-{service}"
 
 
 def of_kind(docs: list[dict], kind: str) -> dict[str, dict]:
@@ -138,10 +154,11 @@ def test_each_kustomization_lists_every_file_in_its_folder():
     for name, folder in KUSTOMIZATIONS.items():
         present = {p.name for p in folder.iterdir() if p.is_file()} - {"kustomization.yaml"}
         assert listed_files(folder) == present, f"deploy/k8s/{name}"
-    # Beside the three kustomizations there is only the Secret template, which none may apply.
-    assert {p.name for p in K8S.iterdir()} == {*KUSTOMIZATIONS, SECRET_TEMPLATE.name}
+    # Beside the three kustomizations there are only the Secret templates, which none may apply.
+    assert {p.name for p in K8S.iterdir()} == {*KUSTOMIZATIONS, *(p.name for p in TEMPLATES)}
     for folder in KUSTOMIZATIONS.values():
-        assert SECRET_TEMPLATE.name not in str(kustomization(folder.name).get("resources"))
+        for template in TEMPLATES:
+            assert template.name not in str(kustomization(folder.name).get("resources"))
 
 
 def test_the_collector_configuration_is_the_one_compose_mounts():
@@ -234,17 +251,95 @@ def secret_refs(c: dict) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_the_secret_template_has_every_key_the_workloads_read_and_no_real_value():
+def test_the_secret_templates_have_every_key_the_workloads_read_and_no_real_value():
     refs = {ref for c in all_containers() for ref in secret_refs(c).values()}
     template = {(name, key) for name, secret in SECRETS.items() for key in secret["stringData"]}
     assert refs == template
     for name, secret in SECRETS.items():
         assert secret["metadata"]["namespace"] == kustomization("app")["namespace"]
         for key, value in secret["stringData"].items():
+            if key == CLIENT_KEYS["SPROUT_SERVICE_CLIENT_ID"]:
+                continue  # a client's id is no secret: test_the_clients_template_holds_each_domain_services_client
             assert "CHANGE_ME" in value, f"{name}/{key} looks like a real value"
     for key, url in SECRETS[DATABASE_SECRET]["stringData"].items():
         # The role names of deploy/sql/roles.sql.
         assert make_url(url).username == ("sprout_migrator" if key == "migrate" else f"sprout_{key}")
+
+
+def test_the_clients_template_holds_each_domain_services_client_and_the_applied_template_none():
+    clients = {d["metadata"]["name"]: d["stringData"] for d in yaml_documents(CLIENTS_TEMPLATE)}
+    assert clients == {
+        client_secret_name(name): {"client-id": client_id(name), "client-secret": "CHANGE_ME"} for name in DOMAIN_SERVICES
+    }
+    # The template an operator copies and applies (deploy/README.md) must not make a client's
+    # Secret with a stand-in secret: the first deployment would then skip making the real one.
+    for secret in yaml_documents(SECRET_TEMPLATE):
+        assert not set(secret["stringData"]) & set(CLIENT_KEYS.values()), secret["metadata"]["name"]
+
+
+def machine_client_sources(c: dict) -> dict[str, tuple]:
+    """Where a container's machine-client settings come from: ("secret", name, key) or ("inline", value)."""
+    out: dict[str, tuple] = {}
+    for e in c.get("env", []):
+        if e["name"] in MACHINE_CLIENT_SETTINGS:
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            out[e["name"]] = ("secret", ref["name"], ref["key"]) if ref else ("inline", e.get("value"))
+    return out
+
+
+@pytest.mark.parametrize("name", DOMAIN_SERVICES)
+def test_each_domain_service_signs_in_with_its_own_machine_client_from_its_own_secret(name, monkeypatch):
+    c = container(DEPLOYMENTS[name])
+    assert machine_client_sources(c) == {
+        var: ("secret", client_secret_name(name), key) for var, key in CLIENT_KEYS.items()
+    }, "from the service's own Secret, never an inline value"
+    # Given what the pod is given, the service has a machine client to sign in with: its own.
+    assert machine_client(monkeypatch, name, pod_env(c)) == (client_id(name), "CHANGE_ME")
+
+
+def test_an_inline_machine_client_is_told_from_one_read_from_a_secret():
+    broken = copy.deepcopy(container(DEPLOYMENTS["courses"]))
+    for e in broken["env"]:
+        if e["name"] == "SPROUT_SERVICE_CLIENT_SECRET":
+            e.pop("valueFrom")
+            e["value"] = "s3cret"
+    assert machine_client_sources(broken)["SPROUT_SERVICE_CLIENT_SECRET"] == ("inline", "s3cret")
+
+
+def test_only_its_own_service_reads_a_machine_client():
+    # Least privilege: the gateway issues tokens and needs no client; the Job's steps neither.
+    containers = [
+        (d["metadata"]["name"], container(d))
+        for docs in (APP, OBSERVABILITY) for d in of_kind(docs, "Deployment").values()
+    ]
+    containers += [("migrate", MIGRATE_STEP), ("signing-key", SIGNING_KEY_STEP)]
+    clients = {client_secret_name(name): name for name in DOMAIN_SERVICES}
+    for owner, c in containers:
+        read = {secret for secret, _ in secret_refs(c).values() if secret in clients}
+        assert read == ({client_secret_name(owner)} if owner in DOMAIN_SERVICES else set()), owner
+        if owner not in DOMAIN_SERVICES:
+            assert not machine_client_sources(c), owner
+    # Nor is a machine client ever part of the configuration every pod reads.
+    shared = set(CONFIG)
+    for generator in kustomization("observability")["configMapGenerator"]:
+        shared.update(lit.partition("=")[0] for lit in generator.get("literals", []))
+    assert not shared & set(MACHINE_CLIENT_SETTINGS)
+
+
+def test_the_first_deployment_makes_each_client_into_the_secret_its_service_reads(monkeypatch):
+    """deploy/README.md's loop, its parts run unchanged: `sprout client create` in the gateway's
+    pod, its JSON turned into the Secret the domain service's Deployment reads."""
+    (loop,) = [loop for loop in client_loops() if loop.runner[0] == "kubectl"]
+    assert loop.runner == ["kubectl", "-n", kustomization("app")["namespace"], "exec", "deploy/gateway", "--", "sprout"]
+    assert loop.services == DOMAIN_SERVICES
+    (secret_name,) = re.findall(r"create secret generic (\S+) --from-env-file=/dev/stdin", loop.body)
+    for name in DOMAIN_SERVICES:
+        secret = dict(line.split("=", 1) for line in loop.python(name, loop.printed(name)).splitlines())
+        assert secret_name.replace("$s", name) == client_secret_name(name)
+        assert set(secret) == set(CLIENT_KEYS.values())
+        env = pod_env(container(DEPLOYMENTS[name]))
+        env.update({var: secret[key] for var, key in CLIENT_KEYS.items()})
+        assert machine_client(monkeypatch, name, env) == (client_id(name), f"secret-of-{name}")
 
 
 def test_every_setting_the_manifests_set_is_a_real_setting():

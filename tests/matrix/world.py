@@ -246,28 +246,19 @@ def new_phone() -> str:
 
 async def _fill_read_models(w: World, users, schools, links) -> None:
     """Each domain service's directory read model holds the world, as its consumer would have it."""
+    from services.gateway.directory import records
+    from services.gateway.identity import repository
     from shared.directory.store import apply, group_by_kind
-    from shared.events.contracts import identity as ev
 
-    today = identity.today()
-    records: list[ev.DirectoryRecord] = [
-        ev.PersonRecord(
-            version=1, person_id=u.id, roles=list(u.roles), display_name=u.display_name, school_id=u.school_id,
-            partner_id=u.partner_id, grade=u.grade, birth_year=u.birth_date.year if u.birth_date else None,
-            under_14=None if u.birth_date is None else u.birth_date > today.replace(year=today.year - 14),
-            disabled=u.disabled,
-        )
-        for u in users
+    found = [await repository.get_link(w.tx.session, guardian.id, child.id) for guardian, child in links]
+    directory = [
+        *(records.person_record(u) for u in users),
+        *(records.school_record(school) for school in schools),
+        *(records.guardian_link_record(link) for link in found),
     ]
-    records += [
-        ev.SchoolRecord(version=1, school_id=school.id, name=school.name, district=school.district, level=school.level.value)
-        for school in schools
-    ]
-    records += [ev.GuardianLinkRecord(version=1, guardian_id=g.id, student_id=c.id, relation="mother") for g, c in links]
-    for name, app in w.apps.items():
-        directory = getattr(app.state, "directory", None)
-        if directory is None:
-            continue
-        for batch in group_by_kind(records).values():
-            await apply(w.tx.session, directory.tables, batch)
+    for app in w.apps.values():
+        read_model = getattr(app.state, "directory", None)
+        if read_model is not None:
+            for batch in group_by_kind(directory).values():
+                await apply(w.tx.session, read_model.tables, batch)
     await w.tx.session.flush()

@@ -140,7 +140,7 @@ class DirectoryQueries:
             link.c.student_id == student,
             link.c.guardian_id == guardian_id,
             link.c.linked.is_(True),
-            guardian.c.person_id == guardian_id,
+            guardian.c.person_id == link.c.guardian_id,
             guardian.c.roles.any_() == "guardian",
             guardian.c.disabled.is_(False),
         )

@@ -4,10 +4,14 @@ made while it loads, and a resync replaces a stale read model with the gateway's
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
@@ -25,6 +29,7 @@ from tests.identity.factories import id_number
 from tests.servers import serve
 
 STUDENTS = 200
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def roster(n: int) -> bytes:
@@ -201,3 +206,36 @@ async def test_a_resync_replaces_a_stale_read_model_and_keeps_what_events_applie
         assert (await conn.execute(select(func.count()).select_from(t.sync))).scalar() == 1
     # only_if_empty: a loaded read model is left alone.
     assert (await resync(w.engine, directory, settings, only_if_empty=True)).skipped
+
+
+async def test_sprout_directory_resync_and_status_from_the_command_line(directory_world: DirectoryWorld):
+    w = directory_world
+    await import_roster(w, 5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPROUT_")}
+    env.update(
+        SPROUT_ENV="test", SPROUT_DATABASE_URL=w.database_url, SPROUT_GATEWAY_URL=w.gateway_url,
+        SPROUT_SERVICE_CLIENT_ID=w.client_id, SPROUT_SERVICE_CLIENT_SECRET=w.client_secret,
+    )
+
+    async def sprout(*args: str, **extra: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", *args, env={**env, **extra}, cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode, out.decode(), err.decode()
+
+    code, out, err = await sprout("directory", "resync", "courses", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["loaded"]["people"] == 11 and report["loaded"]["guardian-links"] == 5 and not report["skipped"]
+    code, out, err = await sprout("directory", "status", "courses", "--json")
+    assert code == 0, err
+    status = json.loads(out)
+    assert status["loaded"] is True and status["people"] == 11 and status["guardian_links"] == 5
+    # A wrong secret: refused by the gateway, said in one line, nothing changed.
+    code, out, err = await sprout("directory", "resync", "courses", SPROUT_SERVICE_CLIENT_SECRET="not-the-secret")
+    assert code == 1 and "sprout directory resync courses:" in err and "Traceback" not in err, err
+    # Not a service with a directory.
+    code, out, err = await sprout("directory", "resync", "gateway")
+    assert code == 2 and "invalid choice" in err

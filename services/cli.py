@@ -69,21 +69,13 @@ SERVICES: dict[str, ServiceSpec] = {
             ),
             cli="services.gateway.cli",
         ),
-        ServiceSpec(
-            "selection", "services.selection.app:create_app", 1, "services.selection.events:consumers",
-            directory="services.selection.db:directory",
-        ),
-        ServiceSpec(
-            "mentoring", "services.mentoring.app:create_app", 2, "services.mentoring.events:consumers",
-            directory="services.mentoring.db:directory",
-        ),
-        ServiceSpec(
-            "courses", "services.courses.app:create_app", 3, "services.courses.events:consumers",
-            directory="services.courses.db:directory",
-        ),
-        ServiceSpec(
-            "tracking", "services.tracking.app:create_app", 4, "services.tracking.events:consumers",
-            directory="services.tracking.db:directory",
+        # The domain services: alike but for their names, each with its directory read model.
+        *(
+            ServiceSpec(
+                name, f"services.{name}.app:create_app", offset, f"services.{name}.events:consumers",
+                directory=f"services.{name}.db:directory",
+            )
+            for offset, name in enumerate(("selection", "mentoring", "courses", "tracking"), start=1)
         ),
     )
 }

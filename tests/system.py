@@ -32,17 +32,24 @@ class System:
 
 
 @asynccontextmanager
-async def live_system(database_url: str, **gateway_settings: Any) -> AsyncIterator[System]:
-    """The four services and the gateway on `database_url`; `gateway_settings` override the gateway's."""
+async def live_system(
+    database_url: str, *, every_service: dict[str, Any] | None = None, **gateway_settings: Any
+) -> AsyncIterator[System]:
+    """The four services and the gateway on `database_url`.
+
+    `every_service` are settings of all five (e.g. their database pools), `gateway_settings`
+    the gateway's own.
+    """
+    every_service = every_service or {}
     gateway_sock, gateway_url = bound_socket()
     async with AsyncExitStack() as stack:
         services = {}
         for name in PROXIED:
-            app = service_app(name, database_url, events_enabled=False, gateway_url=gateway_url)
+            app = service_app(name, database_url, events_enabled=False, gateway_url=gateway_url, **every_service)
             services[name] = await stack.enter_async_context(serve(app))
         settings = GatewaySettings(
             database_url=database_url, env="test", events_enabled=False,
-            **{f"{name}_url": url for name, url in services.items()}, **gateway_settings,
+            **{f"{name}_url": url for name, url in services.items()}, **every_service, **gateway_settings,
         )
         app = gateway_app(settings)
         url = await stack.enter_async_context(serve(app, gateway_sock))

@@ -35,6 +35,9 @@ from tests.tokens.support import PASSWORD, committed, make_school, make_user
 # The roles the fuzzer calls every operation as; a coordinator and a student belong to a school.
 ROLES = ("admin", "staff", "coordinator", "student")
 
+# The fuzzer sends one request at a time: a few connections each, beside the rest of the suite's.
+SMALL_POOLS = {"database_pool_size": 2, "database_max_overflow": 3}
+
 # What Hypothesis keeps between runs (no example database: schemathesis.toml) stays out of the tree.
 set_hypothesis_home_dir(Path(__file__).resolve().parents[2] / ".sprout" / "hypothesis")
 
@@ -99,7 +102,7 @@ async def documents(system: System) -> dict[str, tuple[dict[str, Any], str]]:
 async def fuzzed_system(server_url: str, worker_id: str) -> AsyncIterator[FuzzedSystem]:
     async with fresh_database(server_url, f"{worker_id}_fuzz") as database_url:
         usernames = await _people(database_url)
-        async with live_system(database_url, rate_limit_enabled=False) as system:
+        async with live_system(database_url, every_service=SMALL_POOLS, rate_limit_enabled=False) as system:
             yield FuzzedSystem(system, await documents(system), usernames)
 
 
@@ -110,8 +113,9 @@ def _not_from_fuzzing(record: logging.LogRecord) -> bool:
     return record.threadName != THREAD or record.levelno >= logging.WARNING
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fuzzed(server_url: str, worker_id: str) -> Iterator[FuzzedSystem]:
+    """The system, for the fuzz tests only: it stops, and its database goes, when they are done."""
     # On the loggers, not the handler: every app the suite creates replaces the root handler.
     quiet = [logging.getLogger(name) for name in ("sprout.access", "httpx")]
     for logger in quiet:

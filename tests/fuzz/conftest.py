@@ -7,8 +7,8 @@ consents...) is seen by no other test. The rate limits are off (SPROUT_RATE_LIMI
 the fuzzer sends far more than a person would, and a 429 would hide the answer it came for.
 
 The people it signs in as, one of each role the fuzzer calls with, get their tokens from
-`POST /auth/token` with a password, as a client does, and again before one runs out. The thousands of access lines the
-fuzzing makes are not logged (a warning or an error still is).
+`POST /auth/token` with a password, as a client does, and again before one runs out. The
+thousands of access lines the fuzzing makes are not logged (a warning or an error still is).
 """
 
 from __future__ import annotations

@@ -83,19 +83,28 @@ def server_url() -> str:
     return _server_url()
 
 
-@pytest.fixture(scope="session")
-async def database_url(server_url: str, worker_id: str) -> AsyncIterator[str]:
-    """A fresh database for this run, migrated to head, dropped afterwards."""
+@asynccontextmanager
+async def fresh_database(server_url: str, worker_id: str) -> AsyncIterator[str]:
+    """A new database on `server_url`, migrated to head, dropped when the block ends; yields its URL."""
     await _drop_abandoned_databases(server_url)
     # The pid in the name lets a later run tell a database whose run died from one in use.
     name = f"sprout_test_{worker_id}_{os.getpid()}_{secrets.token_hex(4)}"
     await _admin(server_url, f'CREATE DATABASE "{name}"')
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    await migrate(url, migration_trees())
-    # Children (service processes started by tests) find the same database.
-    os.environ["SPROUT_TEST_DATABASE_URL"] = url
-    yield url
-    await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        await migrate(url, migration_trees())
+        yield url
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str, worker_id: str) -> AsyncIterator[str]:
+    """A fresh database for this run, migrated to head, dropped afterwards."""
+    async with fresh_database(server_url, worker_id) as url:
+        # Children (service processes started by tests) find the same database.
+        os.environ["SPROUT_TEST_DATABASE_URL"] = url
+        yield url
 
 
 @pytest.fixture(scope="session")

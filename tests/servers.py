@@ -1,16 +1,24 @@
-"""Real HTTP servers for tests: uvicorn in this process's event loop, on a free loopback port."""
+"""Real HTTP servers for tests: uvicorn in this process's event loop, on a free loopback port.
+
+`in_own_loop` runs them (or any async context) in an event loop of its own thread instead,
+for synchronous tests that send their requests with a blocking client.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from concurrent.futures import Future
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import Any, TypeVar
 
 import uvicorn
 
 from services.cli import uvicorn_options
+
+T = TypeVar("T")
 
 
 class _Server(uvicorn.Server):
@@ -56,3 +64,39 @@ async def serve(app: Any, sock: socket.socket | None = None, **config: Any) -> A
             await asyncio.wait_for(task, 10)
         finally:
             sock.close()
+
+
+@contextmanager
+def in_own_loop(context: AbstractAsyncContextManager[T], *, name: str = "own-loop") -> Iterator[T]:
+    """Enter `context` in a new event loop on a thread of its own for the length of the block.
+
+    What it serves keeps answering while the calling thread blocks on a request to it. An
+    error entering or leaving `context` is raised here, in the calling thread.
+    """
+    entered: Future[T] = Future()
+    finished: Future[None] = Future()
+    stop: Future[None] = Future()  # set from the calling thread; awaited in the loop
+
+    async def hold() -> None:
+        async with context as value:
+            entered.set_result(value)
+            await asyncio.wrap_future(stop)
+
+    def run() -> None:
+        try:
+            asyncio.run(hold())
+            finished.set_result(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            if not entered.done():
+                entered.set_exception(exc)
+            finished.set_exception(exc)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    try:
+        yield entered.result()
+    finally:
+        stop.set_result(None)
+        thread.join(60)
+        if not entered.exception():
+            finished.result(timeout=0)

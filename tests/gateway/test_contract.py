@@ -13,18 +13,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
 import pytest
 
-from services.gateway.app import create_app as gateway_app
 from services.gateway.proxy import PROXIED
-from services.gateway.settings import GatewaySettings
 from tests.identity.tokens import bearer
-from tests.platform.conftest import service_app
-from tests.servers import bound_socket, serve
+from tests.system import live_system
 
 PROBLEM = "application/problem+json"
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -33,24 +29,14 @@ MAX_BYTES = 4096
 
 @pytest.fixture(scope="module")
 async def system(database_url: str) -> AsyncIterator[tuple[str, Any, dict]]:
-    gateway_sock, gateway_url = bound_socket()
-    async with AsyncExitStack() as stack:
-        urls = {}
-        for name in PROXIED:
-            app = service_app(name, database_url, events_enabled=False, gateway_url=gateway_url)
-            urls[f"{name}_url"] = await stack.enter_async_context(serve(app))
-        settings = GatewaySettings(
-            database_url=database_url, env="test", events_enabled=False, request_max_bytes=MAX_BYTES,
-            rate_limit_burst=100_000, rate_limit_per_minute=100_000,
-            rate_limit_anonymous_burst=100_000, rate_limit_anonymous_per_minute=100_000,
-            rate_limit_token_burst=100_000, rate_limit_token_per_minute=100_000, **urls,
-        )
-        app = gateway_app(settings)
-        url = await stack.enter_async_context(serve(app, gateway_sock))
-        async with httpx.AsyncClient(timeout=20) as client:
-            doc = (await client.get(f"{url}/openapi.json")).json()
-        assert doc["info"]["x-services"]["missing"] == []
-        yield url, app, doc
+    # Limits on, as in production (every operation documents its 429), but never reached here.
+    async with live_system(
+        database_url, request_max_bytes=MAX_BYTES,
+        rate_limit_burst=100_000, rate_limit_per_minute=100_000,
+        rate_limit_anonymous_burst=100_000, rate_limit_anonymous_per_minute=100_000,
+        rate_limit_token_burst=100_000, rate_limit_token_per_minute=100_000,
+    ) as running:
+        yield running.url, running.app, running.doc
 
 
 def operations(doc: dict) -> list[tuple[str, str, dict]]:

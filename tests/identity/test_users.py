@@ -372,3 +372,17 @@ async def test_a_partner_person_belongs_to_one_partner_university(gw, session):
     )
     # (Last: a refused request leaves this test's shared session dirty, where the app would roll back.)
     assert refused.status_code == 422 and refused.json()["code"] == "profile_invalid"
+
+
+async def test_an_unknown_partner_is_a_documented_404_when_a_user_is_created_or_changed(gw, session):
+    paths = gw.app.openapi()["paths"]
+    for path, method in (("/identity/users", "post"), ("/identity/users/{user_id}", "patch")):
+        assert "partner_not_found" in paths[path][method]["responses"]["404"]["x-problem-codes"], (method, path)
+    h = await _admin(gw)
+    user = await make_user(session, "staff")
+    current = await gw.client.get(f"/identity/users/{user.id}", headers=h)
+    r = await gw.client.patch(
+        f"/identity/users/{user.id}", json={"roles": ["partner"], "partner_id": str(uuid.uuid4())},
+        headers={**h, "If-Match": current.headers["ETag"]},
+    )
+    assert r.status_code == 404 and r.json()["code"] == "partner_not_found", r.text

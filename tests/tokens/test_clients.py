@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import uuid
 
 from sqlalchemy import delete, select
@@ -143,6 +144,20 @@ async def test_a_partner_client_must_name_its_partner_and_a_service_client_must_
     ):
         r = await gateway.client.post("/auth/clients", headers=bearer(token), json={"client_id": unique("c"), "name": "n", **body})
         assert r.status_code == 422 and r.json()["code"] == code, r.text
+
+
+async def test_a_client_name_is_stripped_and_the_schema_says_a_blank_one_is_refused(gateway, session):
+    token = await _admin_token(gateway, session)
+    schema = gateway.app.openapi()["components"]["schemas"]["ClientIn"]["properties"]["name"]
+    for name in (" ", "\t\n", ""):
+        assert not re.search(schema["pattern"], name), name
+        r = await gateway.client.post("/auth/clients", headers=bearer(token), json={"client_id": unique("c"), "name": name, "role": "service"})
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed", r.text
+    assert re.search(schema["pattern"], " 厦门大学 ") and not re.search(schema["pattern"], "a\x00b")
+    created = await gateway.client.post("/auth/clients", headers=bearer(token), json={"client_id": unique("c"), "name": " 厦门大学 ", "role": "service"})
+    assert created.status_code == 201 and created.json()["name"] == "厦门大学", created.text
+    renamed = await gateway.client.patch(f"/auth/clients/{created.json()['client_id']}", headers=bearer(token), json={"name": "  "})
+    assert renamed.status_code == 422 and renamed.json()["code"] == "validation_failed", renamed.text
 
 
 async def test_only_admins_manage_clients(gateway, session):

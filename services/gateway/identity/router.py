@@ -160,7 +160,7 @@ _PERSON_PROBLEMS = ("id_number_format", "id_number_checksum", "id_number_birth_d
 @router.post(
     "/users", status_code=201, response_model=UserOut,
     responses=problem_responses(
-        "username_taken", "id_number_taken", "school_not_found", *_PERSON_PROBLEMS
+        "username_taken", "id_number_taken", "school_not_found", "partner_not_found", *_PERSON_PROBLEMS
     ),
     summary="Create a user (any roles)",
 )
@@ -218,7 +218,7 @@ async def get_user(
     "/users/{user_id}", response_model=UserOut,
     responses=problem_responses(
         "user_not_found", *PRECONDITION_PROBLEMS, "id_number_taken", "school_not_found",
-        *_PERSON_PROBLEMS,
+        "partner_not_found", *_PERSON_PROBLEMS,
     ),
     summary="Change a user: profile, roles, password, personal data, or disable (If-Match required)",
 )

@@ -13,7 +13,11 @@ from shared.strict import RequestModel
 
 Scope = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:\-]{0,99}$")]
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{2,99}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Stripped before it is checked, so the pattern says what the schema would otherwise hide: a
+# name of nothing but whitespace is refused (and, as every text, one holding NUL).
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^\s*[^\s\u0000][^\u0000]*$")
+]
 ClientRole = Literal[CLIENT_ROLES]  # type: ignore[valid-type]
 
 

@@ -54,6 +54,8 @@ from tests.perf.harness import (
 DOMAIN = ("selection", "mentoring", "courses", "tracking")
 TARGET_MS = 1000.0
 GIVE_UP_S = 10.0
+# An import's backlog grows with its rows: a slow read model still gets a figure, not "not measured".
+IMPORT_GIVE_UP_S = 60.0
 PASSWORD = "a long family passphrase 9"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -117,11 +119,11 @@ class _Run:
         found = await asyncio.gather(*(call(name, self.direct[name]) for name in names))
         return dict(zip(names, found, strict=True))
 
-    async def until(self, since: float, check, names=None) -> dict[str, float]:
-        """Per service, ms from `since` to the first answer `check(name, client)` accepts (inf after GIVE_UP_S)."""
+    async def until(self, since: float, check, names=None, give_up: float = GIVE_UP_S) -> dict[str, float]:
+        """Per service, ms from `since` to the first answer `check(name, client)` accepts (inf after `give_up` s)."""
 
         async def wait(name: str, client) -> float:
-            while time.perf_counter() - since < GIVE_UP_S:
+            while time.perf_counter() - since < give_up:
                 if await check(name, client):
                     return _ms_since(since)
             return math.inf
@@ -161,7 +163,7 @@ async def _import(run: _Run, school: str, students: int) -> tuple[dict[str, floa
     r.raise_for_status()
     if r.json()["imported"] != students:
         raise RuntimeError(f"the import took {r.json()['imported']} of {students} rows: {r.text[:2000]}")
-    waits = await run.until(imported_at, holds_all, DOMAIN)
+    waits = await run.until(imported_at, holds_all, DOMAIN, IMPORT_GIVE_UP_S)
     cpu = {}
     for name, pid in run.pids.items():
         before, after = cpu_before[name], cpu_seconds(pid)
@@ -339,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         Figure("import_known_everywhere", _measured(max(known.values())), "ms", Comparison("import_request", round(import_ms, 1)),
                Target("below", TARGET_MS),
                details={"students": args.students, "ms_by_service": {n: _measured(ms) for n, ms in known.items()},
-                        "cpu_s_by_process": found["import_cpu_s"], "give_up_s": GIVE_UP_S}),
+                        "cpu_s_by_process": found["import_cpu_s"], "give_up_s": IMPORT_GIVE_UP_S}),
         _repeated("unlink_refused_everywhere", found["unlinked"], found["read_trips"], "accepted_read"),
         _repeated("disable_refused_everywhere", found["disabled"], found["whoami_trips"], "accepted_request"),
     ]

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "events": "event bus: publish commit -> handler start, and the claim's cost with timers waiting",
     "auth": "auth cost: token verification, and gateway throughput with auth on versus off",
     "revocation": "revocation latency: an account disabled -> the first 401 at the gateway and two replicas",
+    "directory": "directory latency: an import, an unlink, a disabling at the gateway -> acted on by every domain service",
     "requests": "request cost: a database-reading request before and after dropping the ping and BEGIN/COMMIT",
 }
 

@@ -119,6 +119,7 @@ class EventEnvelope:
 
 
 Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, Sequence[EventEnvelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,18 @@ class Consumer:
 
     name: str
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # For a consumer whose effects do not depend on their order within a batch (a read model
+    # whose records carry versions): all the batch's deliveries at once, in one savepoint. If it
+    # raises, each delivery is handled alone by its handler, so a poison event stays one event.
+    handle_many: BatchHandler | None = None
+    # Deliveries per claim, when this consumer's differ from SPROUT_EVENTS_BATCH_SIZE.
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
         if not CONSUMER_NAME.match(self.name):
             raise ValueError(f"consumer name {self.name!r} must be lower case, start with a letter, <= 100 chars")
+        if self.batch_size is not None and not 1 <= self.batch_size <= 1000:
+            raise ValueError(f"{self.name}: batch_size must be 1 to 1000")
         unknown = set(self.handlers) - contracts.known_types()
         if unknown:
             raise contracts.UnknownEventType(f"{self.name} subscribes to types with no contract: {sorted(unknown)}")
@@ -473,7 +482,7 @@ class Worker:
         settled = await self._handle_batch(consumer, claim)
         # More work now: a full batch; due deliveries we did not take (rows another replica
         # held, free once it commits); or ones we put back behind a failure or a lost row.
-        more = len(claim.batch) >= self.batch_size or claim.due_seen > len(claim.batch) or settled.put_back > 0
+        more = len(claim.batch) >= (consumer.batch_size or self.batch_size) or claim.due_seen > len(claim.batch) or settled.put_back > 0
         wake_at = min([t for t in (claim.next_due, *settled.retry_times) if t is not None], default=None)
         return _Outcome(len(claim.batch), more, wake_at)
 
@@ -485,7 +494,7 @@ class Worker:
         claim_id = uuid.uuid4()
         async with self.claim_engine.connect() as conn:
             rows = await claim_due(
-                conn, consumer=name, types=consumer.event_types, now=clock.now(), limit=self.batch_size,
+                conn, consumer=name, types=consumer.event_types, now=clock.now(), limit=consumer.batch_size or self.batch_size,
                 retry=self.retry, claim_id=claim_id,
             )
         claim = _Claim(claim_id=claim_id, due_seen=rows[0].due_seen, next_due=rows[0].next_due)
@@ -511,18 +520,27 @@ class Worker:
                 ids = [row.delivery_id for row in claim.batch]
                 held = set((await session.execute(_HOLD, {"ids": ids, "claim_id": claim.claim_id})).scalars())
                 stalled: set[str] = set()
+                runnable: list[Any] = []
                 for row in claim.batch:
                     if row.delivery_id not in held:
                         stalled.add(row.subject)  # another claim has it now: what follows it waits
                     elif row.subject in stalled:
-                        put_back.append(row)  # an earlier delivery of this subject failed: keep the order
+                        put_back.append(row)
                     else:
-                        error = await self._handle(session, consumer, row)
-                        if error is None:
-                            handled.append(row.delivery_id)
-                        else:
-                            failures.append((row, error))
-                            stalled.add(row.subject)
+                        runnable.append(row)
+                if len(runnable) > 1 and consumer.handle_many is not None and await self._handle_many(session, consumer, runnable):
+                    handled.extend(row.delivery_id for row in runnable)
+                    runnable = []
+                for row in runnable:
+                    if row.subject in stalled:
+                        put_back.append(row)  # an earlier delivery of this subject failed: keep the order
+                        continue
+                    error = await self._handle(session, consumer, row)
+                    if error is None:
+                        handled.append(row.delivery_id)
+                    else:
+                        failures.append((row, error))
+                        stalled.add(row.subject)
                 settled_at = clock.now()
                 if handled:
                     await session.execute(_DONE, {"ids": handled, "now": settled_at})
@@ -575,6 +593,50 @@ class Worker:
             },
         )
 
+    @staticmethod
+    def _envelope(consumer: Consumer, row: Any) -> EventEnvelope:
+        return EventEnvelope(
+            event_id=row.event_id,
+            type=row.type,
+            version=row.version,
+            source=row.source,
+            subject=row.subject,
+            payload=contracts.parse_for_consumer(row.type, row.version, row.payload),
+            occurred_at=row.occurred_at,
+            traceparent=row.traceparent,
+            attempt=row.attempt,
+            delivery_id=row.delivery_id,
+            consumer=consumer.name,
+        )
+
+    async def _handle_many(self, session: AsyncSession, consumer: Consumer, rows: Sequence[Any]) -> bool:
+        """Run `consumer.handle_many` on the rows in one savepoint; False (and nothing kept) if it raised."""
+        name = consumer.name
+        started = time.perf_counter()
+        now = clock.now()
+        for row in rows:
+            LAG_SECONDS.labels(name).observe(max(0.0, (now - row.available_at_before).total_seconds()))
+        savepoint = await session.begin_nested()
+        try:
+            envelopes = [self._envelope(consumer, row) for row in rows]
+            attributes = {"messaging.system": "sprout-events", "sprout.consumer": name, "messaging.batch.message_count": len(rows)}
+            with continue_trace(rows[0].traceparent, f"{name} process batch", **attributes):
+                await consumer.handle_many(session, envelopes)
+                await session.flush()
+        except Exception as exc:
+            await savepoint.rollback()
+            log.warning(
+                "batch handler failed; handling its deliveries one by one",
+                extra={"consumer": name, "deliveries": len(rows), "error": _short_error(exc)},
+            )
+            return False
+        await savepoint.commit()
+        # Each delivery's share, so the histogram stays "time per delivery".
+        share = (time.perf_counter() - started) / len(rows)
+        for _ in rows:
+            HANDLER_SECONDS.labels(name).observe(share)
+        return True
+
     async def _handle(self, session: AsyncSession, consumer: Consumer, row: Any) -> BaseException | None:
         """Run one handler in its own savepoint; returns the error it raised, if any."""
         name = consumer.name
@@ -582,19 +644,7 @@ class Worker:
         LAG_SECONDS.labels(name).observe(max(0.0, (clock.now() - row.available_at_before).total_seconds()))
         savepoint = await session.begin_nested()
         try:
-            envelope = EventEnvelope(
-                event_id=row.event_id,
-                type=row.type,
-                version=row.version,
-                source=row.source,
-                subject=row.subject,
-                payload=contracts.parse_for_consumer(row.type, row.version, row.payload),
-                occurred_at=row.occurred_at,
-                traceparent=row.traceparent,
-                attempt=row.attempt,
-                delivery_id=row.delivery_id,
-                consumer=name,
-            )
+            envelope = self._envelope(consumer, row)
             attributes = {"messaging.system": "sprout-events", "messaging.destination.name": row.type, "sprout.consumer": name}
             with continue_trace(row.traceparent, f"{row.type} process", **attributes):
                 # The claim took only types this process handles, so the handler is there.

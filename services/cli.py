@@ -240,6 +240,18 @@ def _directory_of(name: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def _as_under_sprout_up(name: str, settings: Any) -> Any:
+    """Off production, what the environment leaves unset is what `sprout up` gives the service:
+    the gateway at the port base, the machine client it keeps beside the embedded database."""
+    changes: dict[str, Any] = {}
+    if "SPROUT_GATEWAY_URL" not in os.environ:
+        changes["gateway_url"] = f"http://127.0.0.1:{SERVICES['gateway'].port}"
+    kept = settings.data_dir.resolve() / "clients" / f"sprout-{name}.secret"
+    if not settings.service_client_id and kept.exists():
+        changes.update(service_client_id=f"sprout-{name}", service_client_secret=kept.read_text().strip())
+    return settings.model_copy(update=changes)
+
+
 def cmd_directory(args: argparse.Namespace) -> int:
     """`sprout directory resync|status SERVICE`, run where the service's settings are (its
     database, its machine client)."""
@@ -248,6 +260,8 @@ def cmd_directory(args: argparse.Namespace) -> int:
 
     settings = settings_class(args.name)()
     directory = _directory_of(args.name)
+    if settings.env.value != "production":
+        settings = _as_under_sprout_up(args.name, settings)
 
     async def run() -> dict[str, Any]:
         engine = create_engine(resolve_database_url(settings), pool_size=1, max_overflow=1)

@@ -29,7 +29,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.problems import ProblemError
@@ -58,6 +58,18 @@ def check_text(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(check_text)]
 """A string a client sent that may be stored as text: use it for query, path and header parameters."""
+
+# Not all blank, no NUL: what the schema says of a name, so a client (and the fuzzer) knows
+# that "  " is refused before it sends it.
+NAME_PATTERN = r"^\s*[^\s\u0000][^\u0000]*$"
+
+
+def name_type(max_length: int) -> Any:
+    """A name in a body (a school's, a person's display name, a client's): the spaces around it
+    dropped, then 1 to `max_length` characters; one that is all spaces is refused."""
+    return Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length, pattern=NAME_PATTERN)
+    ]
 
 
 def _bad_strings(value: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str, str]]:

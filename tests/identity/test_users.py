@@ -35,6 +35,24 @@ async def test_admin_registers_a_school_and_a_duplicate_name_conflicts(gw):
     assert school["id"] in [s["id"] for s in listed.json()["items"]]
 
 
+async def test_names_that_are_all_spaces_are_refused_and_others_stored_without_their_spaces(gw, session):
+    h = await _admin(gw)
+    for body in ({"name": "   ", "district": "东城区", "level": "high"}, {"name": unique("一中"), "district": "\t ", "level": "high"}):
+        r = await gw.client.post("/identity/schools", json=body, headers=h)
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed", r.text
+    r = await gw.client.post("/identity/schools", json={"name": f"  {unique('二中')}  ", "district": " 西城区 ", "level": "high"}, headers=h)
+    assert r.status_code == 201, r.text
+    school = r.json()
+    assert school["name"] == school["name"].strip() and school["district"] == "西城区"
+    r = await gw.client.patch(f"/identity/schools/{school['id']}", json={"name": "  "}, headers=h)
+    assert r.status_code == 422, r.text
+    r = await gw.client.post("/identity/partners", json={"name": " "}, headers=h)
+    assert r.status_code == 422, r.text
+    user = await make_user(session, "staff")
+    r = await gw.client.patch(f"/identity/users/{user.id}", json={"display_name": "   "}, headers={**h, "If-Match": "*"})
+    assert r.status_code == 422, r.text
+
+
 async def test_only_admin_changes_schools(gw, session):
     school = await make_school(session)
     for role in ("staff", "coordinator", "student"):

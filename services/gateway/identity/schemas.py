@@ -15,7 +15,7 @@ from services.gateway.identity.passwords import MAX_LENGTH, MIN_LENGTH
 from services.gateway.identity.validation import RELATIONS
 from shared.auth import USER_ROLES
 from shared.sheets import RowError
-from shared.strict import RequestModel
+from shared.strict import RequestModel, name_type
 
 Role = Literal[USER_ROLES]  # type: ignore[valid-type]
 Relation = Literal[RELATIONS]  # type: ignore[valid-type]
@@ -36,9 +36,14 @@ class PersonalField(StrEnum):
 # ---------------------------------------------------------------- schools
 
 
+SchoolName = name_type(200)  # schools' and partners' names
+District = name_type(100)
+DisplayName = name_type(100)
+
+
 class SchoolIn(RequestModel):
-    name: str = Field(min_length=1, max_length=200, examples=["北京市第一实验中学"])
-    district: str = Field(min_length=1, max_length=100, examples=["海淀区"])
+    name: SchoolName = Field(examples=["北京市第一实验中学"])
+    district: District = Field(examples=["海淀区"])
     level: SchoolLevel
 
 
@@ -46,8 +51,8 @@ class SchoolPatch(RequestModel):
     """Only the fields sent change; none of them may be null."""
 
     # Typed without None: a field left out is not changed, and `null` is refused.
-    name: str = Field(default=None, min_length=1, max_length=200)
-    district: str = Field(default=None, min_length=1, max_length=100)
+    name: SchoolName = None
+    district: District = None
     level: SchoolLevel = None
     disabled: bool = Field(default=None, description="A disabled school takes no new students (by import or by hand).")
 
@@ -69,7 +74,7 @@ class SchoolOut(BaseModel):
 
 class UserIn(RequestModel):
     username: str = Field(pattern=USERNAME_PATTERN, description="Login name, 3-100 of letters, digits, `_ . @ -`; unique ignoring case.")
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: DisplayName
     roles: list[Role] = Field(min_length=1, max_length=8)
     password: SecretStr | None = Field(
         default=None, description="Initial password (10-256 characters); without one the user cannot log in yet.",
@@ -87,7 +92,7 @@ class UserIn(RequestModel):
 class UserPatch(RequestModel):
     """Only the fields sent change; `null` clears a clearable field (display_name, roles and disabled are not)."""
 
-    display_name: str = Field(default=None, min_length=1, max_length=100)
+    display_name: DisplayName = None
     roles: list[Role] = Field(default=None, min_length=1, max_length=8)
     password: SecretStr | None = Field(default=None, description="`null` removes the password.", json_schema_extra=PASSWORD_SCHEMA)
     disabled: bool = None
@@ -170,7 +175,7 @@ class GuardianLinkOut(BaseModel):
 
 class PartnerIn(RequestModel):
 
-    name: str = Field(min_length=1, max_length=200, examples=["清华大学"])
+    name: SchoolName = Field(examples=["清华大学"])
 
 
 class PartnerOut(BaseModel):

@@ -9,15 +9,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.auth import CLIENT_ROLES
-from shared.strict import RequestModel
+from shared.strict import RequestModel, name_type
 
 Scope = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:\-]{0,99}$")]
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{2,99}$")]
 # Stripped before it is checked, so the pattern says what the schema would otherwise hide: a
 # name of nothing but whitespace is refused (and, as every text, one holding NUL).
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^\s*[^\s\u0000][^\u0000]*$")
-]
+Name = name_type(200)
 ClientRole = Literal[CLIENT_ROLES]  # type: ignore[valid-type]
 
 

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import ARRAY, bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.directory.store import apply, group_by_kind, lock_exclusive, lock_shared

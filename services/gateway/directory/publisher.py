@@ -152,7 +152,6 @@ async def versioned(session: AsyncSession, rows: bytes, *, people: bool = False)
     return b"".join(b"%s\t%d%s\n" % (line, version, tail) for line, version in zip(lines, taken))
 
 
-
 async def imported(session: AsyncSession, people: Sequence[uuid.UUID]) -> int:
     """Publish the people a bulk import wrote (with `versioned` rows) and their guardian links
     (every link of a new student is new), a batch of people at a time, so no stretch of Python
@@ -182,7 +181,6 @@ async def imported(session: AsyncSession, people: Sequence[uuid.UUID]) -> int:
 
         count += await publish_many(session, events(), source=contract.SOURCE)
     return count
-
 
 
 async def person_turned_14(session: AsyncSession, person_id: uuid.UUID) -> bool:

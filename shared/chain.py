@@ -77,8 +77,24 @@ from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, Text, cast, exists, select, text, true
-from sqlalchemy.dialects.postgresql import JSONB, distinct_on
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import clock
@@ -344,7 +360,9 @@ class Chain:
         for name, ids in wanted.items():
             tracked = self._tracked[name]
             key = tracked.table.c[tracked.key]
-            stmt = select(key, *(tracked.table.c[c] for c in tracked.columns)).where(key.in_(set(ids)))
+            # One array parameter, however many rows a bulk upload names.
+            ids_param = bindparam(f"ids_{name}", list(set(ids)), type_=ARRAY(key.type))
+            stmt = select(key, *(tracked.table.c[c] for c in tracked.columns)).where(key == any_(ids_param))
             for row in (await session.execute(stmt)).mappings():
                 states[(name, _subject_id(row[tracked.key]))] = canonical({c: row[c] for c in tracked.columns})
         return states

@@ -94,7 +94,7 @@ async def test_appended_entries_link_up_and_verify(book: Ledger, session: AsyncS
 
 
 async def test_a_score_altered_by_sql_is_named_with_its_entry_and_column(book: Ledger, session: AsyncSession):
-    a = await book.enter(session, "cand-a", "81.50")
+    await book.enter(session, "cand-a", "81.50")
     b = await book.enter(session, "cand-b", "77")
     await book.change(session, b, "78")
     # A column the chain does not track may change freely.
@@ -107,7 +107,7 @@ async def test_a_score_altered_by_sql_is_named_with_its_entry_and_column(book: L
     assert (finding.reason, finding.table, finding.row_id, finding.seq, finding.columns) == (
         Reason.row_altered, "score", str(b), 3, ("value",)
     )
-    assert a != b and report.findings_total == 1
+    assert report.findings_total == 1
 
 
 async def test_an_entry_whose_payload_was_edited_is_named(book: Ledger, session: AsyncSession):
@@ -153,7 +153,7 @@ async def test_a_deleted_entry_is_a_gap(book: Ledger, session: AsyncSession):
 
 async def test_rows_deleted_or_inserted_by_hand_are_named_and_a_recorded_deletion_is_not(book: Ledger, session: AsyncSession):
     a = await book.enter(session, "cand-a", "60")
-    b = await book.enter(session, "cand-b", "70")
+    await book.enter(session, "cand-b", "70")
     c = await book.enter(session, "cand-c", "80")
     # The service deletes c and records it: the entry's state is null.
     await session.execute(book.score.delete().where(book.score.c.id == c))
@@ -169,7 +169,6 @@ async def test_rows_deleted_or_inserted_by_hand_are_named_and_a_recorded_deletio
     assert sorted((f.reason, f.row_id, f.seq) for f in report.findings) == sorted(
         [(Reason.row_deleted, str(a), 1), (Reason.row_unrecorded, str(intruder), None)]
     )
-    assert b not in (a, c)
 
 
 async def test_an_append_in_a_rolled_back_transaction_leaves_nothing(engine: AsyncEngine):
@@ -230,14 +229,14 @@ async def test_twenty_concurrent_appenders_make_one_gapless_chain(database_url: 
 
 
 async def test_a_bulk_upload_is_recorded_in_one_append(book: Ledger, session: AsyncSession):
-    ids = [uuid.uuid4() for _ in range(300)]
+    ids = [uuid.uuid4() for _ in range(3000)]
     await session.execute(book.score.insert(), [{"id": i, "candidate": f"c{n}", "value": Decimal(n % 100)} for n, i in enumerate(ids)])
     changes = [Change("score.uploaded", "staff-1", book.score, i, {"file_sha256": "ab" * 32}) for i in ids]
     entries = await book.chain.append_many(session, changes)
-    assert [e.seq for e in entries] == list(range(1, 301))
+    assert [e.seq for e in entries] == list(range(1, 3001))
     assert entries[5].state == {"candidate": "c5", "value": "5"}
-    report = await book.chain.verify(session, batch=64)
-    assert (report.ok, report.entries, report.rows) == (True, 300, 300)
+    report = await book.chain.verify(session, batch=640)
+    assert (report.ok, report.entries, report.rows) == (True, 3000, 3000)
 
 
 async def test_findings_are_bounded_and_counted(book: Ledger, session: AsyncSession):

@@ -289,3 +289,27 @@ def test_values_without_one_fixed_form_are_refused(value):
     with pytest.raises((TypeError, ValueError)):
         canonical(value)
 
+
+
+async def test_the_migration_steps_create_the_table_as_declared_and_drop_it(session: AsyncSession):
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from shared.chain import create_chain_table, drop_chain_table
+
+    made = ledger()
+    await session.execute(text(f'CREATE SCHEMA "{made.schema}"'))
+
+    def migrate(sync) -> tuple[list[str], list[str]]:
+        conn = sync.connection()
+        with Operations.context(MigrationContext.configure(conn)):
+            create_chain_table(made.schema)
+            columns = [c["name"] for c in inspect(conn).get_columns("record_chain", schema=made.schema)]
+            indexes = [i["name"] for i in inspect(conn).get_indexes("record_chain", schema=made.schema)]
+            drop_chain_table(made.schema)
+        return columns, indexes
+
+    columns, indexes = await session.run_sync(migrate)
+    assert columns == [c.name for c in made.chain.table.columns]
+    assert sorted(indexes) == ["ix_record_chain_subject", "uq_record_chain_hash"]

@@ -181,3 +181,27 @@ async def test_an_assignment_of_5000_candidates_and_60_experts_is_answered_in_on
         expected.setdefault(pair, set()).add((K.other, S.staff))
     assert {pair: {(c.kind, c.source) for c in cs} for pair, cs in found.items()} == expected
     assert len(expected) > 20_000
+
+
+async def test_the_migration_steps_create_the_table_as_declared_and_drop_it(session: AsyncSession):
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from shared.conflicts import conflicts_table, create_conflicts_table, drop_conflicts_table
+
+    schema = f"conflicts_test_{uuid.uuid4().hex[:10]}"
+    await session.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def migrate(sync) -> tuple[list[str], set[str]]:
+        conn = sync.connection()
+        with Operations.context(MigrationContext.configure(conn)):
+            create_conflicts_table(schema)
+            columns = [c["name"] for c in inspect(conn).get_columns("conflict", schema=schema)]
+            indexes = {i["name"] for i in inspect(conn).get_indexes("conflict", schema=schema)}
+            drop_conflicts_table(schema)
+        return columns, indexes
+
+    columns, indexes = await session.run_sync(migrate)
+    assert columns == [c.name for c in conflicts_table(make_metadata(schema)).columns]
+    assert indexes == {"uq_conflict_open", "ix_conflict_student_id"}

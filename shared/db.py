@@ -24,6 +24,7 @@ request fails, not one per pooled connection.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Annotated
@@ -44,6 +45,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def advisory_key(name: str) -> int:
+    """The signed 64-bit key of the advisory lock called `name` (`pg_advisory_xact_lock(key)`)."""
+    return zlib.crc32(name.encode()) - 2**31
 
 
 def make_metadata(schema: str) -> MetaData:

@@ -266,6 +266,12 @@ codes({
         "{count} row(s) of the file cannot be accepted, so nothing was taken from it; see `errors` (by line), fix them and send the file again.",
         "文件中有 {count} 行无法接受，因此未采用任何数据；请按 `errors` 中的行号修正后重新上传。",
     ),
+    # Conflicts of interest, as selection panels and defense panels declare them (shared/conflicts.py).
+    "conflict_reason_required": _e(
+        422, "Reason required", "需要说明理由",
+        "A conflict of kind '{kind}' needs a reason: say what it is (for example, which course was taught, or which project).",
+        "类型为“{kind}”的利益冲突须说明理由（例如教过哪门课程、合作过哪个项目）。",
+    ),
     # Consent checks, as every service asks them (shared/consent.py).
     "consent_required": _e(
         403, "Consent missing", "缺少同意",

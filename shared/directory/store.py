@@ -12,7 +12,6 @@ no event is applied while a resync compares the read model with the gateway's sn
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from shared.db import advisory_key
 from shared.directory.tables import DirectoryTables
 from shared.events.contracts.identity import (
     ConsentRecord,
@@ -38,7 +38,7 @@ _HELD = "sprout.directory.lock_held"  # session.info: schema -> the root transac
 
 def lock_key(schema: str) -> int:
     """The advisory lock of `schema`'s read model (a signed 64-bit key)."""
-    return zlib.crc32(f"sprout.directory.{schema}".encode()) - 2**31
+    return advisory_key(f"sprout.directory.{schema}")
 
 
 async def lock_shared(db: Executor, schema: str) -> None:

@@ -27,10 +27,10 @@ import re
 import zlib
 from collections.abc import AsyncIterator
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -50,6 +50,15 @@ NAMING_CONVENTION = {
 def advisory_key(name: str) -> int:
     """The signed 64-bit key of the advisory lock called `name` (`pg_advisory_xact_lock(key)`)."""
     return zlib.crc32(name.encode()) - 2**31
+
+
+async def xact_lock(db: Any, *parts: Any) -> None:
+    """Wait for, then hold until the transaction ends, the advisory lock named by `parts`
+    (`await xact_lock(session, "selection.school_limit", campaign_id, school_id)`): for
+    serialising one kind of write that has no row to lock. Two names sharing a key only make
+    their writers wait for each other, never let two in at once."""
+    name = ".".join(str(p) for p in parts)
+    await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(name)})
 
 
 def make_metadata(schema: str) -> MetaData:

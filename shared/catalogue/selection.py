@@ -1,15 +1,145 @@
-"""The selection service's problem codes (selection campaigns: nominations, panels, scores); none yet.
+"""The selection service's problem codes: campaigns and stages, nominations, assessments (see shared/catalogue/__init__.py).
 
-Add each code here before the service raises it, in one `codes` call (the package's
-docstring shows one), with its status, English and Chinese titles and messages:
-
-    from shared.catalogue import codes
-    from shared.catalogue import define as _e
-
-    codes({
-        "selection_example_code": _e(409, "Title", "标题", "Message with {param}.", "含 {param} 的说明。"),
-    })
-
-A code another module registered already is refused when the package is imported: pick a
-new one, or raise the existing code if it means the same thing.
+A refusal of eligibility names its rule: the code says which (`selection_grade_not_eligible`,
+`selection_discipline_not_offered`, `selection_nomination_closed`, ...) and the problem's
+`rule` parameter repeats it in one word (grade, discipline, window, school, limit).
 """
+
+from __future__ import annotations
+
+from shared.catalogue import codes
+from shared.catalogue import define as _e
+
+codes({
+    # Campaigns and stages (services/selection/campaigns.py).
+    "selection_campaign_not_found": _e(
+        404, "Campaign not found", "未找到选拔活动",
+        "There is no selection campaign {campaign_id}.",
+        "不存在选拔活动 {campaign_id}。",
+    ),
+    "selection_campaign_year_taken": _e(
+        409, "A campaign for this year exists", "该年度已有选拔活动",
+        "There is a selection campaign for {year} already; a year has one campaign.",
+        "{year} 年已有选拔活动；每年只有一个。",
+    ),
+    "selection_stage_skipped": _e(
+        409, "Stages go in order", "阶段须依次推进",
+        "The campaign is in stage {current}; the next stage is {next}, not {requested}.",
+        "选拔活动处于 {current} 阶段；下一阶段是 {next}，不是 {requested}。",
+    ),
+    "selection_stage_incomplete": _e(
+        409, "Stage not complete", "阶段尚未完成",
+        "The {stage} stage is not complete ({missing}); close it with a reason to move on anyway.",
+        "{stage} 阶段尚未完成（{missing}）；如仍要推进，请填写理由后关闭该阶段。",
+    ),
+    "selection_stage_must_complete": _e(
+        409, "Stage must be complete", "阶段必须完成",
+        "The {stage} stage cannot be closed early: {missing}.",
+        "{stage} 阶段不能提前关闭：{missing}。",
+    ),
+    "selection_stage_closed": _e(
+        409, "Stage not open", "阶段未开放",
+        "The campaign takes this only in its {stage} stage while open; it is in {current}{closed}.",
+        "选拔活动仅在 {stage} 阶段开放期间受理此操作；当前为 {current}{closed}。",
+    ),
+    "selection_deadline_invalid": _e(
+        409, "Deadline not accepted", "截止时间无效",
+        "The deadline of the {stage} stage cannot be set: {reason}.",
+        "无法设置 {stage} 阶段的截止时间：{reason}。",
+    ),
+    "selection_weights_frozen": _e(
+        409, "Weights frozen", "权重已锁定",
+        "The weight of the {stage} stage is frozen: the stage has opened.",
+        "{stage} 阶段已开始，其权重已锁定。",
+    ),
+    "selection_discipline_not_offered": _e(
+        422, "Discipline not in this campaign", "本次选拔不含该学科",
+        "The campaign does not select for {discipline} (rule: {rule}).",
+        "本次选拔活动不含 {discipline} 学科（规则：{rule}）。",
+    ),
+    # Nominations and candidates (services/selection/nominations.py).
+    "selection_candidate_not_found": _e(
+        404, "Candidate not found", "未找到候选人",
+        "There is no candidate {candidate_id} you may see.",
+        "不存在您可查看的候选人 {candidate_id}。",
+    ),
+    "selection_nomination_closed": _e(
+        409, "Nominations are not open", "提名未开放",
+        "Nominations are taken only while the campaign's nomination stage is open (rule: {rule}).",
+        "仅在选拔活动提名阶段开放期间受理提名（规则：{rule}）。",
+    ),
+    "selection_grade_not_eligible": _e(
+        422, "Grade not eligible", "年级不符合条件",
+        "{discipline} takes students of grades {min_grade} to {max_grade}; the student is in grade {grade} (rule: {rule}).",
+        "{discipline} 学科招收 {min_grade} 至 {max_grade} 年级的学生；该生为 {grade} 年级（规则：{rule}）。",
+    ),
+    "selection_school_required": _e(
+        422, "Student has no school", "学生无所属学校",
+        "The student is not registered at a school, which a nomination needs (rule: {rule}).",
+        "该生未登记所属学校，无法提名（规则：{rule}）。",
+    ),
+    "selection_school_limit_reached": _e(
+        409, "School's nominations used up", "学校推荐名额已满",
+        "The school has nominated {limit} students in this campaign, its limit (rule: {rule}).",
+        "该校在本次选拔中已推荐 {limit} 名学生，已达上限（规则：{rule}）。",
+    ),
+    "selection_nomination_duplicate": _e(
+        409, "Already nominated", "已提名",
+        "The student already has a {source} nomination for {discipline} in this campaign.",
+        "该生在本次选拔中已有 {discipline} 学科的{source}提名。",
+    ),
+    "selection_not_a_student": _e(
+        422, "Not a student", "不是学生",
+        "Only students can be nominated; {student_id} is not an active student (rule: {rule}).",
+        "只能提名学生；{student_id} 不是在读学生账号（规则：{rule}）。",
+    ),
+    "selection_source_not_allowed": _e(
+        403, "Not your nomination to make", "无权提交此类提名",
+        "A {source} nomination is made by {who}.",
+        "{source} 提名须由{who}提交。",
+    ),
+    "selection_withdrawal_not_allowed": _e(
+        403, "Not yours to withdraw", "无权撤回",
+        "Only the student or one of their guardians may withdraw a candidacy.",
+        "只有学生本人或其监护人可以撤回报名。",
+    ),
+    "selection_candidate_withdrawn": _e(
+        409, "Candidate withdrawn", "候选人已退出",
+        "The candidate withdrew on {withdrawn_at}.",
+        "该候选人已于 {withdrawn_at} 退出。",
+    ),
+    "selection_withdrawal_closed": _e(
+        409, "Too late to withdraw", "已无法退出",
+        "A candidate can withdraw until decisions are made; the campaign is in its {current} stage.",
+        "候选人可在作出录取决定前退出；选拔活动当前为 {current} 阶段。",
+    ),
+    # Assessments (services/selection/assessments.py).
+    "selection_score_out_of_scale": _e(
+        422, "Score out of scale", "分数超出范围",
+        "The {stage} score must be between {min} and {max}; {score} is not.",
+        "{stage} 分数须在 {min} 至 {max} 之间；{score} 不在范围内。",
+    ),
+    "selection_score_state_mismatch": _e(
+        422, "Score and state disagree", "分数与状态不符",
+        "A scored result needs a score; an absent or exempt one has none (this one is {state}).",
+        "“已评分”的成绩须有分数；“缺考”或“免考”的成绩不填分数（此条为 {state}）。",
+    ),
+    # Rows of an uploaded scores sheet (services/selection/assessments/sheets.py).
+    "selection_row_candidate_invalid": _e(
+        422, "Not a candidate id", "候选人编号无效",
+        "{column} must be a candidate id as the roster gives it.", "{column}须为名单中的候选人编号。",
+    ),
+    "selection_row_candidate_unknown": _e(
+        422, "Not a candidate of this campaign", "不是本次选拔的候选人",
+        "{column}: no candidate of this campaign still in the running has this id.", "{column}：本次选拔中没有此编号的在选候选人。",
+    ),
+    "selection_row_score_missing": _e(
+        422, "Score missing", "缺少分数",
+        "{column} is empty: a scored result needs a score (write absent or exempt in the state column otherwise).",
+        "{column}为空：已评分的成绩须填写分数（否则请在状态列填写“缺考”或“免考”）。",
+    ),
+    "selection_row_score_with_state": _e(
+        422, "Score with absent or exempt", "缺考或免考不应有分数",
+        "{column} must be empty for a result that is {state}.", "状态为 {state} 的成绩，{column}须留空。",
+    ),
+})

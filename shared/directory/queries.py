@@ -17,6 +17,7 @@ unlinked loses access as soon as the event is applied, not when the token expire
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
@@ -59,6 +60,14 @@ class DirectoryQueries:
 
     async def display_name(self, session: AsyncSession, person_id: uuid.UUID) -> str | None:
         return await self._value(session, self.tables.person.c.display_name, person_id)
+
+    async def display_names(self, session: AsyncSession, person_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The names of those of `person_ids` the read model knows, in one query (for a page of rows)."""
+        if not person_ids:
+            return {}
+        p = self.tables.person
+        stmt = select(p.c.person_id, p.c.display_name).where(p.c.person_id.in_(set(person_ids)))
+        return {row.person_id: row.display_name for row in await session.execute(stmt)}
 
     async def is_disabled(self, session: AsyncSession, person_id: uuid.UUID) -> bool:
         """True for a disabled account, and for one the directory does not know."""

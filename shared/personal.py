@@ -80,6 +80,19 @@ def mask_middle(value: str) -> str:
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
+def mask_name(name: str) -> str:
+    """A name as a public list shows it (公示): the first and last characters, the rest as stars.
+
+    张小明 -> 张*明, 欧阳小明 -> 欧**明, 张三 -> 张*, 李 -> *; a Latin name the same way, by letters.
+    """
+    name = name.strip()
+    if len(name) <= 1:
+        return "*" * len(name)
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 def mask_id_number(number: str) -> str:
     """110***********1234: the region's first three digits and the last four."""
     return mask_middle(number)

@@ -52,6 +52,26 @@ codes({
         "The weight of the {stage} stage is frozen: the stage has opened.",
         "{stage} 阶段已开始，其权重已锁定。",
     ),
+    "selection_discipline_repeated": _e(
+        422, "Discipline given twice", "学科重复",
+        "The campaign lists {discipline} more than once.", "选拔活动中 {discipline} 学科出现了不止一次。",
+    ),
+    "selection_grades_invalid": _e(
+        422, "Grades reversed", "年级范围颠倒",
+        "{discipline}: max_grade {max_grade} is below min_grade {min_grade}.", "{discipline}：最高年级 {max_grade} 低于最低年级 {min_grade}。",
+    ),
+    "selection_weights_invalid": _e(
+        422, "No stage counts", "各阶段权重均为零",
+        "{discipline}: at least one stage needs a weight above 0.", "{discipline}：至少一个阶段的权重须大于 0。",
+    ),
+    "selection_scale_invalid": _e(
+        422, "Scale empty", "分数范围无效",
+        "{scale}: max {max} must be above min {min}.", "{scale}：最高分 {max} 须高于最低分 {min}。",
+    ),
+    "selection_student_required": _e(
+        422, "Student missing", "缺少学生",
+        "A school's nomination names the student (student_id).", "学校推荐须指明学生（student_id）。",
+    ),
     "selection_discipline_not_offered": _e(
         422, "Discipline not in this campaign", "本次选拔不含该学科",
         "The campaign does not select for {discipline} (rule: {rule}).",
@@ -141,5 +161,36 @@ codes({
     "selection_row_score_with_state": _e(
         422, "Score with absent or exempt", "缺考或免考不应有分数",
         "{column} must be empty for a result that is {state}.", "状态为 {state} 的成绩，{column}须留空。",
+    ),
+    # Results (services/selection/results/).
+    "selection_decision_reason_required": _e(
+        422, "Reason required", "须说明理由",
+        "The ranking proposes {proposal}; deciding {outcome} instead needs a written reason.",
+        "排名建议为 {proposal}；如决定为 {outcome}，须书面说明理由。",
+    ),
+    "selection_not_published": _e(
+        404, "Not published", "尚未公示",
+        "The campaign's results have not been published.", "该选拔活动的结果尚未公示。",
+    ),
+    "selection_objection_window_closed": _e(
+        409, "Objections closed", "异议期已结束",
+        "Objections are taken only while the published list is open to them.", "仅在公示异议期内受理异议。",
+    ),
+    "selection_objection_duplicate": _e(
+        409, "Already objected", "已提出异议",
+        "You have objected to this candidate's admission already; one objection per person and candidate.",
+        "您已对该候选人的录取提出过异议；每人对每位候选人只能提出一次。",
+    ),
+    "selection_objection_not_found": _e(
+        404, "Objection not found", "未找到异议",
+        "There is no objection {objection_id}.", "不存在异议 {objection_id}。",
+    ),
+    "selection_objection_answered": _e(
+        409, "Already answered", "已答复",
+        "The objection was answered on {answered_at}.", "该异议已于 {answered_at} 答复。",
+    ),
+    "selection_explanation_not_ready": _e(
+        409, "Not yet decided", "尚未作出决定",
+        "The explanation of a result is given once the results are published.", "结果公示后方可查看结果说明。",
     ),
 })

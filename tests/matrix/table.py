@@ -73,7 +73,7 @@ class Route:
     query: Mapping[str, Any] = field(default_factory=dict)
     json: Body | None = None
     data: Body | None = None
-    files: Callable[[], dict[str, Any]] | None = None
+    files: Callable[[Mapping[str, str]], dict[str, Any]] | None = None  # of the world's ids
     headers: Mapping[str, str] = field(default_factory=dict)
     expect: Mapping[str, int] = field(default_factory=dict)
     rows: Mapping[str, Rows] = field(default_factory=dict)
@@ -101,7 +101,7 @@ def _probes(service: str) -> list[Route]:
     ]
 
 
-def _import_file() -> dict[str, Any]:
+def _import_file(ids: Mapping[str, str]) -> dict[str, Any]:
     csv = f"姓名,身份证号,年级,监护人姓名,监护人电话\n王小明,{new_id_number()},7,王建国,{new_phone()}\n"
     return {"file": ("students.csv", csv.encode("utf-8"), "text/csv")}
 
@@ -136,10 +136,65 @@ def _directory(service: str) -> list[Route]:
 
 DOMAIN_SERVICES = ("selection", "mentoring", "courses", "tracking")
 
+CAMPAIGN_READERS = EVERYONE
+TEST_CANDIDATES = {"admin": at_least("cand_student", "cand_child"), "staff": at_least("cand_student", "cand_child"),
+                   "coordinator": only("cand_student", "cand_child"), "guardian": only("cand_child"), "student": only("cand_student")}
+MY_CANDIDATE = {"guardian": "cand_child", "*": "cand_student"}
+NOMINATORS = frozenset({"coordinator", "student"})
+
+
+def _nomination(role: str) -> dict[str, Any]:
+    # The coordinator recommends the child of their school; the student nominates themself in physics.
+    if role == "coordinator":
+        return {"source": "school", "student_id": Ref("child"), "discipline": "math", "statement": "Our best young mathematician."}
+    return {"source": "self", "discipline": "physics", "statement": "I build circuits and want to learn more."}
+
+
+def _scores_file(ids: Mapping[str, str]) -> dict[str, Any]:
+    csv = f"候选人编号,成绩,状态\n{ids['cand_student']},121,\n{ids['cand_child']},,缺考\n"
+    return {"file": ("iq.csv", csv.encode("utf-8"), "text/csv")}
+
+
+def _selection() -> list[Route]:
+    """The selection service's campaigns, nominations and assessments (tests/matrix/world.py `_selection`)."""
+    weights = {"iq_test": 1, "written_test": 1, "interview": 2}
+    return [
+        Route("selection", "POST", "/campaigns", frozenset({"staff"}), json={
+            "year": 2092, "title": "Matrix new campaign", "school_limit": 3,
+            "disciplines": [{"discipline": "biology", "quota": 5, "min_grade": 7, "max_grade": 9, "weights": weights}],
+        }),
+        Route("selection", "GET", "/campaigns", CAMPAIGN_READERS, query=PAGE,
+              rows={role: at_least("campaign_open", "campaign_tests") for role in CAMPAIGN_READERS}),
+        Route("selection", "GET", "/campaigns/{campaign_id}", CAMPAIGN_READERS, path_params={"campaign_id": "campaign_open"}),
+        Route("selection", "PATCH", "/campaigns/{campaign_id}/disciplines/{discipline}", frozenset({"staff"}),
+              path_params={"campaign_id": "campaign_open", "discipline": "=math"}, json={"quota": 12}),
+        Route("selection", "PUT", "/campaigns/{campaign_id}/deadlines/{stage}", frozenset({"staff"}),
+              path_params={"campaign_id": "campaign_open", "stage": "=nomination"}, json={"closes_at": "2089-06-30T18:00:00+08:00"}),
+        Route("selection", "GET", "/campaigns/{campaign_id}/progress", ADMIN_STAFF, path_params={"campaign_id": "campaign_tests"}),
+        Route("selection", "POST", "/campaigns/{campaign_id}/advance", frozenset({"staff"}),
+              path_params={"campaign_id": "campaign_open"}, json={"to": "iq_test", "reason": "matrix: closing early"}),
+        Route("selection", "GET", "/campaigns/{campaign_id}/transitions", ADMIN_STAFF, path_params={"campaign_id": "campaign_tests"}),
+        Route("selection", "POST", "/campaigns/{campaign_id}/nominations", NOMINATORS,
+              path_params={"campaign_id": "campaign_open"}, json=_nomination),
+        Route("selection", "GET", "/campaigns/{campaign_id}/candidates", STUDENT_READERS, query=PAGE,
+              path_params={"campaign_id": "campaign_tests"}, rows=TEST_CANDIDATES),
+        Route("selection", "GET", "/candidates/{candidate_id}", STUDENT_READERS, path_params={"candidate_id": MY_CANDIDATE}),
+        Route("selection", "POST", "/candidates/{candidate_id}/withdraw", frozenset({"student", "guardian"}),
+              path_params={"candidate_id": MY_CANDIDATE}, json={"reason": "We are moving to another city."}),
+        Route("selection", "PUT", "/candidates/{candidate_id}/assessments/{stage}", frozenset({"staff"}),
+              path_params={"candidate_id": "cand_student", "stage": "=iq_test"}, json={"score": 120}),
+        Route("selection", "POST", "/campaigns/{campaign_id}/assessments/{stage}/upload", frozenset({"staff"}),
+              path_params={"campaign_id": "campaign_tests", "stage": "=iq_test"}, files=_scores_file),
+        Route("selection", "GET", "/campaigns/{campaign_id}/assessments/{stage}", STUDENT_READERS, query=PAGE,
+              path_params={"campaign_id": "campaign_tests", "stage": "=iq_test"}, rows=TEST_CANDIDATES, row_key="candidate_id"),
+        Route("selection", "GET", "/record/verify", ADMIN),
+    ]
+
 ROUTES: list[Route] = [
     # ---------------------------------------------------------------- every service: probes and the caller
     *(r for name in ("gateway", *DOMAIN_SERVICES) for r in _probes(name)),
     *(r for name in DOMAIN_SERVICES for r in _directory(name)),
+    *_selection(),
     # ---------------------------------------------------------------- gateway: docs and keys
     Route("gateway", "GET", "/openapi.json", PUBLIC),
     Route("gateway", "GET", "/docs", PUBLIC),

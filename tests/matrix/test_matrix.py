@@ -135,7 +135,7 @@ async def _call(world: World, route: Route, caller: Caller, path_params: Mapping
             params={**_resolve(route.query, world), **query},
             json=body(route.json),
             data=body(route.data),
-            files=route.files() if route.files else None,
+            files=route.files(world.ids) if route.files else None,
             headers={**caller.headers, **route.headers},
         )
 

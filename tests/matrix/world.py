@@ -225,6 +225,7 @@ async def _populate(w: World) -> None:
     ids["other_sharing"] = await give(other_headers, ids["other_student"], "partner_sharing", ids["other_university"])
 
     await _fill_read_models(w, [*people.values(), child, other_student], [school_a, school_b], [(people["guardian"], child)])
+    await _selection(w)
 
     # One unmasked read, so the access log has a row to show.
     r = await http.get(
@@ -262,3 +263,52 @@ async def _fill_read_models(w: World, users, schools, links) -> None:
             for batch in group_by_kind(directory).values():
                 await apply(w.tx.session, read_model.tables, batch)
     await w.tx.session.flush()
+
+
+# ---------------------------------------------------------------- selection
+
+def _as(w: World, role: str):
+    from shared.tokens import Principal
+
+    return Principal(id=w.ids[role], kind="user", roles=frozenset({role}))
+
+
+async def _selection(w: World) -> None:
+    """Two campaigns: `campaign_open` taking nominations (math and physics), `campaign_tests` in its
+    IQ test with the student and the child as candidates, each with an IQ result."""
+    from decimal import Decimal
+
+    from services.selection.assessments import service as assessments
+    from services.selection.assessments.schemas import TestStage
+    from services.selection.campaigns import service as campaigns
+    from services.selection.campaigns.schemas import AdvanceIn, CampaignIn
+    from services.selection.models import ScoreState
+    from services.selection.nominations import service as nominations
+    from services.selection.nominations.schemas import NominationIn
+
+    s, ids = w.tx.session, w.ids
+    weights = {"iq_test": 1, "written_test": 1, "interview": 2}
+    math = {"discipline": "math", "quota": 10, "min_grade": 4, "max_grade": 9, "weights": weights}
+    physics = {**math, "discipline": "physics"}
+    staff, coordinator, student = _as(w, "staff"), _as(w, "coordinator"), _as(w, "student")
+    statement = "Strong in olympiad problems and curious about proofs."
+    made = {}
+    for name, year in (("campaign_open", 2090), ("campaign_tests", 2091)):
+        campaign = await campaigns.create(s, staff, CampaignIn(year=year, title=f"Matrix {year}", school_limit=5, disciplines=[math, physics]))
+        await campaigns.advance(s, staff, campaign.id, AdvanceIn(to="nomination"))
+        made[name] = campaign
+        ids[name] = str(campaign.id)
+    tests = made["campaign_tests"]
+    own, _ = await nominations.nominate(s, student, tests.id, NominationIn(source="self", discipline="math", statement=statement))
+    child, _ = await nominations.nominate(
+        s, coordinator, tests.id, NominationIn(source="school", student_id=ids["child"], discipline="math", statement=statement)
+    )
+    open_own, _ = await nominations.nominate(
+        s, student, made["campaign_open"].id, NominationIn(source="self", discipline="math", statement=statement)
+    )
+    ids.update(cand_student=str(own.id), cand_child=str(child.id), cand_open=str(open_own.id))
+    await campaigns.advance(s, staff, tests.id, AdvanceIn(to="iq_test", reason="matrix: nominations are in"))
+    await assessments.write(s, ids["staff"], TestStage.iq_test, [
+        (own.id, ScoreState.scored, Decimal(118), None), (child.id, ScoreState.absent, None, "ill"),
+    ])
+    await s.flush()

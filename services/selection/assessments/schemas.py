@@ -21,7 +21,7 @@ class TestStage(StrEnum):
 
 class ScoreIn(RequestModel):
     state: ScoreState = Field(default=ScoreState.scored, description="`absent` (did not sit it) and `exempt` (excused) take no score: they are not zeros.")
-    score: Decimal | None = Field(default=None, max_digits=8, decimal_places=2, description="Within the campaign's scale of the stage.")
+    score: float | None = Field(default=None, allow_inf_nan=False, description="Within the campaign's scale of the stage; kept to two decimals.")
     remark: Annotated[str, Field(max_length=200)] | None = None
 
 

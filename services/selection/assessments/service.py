@@ -30,12 +30,17 @@ def scale(campaign: Campaign, stage: TestStage) -> tuple[Decimal, Decimal]:
     return campaign.written_min, campaign.written_max
 
 
-def check(campaign: Campaign, stage: TestStage, data: ScoreIn) -> None:
+def check(campaign: Campaign, stage: TestStage, data: ScoreIn) -> Decimal | None:
+    """The score as stored (two decimals), once it fits its state and the stage's scale."""
     if (data.state is ScoreState.scored) != (data.score is not None):
         raise ProblemError("selection_score_state_mismatch", state=data.state.value)
+    if data.score is None:
+        return None
+    score = Decimal(repr(data.score)).quantize(Decimal("0.01"))
     low, high = scale(campaign, stage)
-    if data.score is not None and not low <= data.score <= high:
+    if not low <= score <= high:
         raise ProblemError("selection_score_out_of_scale", stage=stage.value, min=low, max=high, score=data.score)
+    return score
 
 
 async def enter(
@@ -47,8 +52,8 @@ async def enter(
     campaign = await _open_campaign(session, candidate.campaign_id, stage)
     if candidate.status is CandidateStatus.withdrawn:
         raise ProblemError("selection_candidate_withdrawn", withdrawn_at=candidate.withdrawn_at.isoformat())
-    check(campaign, stage, data)
-    rows = await write(session, by, stage, [(candidate_id, data.state, data.score, data.remark)])
+    score = check(campaign, stage, data)
+    rows = await write(session, by, stage, [(candidate_id, data.state, score, data.remark)])
     return rows[0]
 
 

@@ -46,7 +46,11 @@ async def campaign_out(session, campaign: Campaign) -> CampaignOut:
 
 
 @router.post(
-    "", status_code=201, response_model=CampaignOut, responses=problem_responses("selection_campaign_year_taken"),
+    "", status_code=201, response_model=CampaignOut,
+    responses=problem_responses(
+        "selection_campaign_year_taken", "selection_discipline_repeated", "selection_grades_invalid",
+        "selection_weights_invalid", "selection_scale_invalid",
+    ),
     summary="Create a year's selection campaign (in stage draft)",
 )
 async def create_campaign(principal: Staff, body: CampaignIn, session: DbSession, idempotency: IdempotencyKey) -> CampaignOut:
@@ -75,7 +79,9 @@ async def get_campaign(_: CurrentPrincipal, campaign_id: uuid.UUID, session: DbS
 
 @router.patch(
     "/{campaign_id}/disciplines/{discipline}", response_model=DisciplineOut,
-    responses=problem_responses(*NOT_FOUND, "selection_discipline_not_offered", "selection_weights_frozen", "selection_stage_closed"),
+    responses=problem_responses(
+        *NOT_FOUND, "selection_discipline_not_offered", "selection_weights_frozen", "selection_weights_invalid", "selection_stage_closed",
+    ),
     summary="Change a discipline's quota (until decisions) or its stage weights (each until its stage opens)",
 )
 async def patch_discipline(

@@ -7,13 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from services.selection.models import SCORED_STAGES, Discipline, Stage
+from services.selection.models import Discipline, Stage
 from shared.strict import RequestModel, name_type
 
 Reason = Annotated[str, Field(min_length=3, max_length=2000, description="Why, in words people will read in the audit.")]
-Weight = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=2)]
+Weight = Annotated[int, Field(ge=0, le=100, description="A whole number, 0 to 100.")]
 
 
 class Weights(RequestModel):
@@ -23,36 +23,18 @@ class Weights(RequestModel):
     written_test: Weight
     interview: Weight
 
-    @model_validator(mode="after")
-    def _some_weight(self) -> Weights:
-        if not any(getattr(self, s.value) > 0 for s in SCORED_STAGES):
-            raise ValueError("at least one stage needs a weight above 0")
-        return self
-
 
 class DisciplineIn(RequestModel):
     discipline: Discipline
     quota: int = Field(ge=1, le=10_000, description="How many students the discipline admits.")
     min_grade: int = Field(ge=1, le=12, description="The lowest eligible grade (1-12; 7 is the first year of middle school).")
-    max_grade: int = Field(ge=1, le=12)
-    weights: Weights
-
-    @model_validator(mode="after")
-    def _grades(self) -> DisciplineIn:
-        if self.max_grade < self.min_grade:
-            raise ValueError("max_grade must not be below min_grade")
-        return self
+    max_grade: int = Field(ge=1, le=12, description="Not below `min_grade`.")
+    weights: Weights = Field(description="At least one stage above 0.")
 
 
 class Scale(RequestModel):
-    min: Decimal = Field(ge=0, le=1000, max_digits=6, decimal_places=2)
-    max: Decimal = Field(ge=0, le=1000, max_digits=6, decimal_places=2)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Scale:
-        if self.max <= self.min:
-            raise ValueError("max must be above min")
-        return self
+    min: int = Field(ge=0, le=1000)
+    max: int = Field(ge=1, le=1000, description="Above `min`.")
 
 
 class CampaignIn(RequestModel):
@@ -61,16 +43,9 @@ class CampaignIn(RequestModel):
     school_limit: int = Field(ge=1, le=10_000, description="How many students one school may recommend in the campaign, all disciplines together.")
     objection_days: int = Field(default=7, ge=1, le=60, description="How long the published list is open to objections, in days.")
     panel_size: int = Field(default=3, ge=1, le=9, description="Experts per interview candidate.")
-    iq_scale: Scale = Field(default_factory=lambda: Scale(min=Decimal(40), max=Decimal(160)))
-    written_scale: Scale = Field(default_factory=lambda: Scale(min=Decimal(0), max=Decimal(100)))
-    disciplines: list[DisciplineIn] = Field(min_length=1, max_length=len(Discipline))
-
-    @model_validator(mode="after")
-    def _distinct(self) -> CampaignIn:
-        names = [d.discipline for d in self.disciplines]
-        if len(set(names)) != len(names):
-            raise ValueError("each discipline at most once")
-        return self
+    iq_scale: Scale = Field(default_factory=lambda: Scale(min=40, max=160))
+    written_scale: Scale = Field(default_factory=lambda: Scale(min=0, max=100))
+    disciplines: list[DisciplineIn] = Field(min_length=1, max_length=len(Discipline), description="Each discipline at most once.")
 
 
 class DisciplinePatch(RequestModel):
@@ -92,7 +67,7 @@ class DisciplineOut(BaseModel):
     quota: int
     min_grade: int
     max_grade: int
-    weights: dict[str, Decimal]
+    weights: dict[str, int]
 
 
 class ScaleOut(BaseModel):

@@ -114,7 +114,28 @@ async def discipline(session: AsyncSession, campaign_id: uuid.UUID, name: Discip
     return found
 
 
+def _check_weights(discipline: str, weights: dict[str, int]) -> None:
+    if not any(weights.values()):
+        raise ProblemError("selection_weights_invalid", discipline=discipline)
+
+
+def _check(data: CampaignIn) -> None:
+    """What the schema cannot say: each rule its own code."""
+    seen: set[Discipline] = set()
+    for d in data.disciplines:
+        if d.discipline in seen:
+            raise ProblemError("selection_discipline_repeated", discipline=d.discipline.value)
+        seen.add(d.discipline)
+        if d.max_grade < d.min_grade:
+            raise ProblemError("selection_grades_invalid", discipline=d.discipline.value, min_grade=d.min_grade, max_grade=d.max_grade)
+        _check_weights(d.discipline.value, d.weights.model_dump())
+    for name, scale in (("iq_scale", data.iq_scale), ("written_scale", data.written_scale)):
+        if scale.max <= scale.min:
+            raise ProblemError("selection_scale_invalid", scale=name, min=scale.min, max=scale.max)
+
+
 async def create(session: AsyncSession, principal: Principal, data: CampaignIn) -> Campaign:
+    _check(data)
     now = clock.now()
     campaign = Campaign(
         id=uuid.uuid4(), year=data.year, title=data.title, school_limit=data.school_limit,
@@ -137,8 +158,8 @@ async def create(session: AsyncSession, principal: Principal, data: CampaignIn) 
     return campaign
 
 
-def _weights_json(weights: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in weights.items()}
+def _weights_json(weights: dict[str, Any]) -> dict[str, int]:
+    return {k: int(v) for k, v in weights.items()}
 
 
 def weight_frozen(campaign: Campaign, stage: Stage) -> bool:
@@ -151,6 +172,7 @@ async def patch_discipline(
     campaign = await get(session, campaign_id, lock=True)
     row = await discipline(session, campaign_id, name)
     if data.weights is not None:
+        _check_weights(name.value, data.weights.model_dump())
         new = _weights_json(data.weights.model_dump())
         for stage in SCORED_STAGES:
             if new[stage.value] != row.weights.get(stage.value) and weight_frozen(campaign, stage):
@@ -193,7 +215,7 @@ async def schedule_deadline(session: AsyncSession, campaign: Campaign, stage: St
     campaign.deadlines = {**campaign.deadlines, stage.value: closes_at.isoformat()}
     await session.flush()
     await publish(
-        session, StageDeadline(campaign_id=campaign.id, stage=stage.value, closes_at=closes_at),
+        session, type="selection.stage.deadline", payload=StageDeadline(campaign_id=campaign.id, stage=stage.value, closes_at=closes_at),
         source=SOURCE, subject=str(campaign.id), available_at=closes_at,
     )
 

@@ -47,7 +47,7 @@ async def candidates_out(session, candidates: list[Candidate]) -> list[Candidate
     "/campaigns/{campaign_id}/nominations", status_code=201, response_model=CandidateOut,
     responses=problem_responses(
         "selection_campaign_not_found", "selection_nomination_closed", "selection_discipline_not_offered",
-        "selection_source_not_allowed", "student_not_found", "selection_not_a_student", "selection_school_required",
+        "selection_source_not_allowed", "selection_student_required", "student_not_found", "selection_not_a_student", "selection_school_required",
         "selection_grade_not_eligible", "consent_required", "selection_school_limit_reached",
         "selection_nomination_duplicate", "selection_candidate_withdrawn",
     ),

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from services.selection.models import CandidateStatus, Discipline, NominationSource
 from shared.strict import RequestModel, name_type
@@ -20,16 +20,10 @@ class Achievement(RequestModel):
 
 class NominationIn(RequestModel):
     source: NominationSource = Field(description="`school`: a coordinator recommends a student of their school; `self`: a student nominates themself.")
-    student_id: uuid.UUID | None = Field(default=None, description="The student; a student nominating themself may leave it out.")
+    student_id: uuid.UUID | None = Field(default=None, description="The student: required for a school's nomination; a student nominating themself may leave it out.")
     discipline: Discipline
     statement: Annotated[str, Field(min_length=10, max_length=4000, description="Why this student: the recommendation or the student's own statement.")]
     achievements: list[Achievement] = Field(default_factory=list, max_length=30)
-
-    @model_validator(mode="after")
-    def _school_names_student(self) -> NominationIn:
-        if self.source is NominationSource.school and self.student_id is None:
-            raise ValueError("a school's nomination names the student (student_id)")
-        return self
 
 
 class WithdrawIn(RequestModel):

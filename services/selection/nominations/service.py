@@ -79,7 +79,9 @@ async def _nominee(session: AsyncSession, principal: Principal, data: Nomination
         if not principal.has_role("student") or own is None or data.student_id not in (None, own):
             raise ProblemError("selection_source_not_allowed", source="self", who="the student themself")
         return own
-    if not principal.has_role("coordinator") or data.student_id is None:
+    if data.student_id is None:
+        raise ProblemError("selection_student_required")
+    if not principal.has_role("coordinator"):
         raise ProblemError("selection_source_not_allowed", source="school", who="the coordinator of the student's school")
     coordinator = as_uuid(principal.id)
     school = await directory.school_of(session, coordinator) if coordinator else None

@@ -193,4 +193,9 @@ codes({
         409, "Not yet decided", "尚未作出决定",
         "The explanation of a result is given once the results are published.", "结果公示后方可查看结果说明。",
     ),
+    "selection_person_required": _e(
+        403, "A person's account needed", "须以个人账号操作",
+        "Objections are made by people signed in with their own account, not by machine clients.",
+        "异议须由本人登录个人账号提出，不能由机器客户端提出。",
+    ),
 })

@@ -188,6 +188,22 @@ def _selection() -> list[Route]:
         Route("selection", "GET", "/campaigns/{campaign_id}/assessments/{stage}", STUDENT_READERS, query=PAGE,
               path_params={"campaign_id": "campaign_tests", "stage": "=iq_test"}, rows=TEST_CANDIDATES, row_key="candidate_id"),
         Route("selection", "GET", "/record/verify", ADMIN),
+        # Results (world: campaign_deciding, campaign_published with the mentor's objection).
+        Route("selection", "GET", "/campaigns/{campaign_id}/ranking", ADMIN_STAFF,
+              path_params={"campaign_id": "campaign_deciding"}, query={"discipline": "math"}),
+        Route("selection", "PUT", "/candidates/{candidate_id}/decision", frozenset({"staff"}),
+              path_params={"candidate_id": "deciding_student"}, json={"outcome": "admitted"}),
+        Route("selection", "GET", "/campaigns/{campaign_id}/published", CAMPAIGN_READERS, path_params={"campaign_id": "campaign_published"}),
+        Route("selection", "POST", "/candidates/{candidate_id}/objections", PEOPLE,
+              path_params={"candidate_id": "published_child"}, json={"reason": "I would like to know why."},
+              expect={"partner client": 403}),
+        Route("selection", "GET", "/campaigns/{campaign_id}/objections", PEOPLE, query=PAGE,
+              path_params={"campaign_id": "campaign_published"},
+              rows={role: (at_least("objection") if role in ADMIN_STAFF else only("objection") if role == "mentor" else NOTHING) for role in PEOPLE}),
+        Route("selection", "POST", "/objections/{objection_id}/answer", frozenset({"staff"}),
+              path_params={"objection_id": "objection"}, json={"answer": "The scores and the quota are on the list."}),
+        Route("selection", "GET", "/candidates/{candidate_id}/explanation", frozenset({"admin", "staff", "student", "guardian"}),
+              path_params={"candidate_id": {"guardian": "published_child", "*": "published_student"}}),
     ]
 
 ROUTES: list[Route] = [

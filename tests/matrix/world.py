@@ -312,3 +312,47 @@ async def _selection(w: World) -> None:
         (own.id, ScoreState.scored, Decimal(118), None), (child.id, ScoreState.absent, None, "ill"),
     ])
     await s.flush()
+    await _selection_results(w, staff, coordinator, student, statement)
+
+
+async def _selection_results(w: World, staff, coordinator, student, statement: str) -> None:
+    """`campaign_deciding` in its decision stage and `campaign_published` open to objections, each
+    with the student and the child scored on both tests (the interview not weighed); the
+    mentor has objected to the student's admission (`objection`)."""
+    from decimal import Decimal
+
+    from services.selection.assessments import service as assessments
+    from services.selection.assessments.schemas import TestStage
+    from services.selection.campaigns import service as campaigns
+    from services.selection.campaigns.schemas import AdvanceIn, CampaignIn
+    from services.selection.models import ScoreState
+    from services.selection.nominations import service as nominations
+    from services.selection.nominations.schemas import NominationIn
+    from services.selection.results import service as results
+    from services.selection.results.schemas import DecisionIn
+
+    s, ids = w.tx.session, w.ids
+    math = {"discipline": "math", "quota": 2, "min_grade": 4, "max_grade": 9, "weights": {"iq_test": 1, "written_test": 1, "interview": 0}}
+    for name, year in (("campaign_deciding", 2093), ("campaign_published", 2094)):
+        c = await campaigns.create(s, staff, CampaignIn(year=year, title=f"Matrix {year}", school_limit=5, disciplines=[math]))
+        await campaigns.advance(s, staff, c.id, AdvanceIn(to="nomination"))
+        own, _ = await nominations.nominate(s, student, c.id, NominationIn(source="self", discipline="math", statement=statement))
+        child, _ = await nominations.nominate(
+            s, coordinator, c.id, NominationIn(source="school", student_id=ids["child"], discipline="math", statement=statement)
+        )
+        await campaigns.advance(s, staff, c.id, AdvanceIn(to="iq_test", reason="matrix"))
+        for stage, to in ((TestStage.iq_test, "written_test"), (TestStage.written_test, "interview")):
+            await assessments.write(s, ids["staff"], stage, [(own.id, ScoreState.scored, Decimal(90), None), (child.id, ScoreState.scored, Decimal(80), None)])
+            await campaigns.advance(s, staff, c.id, AdvanceIn(to=to))
+        await campaigns.advance(s, staff, c.id, AdvanceIn(to="decision"))
+        ids[name] = str(c.id)
+        prefix = name.removeprefix("campaign_")
+        ids[f"{prefix}_student"], ids[f"{prefix}_child"] = str(own.id), str(child.id)
+    published = uuid.UUID(ids["campaign_published"])
+    for key in ("published_student", "published_child"):
+        await results.decide(s, staff, uuid.UUID(ids[key]), DecisionIn(outcome="admitted"))
+    await campaigns.advance(s, staff, published, AdvanceIn(to="publication"))
+    mentor = _as(w, "mentor")
+    objection = await results.object_to(s, mentor, uuid.UUID(ids["published_student"]), "Why this student?")
+    ids["objection"] = str(objection.id)
+    await s.flush()

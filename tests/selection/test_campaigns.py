@@ -45,7 +45,7 @@ async def test_stages_go_in_order_and_an_incomplete_stage_needs_a_reason(w):
     assert (await advance(w, c["id"], "nomination")).status_code == 200
     # The nomination window is still open: moving on needs a reason.
     body = problem(await advance(w, c["id"], "iq_test"), 409, "selection_stage_incomplete")
-    assert "window open" in body["detail"]
+    assert "the window is still open" in body["detail"]
     r = await advance(w, c["id"], "iq_test", reason="Nominations closed by the bureau's notice of 1 March.")
     assert r.status_code == 200 and r.json()["stage"] == "iq_test"
     moves = (await call(w, "admin", "GET", f"/campaigns/{c['id']}/transitions")).json()

@@ -70,7 +70,7 @@ async def test_the_whole_road_from_scores_to_final_results(w):
         moved.advance(timedelta(days=8))
         problem(await call(w, "guardian", "POST", f"/candidates/{who['own']}/objections", json={"reason": "late objection"}), 409, "selection_objection_window_closed")
         body = problem(await advance(w, cid, "final"), 409, "selection_stage_must_complete")
-        assert "unanswered objections: 1" in body["detail"]
+        assert "1 objection(s) unanswered" in body["detail"]
         r = await call(w, "staff", "POST", f"/objections/{made.json()['id']}/answer", json={"answer": "The quota was raised to two by the bureau's letter of 3 May."})
         assert r.status_code == 200
         problem(await call(w, "staff", "POST", f"/objections/{made.json()['id']}/answer", json={"answer": "twice"}), 409, "selection_objection_answered")

@@ -218,7 +218,7 @@ async def test_a_years_selection_from_nomination_to_the_admitted_events(server_u
         # Seven days later: the window has closed; the objection is answered, the results become final.
         clock.get_clock().set(datetime.now(UTC))
         r = await http.post(f"{sel}/campaigns/{campaign}/advance", json={"to": "final"}, headers=staff)
-        assert r.status_code == 409 and "unanswered objections: 1" in r.json()["detail"], r.text
+        assert r.status_code == 409 and "1 objection(s) unanswered" in r.json()["detail"], r.text
         r = await http.post(f"{sel}/objections/{objection}/answer", json={"answer": "The scores and the weights are in the explanation."}, headers=staff)
         assert r.status_code == 200, r.text
         r = await http.post(f"{sel}/campaigns/{campaign}/advance", json={"to": "final"}, headers=staff)

@@ -36,8 +36,8 @@ async def campaign_out(session, campaign: Campaign) -> CampaignOut:
     return CampaignOut(
         id=campaign.id, year=campaign.year, title=campaign.title, school_limit=campaign.school_limit,
         objection_days=campaign.objection_days, panel_size=campaign.panel_size,
-        iq_scale=ScaleOut(min=campaign.iq_min, max=campaign.iq_max),
-        written_scale=ScaleOut(min=campaign.written_min, max=campaign.written_max),
+        iq_scale=ScaleOut(min=int(campaign.iq_min), max=int(campaign.iq_max)),
+        written_scale=ScaleOut(min=int(campaign.written_min), max=int(campaign.written_max)),
         stage=campaign.stage, stage_started_at=campaign.stage_started_at, stage_closed_at=campaign.stage_closed_at,
         deadlines=campaign.deadlines, published_at=campaign.published_at, objections_close_at=campaign.objections_close_at,
         disciplines=[discipline_out(d) for d in await service.disciplines(session, campaign.id)],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -71,8 +70,8 @@ class DisciplineOut(BaseModel):
 
 
 class ScaleOut(BaseModel):
-    min: Decimal
-    max: Decimal
+    min: int
+    max: int
 
 
 class CampaignOut(BaseModel):

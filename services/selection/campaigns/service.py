@@ -261,8 +261,18 @@ def _may_close_early(stage: Stage) -> bool:
     return all(c.may_close_early for c in _checks.get(stage, []))
 
 
+# How each kind of unfinished work reads in a problem's detail (`missing` keeps the counts).
+_MISSING = {
+    "window_open": "the window is still open",
+    "objection_window_open": "the objection window is still open",
+    "without_result": "{n} candidate(s) without a result",
+    "undecided": "{n} candidate(s) undecided",
+    "unanswered_objections": "{n} objection(s) unanswered",
+}
+
+
 def _describe(missing: dict[str, int]) -> str:
-    return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(missing.items()))
+    return "; ".join(_MISSING.get(k, k.replace("_", " ") + ": {n}").format(n=v) for k, v in sorted(missing.items()))
 
 
 async def advance(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, data: AdvanceIn) -> Campaign:

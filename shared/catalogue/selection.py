@@ -198,4 +198,14 @@ codes({
         "Objections are made by people signed in with their own account, not by machine clients.",
         "异议须由本人登录个人账号提出，不能由机器客户端提出。",
     ),
+    # Experts (services/selection/panels/).
+    "selection_not_an_expert": _e(
+        422, "Not an expert", "不是专家账号",
+        "{person_id} is not an active account with the expert role; give the role at the gateway first.",
+        "{person_id} 不是具有专家角色的有效账号；请先在网关为其授予专家角色。",
+    ),
+    "selection_expert_not_found": _e(
+        404, "Expert not found", "未找到专家",
+        "There is no registered expert {expert_id} you may see.", "不存在您可查看的已登记专家 {expert_id}。",
+    ),
 })

@@ -204,6 +204,15 @@ def _selection() -> list[Route]:
               path_params={"objection_id": "objection"}, json={"answer": "The scores and the quota are on the list."}),
         Route("selection", "GET", "/candidates/{candidate_id}/explanation", frozenset({"admin", "staff", "student", "guardian"}),
               path_params={"candidate_id": {"guardian": "published_child", "*": "published_student"}}),
+        # Experts (world: the expert registered, a professor of math).
+        Route("selection", "PUT", "/experts/{person_id}", frozenset({"staff"}), path_params={"person_id": "expert"},
+              json={"type": "researcher", "disciplines": ["math", "physics"], "affiliation": "City education research institute", "max_load": 40}),
+        Route("selection", "GET", "/experts", ADMIN_STAFF, query=PAGE, row_key="person_id",
+              rows={"admin": at_least("expert"), "staff": at_least("expert")}),
+        Route("selection", "GET", "/experts/{person_id}", frozenset({"admin", "staff", "expert"}), path_params={"person_id": "expert"}),
+        Route("selection", "POST", "/experts/{person_id}/conflicts", frozenset({"staff", "expert"}), path_params={"person_id": "expert"},
+              json={"student_id": Ref("student"), "kind": "taught", "reason": "Taught the student's olympiad class in 2025."}),
+        Route("selection", "GET", "/experts/{person_id}/conflicts", frozenset({"admin", "staff", "expert"}), path_params={"person_id": "expert"}),
     ]
 
 ROUTES: list[Route] = [

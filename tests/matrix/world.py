@@ -355,4 +355,10 @@ async def _selection_results(w: World, staff, coordinator, student, statement: s
     mentor = _as(w, "mentor")
     objection = await results.object_to(s, mentor, uuid.UUID(ids["published_student"]), "Why this student?")
     ids["objection"] = str(objection.id)
+    from services.selection.panels import service as panels
+    from services.selection.panels.schemas import ExpertIn
+
+    await panels.register(s, staff, uuid.UUID(ids["expert"]), ExpertIn(
+        type="professor", disciplines=["math"], affiliation="Matrix University, School of Mathematics", max_load=30,
+    ))
     await s.flush()

@@ -4,6 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from services.selection import models as _models  # noqa: F401
+from services.selection.panels import models as _panels  # noqa: F401
 from services.selection.results import models as _results  # noqa: F401
 from services.selection.db import SCHEMA, Base
 

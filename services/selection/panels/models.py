@@ -1,0 +1,44 @@
+"""The experts' registry: who may sit on an interview panel, of which type, for which disciplines, up to how many candidates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, Integer, String
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.selection.db import SCHEMA, Base, chain
+
+
+class ExpertType(StrEnum):
+    """The seed's panel mixes these three."""
+
+    professor = "professor"  # a university professor
+    researcher = "researcher"  # an education researcher
+    principal = "principal"  # a school principal
+
+
+class Expert(Base):
+    """A person with the `expert` role, registered by staff. `school_id` and `partner_id` are the
+    directory's for that person when registered (a principal's school, a professor's university):
+    an expert is never assigned a candidate of their own school."""
+
+    __tablename__ = "expert"
+    __table_args__ = (CheckConstraint("max_load BETWEEN 1 AND 10000", name="max_load_range"),)
+
+    person_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    type: Mapped[ExpertType] = mapped_column(Enum(ExpertType, name="expert_type", schema=SCHEMA, values_callable=lambda e: [m.value for m in e]))
+    disciplines: Mapped[list[str]] = mapped_column(ARRAY(String(30)))
+    affiliation: Mapped[str] = mapped_column(String(200))
+    school_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    max_load: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+    registered_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+chain.track(Expert.__table__, ["type", "disciplines", "affiliation", "school_id", "partner_id", "max_load", "active"], key="person_id")

@@ -1,0 +1,49 @@
+"""Request and response bodies of the experts API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from services.selection.models import Discipline
+from services.selection.panels.models import ExpertType
+from shared.conflicts import ConflictKind, ConflictSource
+from shared.strict import RequestModel, name_type
+
+
+class ExpertIn(RequestModel):
+    type: ExpertType
+    disciplines: list[Discipline] = Field(min_length=1, max_length=len(Discipline), description="Each at most once.")
+    affiliation: name_type(200) = Field(description="e.g. 厦门大学数学科学学院")  # type: ignore[valid-type]
+    max_load: int = Field(ge=1, le=10_000, description="The most interview candidates this expert takes in a campaign.")
+    active: bool = True
+
+
+class ExpertOut(BaseModel):
+    person_id: uuid.UUID
+    display_name: str | None
+    type: ExpertType
+    disciplines: list[str]
+    affiliation: str
+    school_id: uuid.UUID | None = Field(description="The directory's school of the expert (a principal's): its students are conflicts.")
+    partner_id: uuid.UUID | None
+    max_load: int
+    active: bool
+    updated_at: datetime
+
+
+class ConflictIn(RequestModel):
+    student_id: uuid.UUID
+    kind: ConflictKind = Field(description="own_school, relative, taught (the student), collaborator, or other.")
+    reason: Annotated[str, Field(max_length=2000)] | None = Field(default=None, description="Required for taught, collaborator and other.")
+
+
+class ConflictOut(BaseModel):
+    assessor_id: uuid.UUID
+    subject_id: uuid.UUID = Field(description="The student.")
+    kind: ConflictKind
+    source: ConflictSource = Field(description="Who declared it: the expert, staff, or found automatically.")
+    reason: str | None

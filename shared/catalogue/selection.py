@@ -208,4 +208,9 @@ codes({
         404, "Expert not found", "未找到专家",
         "There is no registered expert {expert_id} you may see.", "不存在您可查看的已登记专家 {expert_id}。",
     ),
+    "selection_assignment_infeasible": _e(
+        409, "Panels cannot be assigned", "无法分配评审组",
+        "The interview panels cannot be assigned ({constraint}): {reason}",
+        "无法分配面试评审组（{constraint}）：{reason}",
+    ),
 })

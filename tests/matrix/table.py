@@ -213,6 +213,9 @@ def _selection() -> list[Route]:
         Route("selection", "POST", "/experts/{person_id}/conflicts", frozenset({"staff", "expert"}), path_params={"person_id": "expert"},
               json={"student_id": Ref("student"), "kind": "taught", "reason": "Taught the student's olympiad class in 2025."}),
         Route("selection", "GET", "/experts/{person_id}/conflicts", frozenset({"admin", "staff", "expert"}), path_params={"person_id": "expert"}),
+        Route("selection", "POST", "/campaigns/{campaign_id}/panels/preview", frozenset({"staff"}), path_params={"campaign_id": "campaign_interview"}),
+        Route("selection", "POST", "/campaigns/{campaign_id}/panels", frozenset({"staff"}), path_params={"campaign_id": "campaign_interview"}),
+        Route("selection", "GET", "/campaigns/{campaign_id}/panels", ADMIN_STAFF, path_params={"campaign_id": "campaign_interview"}),
     ]
 
 ROUTES: list[Route] = [

@@ -361,4 +361,11 @@ async def _selection_results(w: World, staff, coordinator, student, statement: s
     await panels.register(s, staff, uuid.UUID(ids["expert"]), ExpertIn(
         type="professor", disciplines=["math"], affiliation="Matrix University, School of Mathematics", max_load=30,
     ))
+    # `campaign_interview`: in its interview stage, one expert per candidate.
+    c = await campaigns.create(s, staff, CampaignIn(year=2095, title="Matrix 2095", school_limit=5, panel_size=1, disciplines=[math]))
+    await campaigns.advance(s, staff, c.id, AdvanceIn(to="nomination"))
+    await nominations.nominate(s, student, c.id, NominationIn(source="self", discipline="math", statement=statement))
+    for to in ("iq_test", "written_test", "interview"):
+        await campaigns.advance(s, staff, c.id, AdvanceIn(to=to, reason="matrix"))
+    ids["campaign_interview"] = str(c.id)
     await s.flush()

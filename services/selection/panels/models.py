@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,3 +42,20 @@ class Expert(Base):
 
 
 chain.track(Expert.__table__, ["type", "disciplines", "affiliation", "school_id", "partner_id", "max_load", "active"], key="person_id")
+
+
+class PanelMember(Base):
+    """An expert on a candidate's interview panel (the campaign's `panel_size` of them per candidate)."""
+
+    __tablename__ = "panel_member"
+    __table_args__ = (UniqueConstraint("candidate_id", "expert_id"), Index("ix_panel_member_expert", "expert_id", "candidate_id"))
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.campaign.id", ondelete="CASCADE"))
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.candidate.id", ondelete="CASCADE"))
+    expert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.expert.person_id"))
+    assigned_by: Mapped[str] = mapped_column(String(100))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+chain.track(PanelMember.__table__, ["campaign_id", "candidate_id", "expert_id", "assigned_by", "assigned_at"])

@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy import select
 
+from services.selection.campaigns import service as campaigns
 from services.selection.db import directory
+from services.selection.models import Candidate, Stage
 from services.selection.panels import service
 from services.selection.panels.models import Expert
-from services.selection.panels.schemas import ConflictIn, ConflictOut, ExpertIn, ExpertOut
+from services.selection.panels.schemas import ConflictIn, ConflictOut, ExpertIn, ExpertOut, Panel, PanelsOut
 from shared.auth import require
 from shared.db import DbSession
 from shared.pagination import Page, PageParams, paginate
@@ -19,7 +21,9 @@ from shared.problems import ProblemError, problem_responses
 from shared.routes import APIRouter
 from shared.tokens import Principal
 
-router = APIRouter(prefix="/experts", tags=["experts"])
+router = APIRouter()
+experts = APIRouter(prefix="/experts", tags=["experts"])
+panels = APIRouter(prefix="/campaigns", tags=["panels"])
 
 Staff = Annotated[Principal, Depends(require("staff"))]
 Auditor = Annotated[Principal, Depends(require("admin", "staff"))]
@@ -33,7 +37,7 @@ async def experts_out(session, experts: list[Expert]) -> list[ExpertOut]:
                                       "display_name": names.get(e.person_id)}) for e in experts]
 
 
-@router.put(
+@experts.put(
     "/{person_id}", response_model=ExpertOut,
     responses=problem_responses("selection_not_an_expert", "selection_discipline_repeated"),
     summary="Register an expert, or change their entry (type, disciplines, affiliation, maximum load)",
@@ -45,13 +49,13 @@ async def register_expert(principal: Staff, person_id: uuid.UUID, body: ExpertIn
     return (await experts_out(session, [await service.register(session, principal, person_id, body)]))[0]
 
 
-@router.get("", response_model=Page[ExpertOut], summary="List the registered experts, by id")
+@experts.get("", response_model=Page[ExpertOut], summary="List the registered experts, by id")
 async def list_experts(_: Auditor, session: DbSession, page: PageParams) -> Page[ExpertOut]:
     found = await paginate(session, select(Expert), order_by=(Expert.person_id,), params=page)
     return Page(items=await experts_out(session, found.items), next_cursor=found.next_cursor)
 
 
-@router.get(
+@experts.get(
     "/{person_id}", response_model=ExpertOut, responses=problem_responses("selection_expert_not_found"),
     summary="Read an expert's entry (staff, or the expert themself)",
 )
@@ -61,7 +65,7 @@ async def get_expert(principal: Reader, person_id: uuid.UUID, session: DbSession
     return (await experts_out(session, [await service.get(session, person_id)]))[0]
 
 
-@router.post(
+@experts.post(
     "/{person_id}/conflicts", status_code=201, response_model=ConflictOut,
     responses=problem_responses("selection_expert_not_found", "student_not_found", "conflict_reason_required"),
     summary="Declare a conflict of interest with a student (the expert for themself, or staff)",
@@ -74,7 +78,7 @@ async def declare_conflict(principal: Declarer, person_id: uuid.UUID, body: Conf
     return ConflictOut.model_validate(found, from_attributes=True)
 
 
-@router.get(
+@experts.get(
     "/{person_id}/conflicts", response_model=list[ConflictOut], responses=problem_responses("selection_expert_not_found"),
     summary="The conflicts declared for an expert, still open (staff, or the expert themself)",
 )
@@ -83,3 +87,57 @@ async def list_conflicts(principal: Reader, person_id: uuid.UUID, session: DbSes
         raise ProblemError("selection_expert_not_found", expert_id=person_id)
     await service.get(session, person_id)
     return [ConflictOut.model_validate(c, from_attributes=True) for c in await service.declared(session, person_id)]
+
+
+def panels_out(candidates, result, *, saved: bool) -> PanelsOut:
+    discipline = {c.id: c.discipline for c in candidates}
+    return PanelsOut(
+        saved=saved, panels=[Panel(candidate_id=c, discipline=discipline[c], experts=list(m)) for c, m in result.panels.items()],
+        loads={str(e): n for e, n in result.loads.items()}, spread=result.spread, mixed_panels=result.mixed_panels,
+        fitting_panels=result.fitting_panels,
+    )
+
+
+ASSIGNING = ("selection_campaign_not_found", "selection_stage_closed", "selection_assignment_infeasible")
+
+
+@panels.post(
+    "/{campaign_id}/panels/preview", response_model=PanelsOut, responses=problem_responses(*ASSIGNING),
+    summary="Preview the interview panels: the campaign's panel size of experts per candidate; nothing is stored",
+)
+async def preview_panels(_: Staff, campaign_id: uuid.UUID, session: DbSession) -> PanelsOut:
+    """One min-cost flow: never a conflicted pair, each expert within their maximum load, loads
+    as even as the conflicts allow, every panel mixing expert types where the pool allows,
+    then experts of the candidate's discipline. An impossible assignment answers
+    `selection_assignment_infeasible` naming the constraint (`panel_size`, `capacity`,
+    `conflicts`, `capacity_after_conflicts`) and whom it concerns."""
+    campaign = await campaigns.get(session, campaign_id)
+    campaigns.require_open(campaign, Stage.interview)
+    candidates, result = await service.propose(session, campaign)
+    return panels_out(candidates, result, saved=False)
+
+
+@panels.post(
+    "/{campaign_id}/panels", response_model=PanelsOut, responses=problem_responses(*ASSIGNING),
+    summary="Assign the interview panels and store them (in place of an earlier assignment)",
+)
+async def save_panels(principal: Staff, campaign_id: uuid.UUID, session: DbSession) -> PanelsOut:
+    """Computed again in the same transaction, so it holds for the candidates and experts as they are now."""
+    candidates, result = await service.save(session, principal, campaign_id)
+    return panels_out(candidates, result, saved=True)
+
+
+@panels.get(
+    "/{campaign_id}/panels", response_model=list[Panel], responses=problem_responses("selection_campaign_not_found"),
+    summary="The stored interview panels, by candidate",
+)
+async def list_panels(_: Auditor, campaign_id: uuid.UUID, session: DbSession) -> list[Panel]:
+    await campaigns.get(session, campaign_id)
+    stored = await service.panels(session, campaign_id)
+    found = (await session.execute(select(Candidate.id, Candidate.discipline).where(Candidate.id.in_(list(stored))))).all() if stored else []
+    discipline = dict(found)
+    return [Panel(candidate_id=c, discipline=discipline[c], experts=m) for c, m in stored.items()]
+
+
+router.include_router(experts)
+router.include_router(panels)

@@ -47,3 +47,20 @@ class ConflictOut(BaseModel):
     kind: ConflictKind
     source: ConflictSource = Field(description="Who declared it: the expert, staff, or found automatically.")
     reason: str | None
+
+
+class Panel(BaseModel):
+    candidate_id: uuid.UUID
+    discipline: Discipline
+    experts: list[uuid.UUID]
+
+
+class PanelsOut(BaseModel):
+    """An assignment: every candidate's panel and what it achieves."""
+
+    saved: bool = Field(description="False for a preview: nothing was stored.")
+    panels: list[Panel]
+    loads: dict[str, int] = Field(description="Candidates per expert, every active expert listed.")
+    spread: int = Field(description="Largest minus smallest load among experts with room left: 0 or 1 is as even as possible.")
+    mixed_panels: int = Field(description="Panels with as many expert types as the pool allows.")
+    fitting_panels: int = Field(description="Panels whose every expert covers the candidate's discipline.")

@@ -1,0 +1,71 @@
+"""Interview panels: previewed without storing, saved, never a conflicted pair, an impossible one named."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.selection.db import directory
+from shared.directory.store import apply
+from shared.events.contracts.identity import PersonRecord
+from tests.selection.support import advance, call, new_campaign, problem
+
+
+async def _experts(w) -> dict[str, str]:
+    """Three more experts in the read model, registered: a researcher, a principal of school A, a principal elsewhere."""
+    made = {"expert": w.ids["expert"]}
+    school_b = uuid.UUID(w.ids["school_b"])
+    for name, school in (("researcher", None), ("principal_a", uuid.UUID(w.ids["school_a"])), ("principal_b", school_b)):
+        person = uuid.uuid4()
+        await apply(w.tx.session, directory.tables, [PersonRecord(version=10**9, person_id=person, roles=["expert"], display_name=name, school_id=school)])
+        made[name] = str(person)
+    await w.tx.session.flush()
+    for name, person in made.items():
+        kind = "professor" if name == "expert" else "researcher" if name == "researcher" else "principal"
+        r = await call(w, "staff", "PUT", f"/experts/{person}", json={"type": kind, "disciplines": ["math"], "affiliation": name, "max_load": 10})
+        assert r.status_code == 200, r.text
+    return made
+
+
+async def _interview(w, year: int, panel_size: int) -> str:
+    c = await new_campaign(w, year, panel_size=panel_size)
+    await advance(w, c["id"], "nomination")
+    path = f"/campaigns/{c['id']}/nominations"
+    for who, body in (("student", {"source": "self"}), ("coordinator", {"source": "school", "student_id": w.ids["child"]})):
+        r = await call(w, who, "POST", path, json={**body, "discipline": "math", "statement": "A keen young mathematician."})
+        assert r.status_code == 201, r.text
+    for to in ("iq_test", "written_test", "interview"):
+        await advance(w, c["id"], to, reason="test")
+    return c["id"]
+
+
+async def test_panels_are_previewed_then_saved_and_never_hold_a_conflicted_pair(w):
+    experts = await _experts(w)
+    r = await call(w, "expert", "POST", f"/experts/{experts['expert']}/conflicts",
+                   json={"student_id": w.ids["student"], "kind": "taught", "reason": "Their teacher last year."})
+    assert r.status_code == 201
+    cid = await _interview(w, 2085, panel_size=2)
+    preview = await call(w, "staff", "POST", f"/campaigns/{cid}/panels/preview")
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["saved"] is False and len(body["panels"]) == 2
+    assert (await call(w, "staff", "GET", f"/campaigns/{cid}/panels")).json() == []
+    student_candidate = {c["id"]: c["student_id"] for c in (await call(w, "staff", "GET", f"/campaigns/{cid}/candidates")).json()["items"]}
+    for panel in body["panels"]:
+        members = set(panel["experts"])
+        assert len(members) == 2
+        assert experts["principal_a"] not in members, "a principal never sits on their own school's candidate"
+        if student_candidate[panel["candidate_id"]] == w.ids["student"]:
+            assert experts["expert"] not in members, "the declared conflict is kept"
+    saved = (await call(w, "staff", "POST", f"/campaigns/{cid}/panels")).json()
+    assert saved["saved"] is True
+    stored = (await call(w, "staff", "GET", f"/campaigns/{cid}/panels")).json()
+    assert sorted((p["candidate_id"], sorted(p["experts"])) for p in stored) == sorted((p["candidate_id"], sorted(p["experts"])) for p in saved["panels"])
+    assert (await call(w, "admin", "GET", "/record/verify")).json()["ok"] is True
+
+
+async def test_an_impossible_assignment_names_the_constraint(w):
+    await _experts(w)
+    cid = await _interview(w, 2086, panel_size=4)  # four experts, but the school's principal may not judge its students
+    body = problem(await call(w, "staff", "POST", f"/campaigns/{cid}/panels/preview"), 409, "selection_assignment_infeasible")
+    assert "(conflicts)" in body["detail"]
+    problem(await call(w, "staff", "POST", f"/campaigns/{w.ids['campaign_open']}/panels/preview"), 409, "selection_stage_closed")

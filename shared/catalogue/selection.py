@@ -213,4 +213,28 @@ codes({
         "The interview panels cannot be assigned ({constraint}): {reason}",
         "无法分配面试评审组（{constraint}）：{reason}",
     ),
+    "selection_rubric_frozen": _e(
+        409, "Rubric frozen", "评分细则已锁定",
+        "The interview has opened: its rubric no longer changes.", "面试已开始，评分细则不再更改。",
+    ),
+    "selection_rubric_missing": _e(
+        409, "No rubric", "缺少评分细则",
+        "The interview of {discipline} has no rubric; staff set it first.", "{discipline} 学科的面试尚无评分细则，须由工作人员先行设置。",
+    ),
+    "selection_rubric_scores_invalid": _e(
+        422, "Scores not on the rubric", "评分不符合细则",
+        "{count} score(s) do not fit the rubric; see `errors`.", "有 {count} 项评分不符合细则，详见 errors。",
+    ),
+    "selection_conflicted": _e(
+        403, "Conflict of interest", "存在利益冲突",
+        "You have a conflict of interest with candidate {candidate_id}: you may not score them.", "您与候选人 {candidate_id} 存在利益冲突，不得评分。",
+    ),
+    "selection_scores_hidden": _e(
+        403, "Submit your own first", "请先提交本人评分",
+        "The other panel members' scores are shown once you have submitted yours.", "提交本人评分后，方可查看评审组其他成员的评分。",
+    ),
+    "selection_rubric_invalid": _e(
+        422, "Rubric does not hold", "评分细则无效",
+        "The rubric cannot be used: {reason}.", "评分细则无法使用：{reason}。",
+    ),
 })

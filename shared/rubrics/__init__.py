@@ -40,8 +40,8 @@ Title = name_type(200)
 ScoreProblem = Literal["missing", "unknown", "out_of_scale", "off_step", "not_finite"]
 
 
-class Criterion(RequestModel):
-    """One thing a rater scores, on a scale from `min` to `max` (in `step`s, when given), weighing `weight`."""
+class CriterionShape(RequestModel):
+    """A criterion as a request states it: each field within its bounds (what a schema can say)."""
 
     key: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$",
                      description="A lower_snake slug, unique in its rubric: the key a rater's scores use.")
@@ -50,6 +50,17 @@ class Criterion(RequestModel):
     min: Number = 0.0
     max: Number
     step: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=2 * SCALE_BOUND)] | None = None
+
+
+class RubricShape(RequestModel):
+    """A rubric as a request states it; `Rubric.model_validate(shape.model_dump())` checks the rest
+    (a scale that holds, unique keys) and a route answers that with its own problem code."""
+
+    criteria: list[CriterionShape] = Field(min_length=1, max_length=30, description="Unique keys; each max above its min, its step dividing the scale.")
+
+
+class Criterion(CriterionShape):
+    """One thing a rater scores, on a scale from `min` to `max` (in `step`s, when given), weighing `weight`."""
 
     @model_validator(mode="after")
     def _scale_holds(self) -> Self:

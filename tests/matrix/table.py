@@ -216,6 +216,17 @@ def _selection() -> list[Route]:
         Route("selection", "POST", "/campaigns/{campaign_id}/panels/preview", frozenset({"staff"}), path_params={"campaign_id": "campaign_interview"}),
         Route("selection", "POST", "/campaigns/{campaign_id}/panels", frozenset({"staff"}), path_params={"campaign_id": "campaign_interview"}),
         Route("selection", "GET", "/campaigns/{campaign_id}/panels", ADMIN_STAFF, path_params={"campaign_id": "campaign_interview"}),
+        Route("selection", "PUT", "/campaigns/{campaign_id}/rubrics/{discipline}", frozenset({"staff"}),
+              path_params={"campaign_id": "campaign_open", "discipline": "=math"},
+              json={"criteria": [{"key": "insight", "title": "Insight", "weight": 2, "min": 0, "max": 5}]}),
+        Route("selection", "GET", "/campaigns/{campaign_id}/rubrics/{discipline}", frozenset({"admin", "staff", "expert"}),
+              path_params={"campaign_id": "campaign_interview", "discipline": "=math"}),
+        Route("selection", "GET", "/panels/mine", frozenset({"expert"})),
+        Route("selection", "PUT", "/candidates/{candidate_id}/interview-score", frozenset({"expert"}),
+              path_params={"candidate_id": "cand_interview"}, json={"scores": {"reasoning": 8}}),
+        Route("selection", "GET", "/candidates/{candidate_id}/interview-scores", frozenset({"admin", "staff", "expert"}),
+              path_params={"candidate_id": "cand_interview"}),
+        Route("selection", "GET", "/campaigns/{campaign_id}/interview-report", ADMIN_STAFF, path_params={"campaign_id": "campaign_interview"}),
     ]
 
 ROUTES: list[Route] = [

@@ -344,7 +344,7 @@ async def _selection_results(w: World, staff, coordinator, student, statement: s
         for stage, to in ((TestStage.iq_test, "written_test"), (TestStage.written_test, "interview")):
             await assessments.write(s, ids["staff"], stage, [(own.id, ScoreState.scored, Decimal(90), None), (child.id, ScoreState.scored, Decimal(80), None)])
             await campaigns.advance(s, staff, c.id, AdvanceIn(to=to))
-        await campaigns.advance(s, staff, c.id, AdvanceIn(to="decision"))
+        await campaigns.advance(s, staff, c.id, AdvanceIn(to="decision", reason="matrix: the interview does not count"))
         ids[name] = str(c.id)
         prefix = name.removeprefix("campaign_")
         ids[f"{prefix}_student"], ids[f"{prefix}_child"] = str(own.id), str(child.id)
@@ -364,8 +364,14 @@ async def _selection_results(w: World, staff, coordinator, student, statement: s
     # `campaign_interview`: in its interview stage, one expert per candidate.
     c = await campaigns.create(s, staff, CampaignIn(year=2095, title="Matrix 2095", school_limit=5, panel_size=1, disciplines=[math]))
     await campaigns.advance(s, staff, c.id, AdvanceIn(to="nomination"))
-    await nominations.nominate(s, student, c.id, NominationIn(source="self", discipline="math", statement=statement))
+    from shared.rubrics import Rubric
+
+    rubric = Rubric.model_validate({"criteria": [{"key": "reasoning", "title": "Reasoning", "weight": 1, "min": 0, "max": 10}]})
+    await panels.set_rubric(s, staff, c.id, "math", rubric)
+    interviewed, _ = await nominations.nominate(s, student, c.id, NominationIn(source="self", discipline="math", statement=statement))
     for to in ("iq_test", "written_test", "interview"):
         await campaigns.advance(s, staff, c.id, AdvanceIn(to=to, reason="matrix"))
-    ids["campaign_interview"] = str(c.id)
+    await panels.save(s, staff, c.id)
+    await panels.score(s, _as(w, "expert"), interviewed.id, {"reasoning": 7})
+    ids.update(campaign_interview=str(c.id), cand_interview=str(interviewed.id))
     await s.flush()

@@ -69,3 +69,43 @@ async def test_an_impossible_assignment_names_the_constraint(w):
     body = problem(await call(w, "staff", "POST", f"/campaigns/{cid}/panels/preview"), 409, "selection_assignment_infeasible")
     assert "(conflicts)" in body["detail"]
     problem(await call(w, "staff", "POST", f"/campaigns/{w.ids['campaign_open']}/panels/preview"), 409, "selection_stage_closed")
+
+
+RUBRIC = {"criteria": [
+    {"key": "reasoning", "title": "数学推理", "weight": 3, "min": 0, "max": 10},
+    {"key": "creativity", "title": "创新思维", "weight": 2, "min": 0, "max": 10},
+]}
+
+
+async def test_experts_score_only_their_candidates_on_the_rubric_and_see_others_only_after(w):
+    experts = await _experts(w)
+    c = await new_campaign(w, 2087, panel_size=3)  # every expert but the school's principal
+    cid = c["id"]
+    assert (await call(w, "staff", "PUT", f"/campaigns/{cid}/rubrics/math", json=RUBRIC)).status_code == 200
+    await advance(w, cid, "nomination")
+    r = await call(w, "student", "POST", f"/campaigns/{cid}/nominations", json={"source": "self", "discipline": "math", "statement": "I like proofs a lot."})
+    candidate = r.json()["id"]
+    for to in ("iq_test", "written_test", "interview"):
+        await advance(w, cid, to, reason="test")
+    problem(await call(w, "staff", "PUT", f"/campaigns/{cid}/rubrics/math", json=RUBRIC), 409, "selection_rubric_frozen")
+    assert (await call(w, "staff", "POST", f"/campaigns/{cid}/panels")).status_code == 200
+    panel = (await call(w, "staff", "GET", f"/campaigns/{cid}/panels")).json()[0]["experts"]
+    progress = (await call(w, "staff", "GET", f"/campaigns/{cid}/progress")).json()
+    assert progress["missing"] == {"scores_missing": 3}
+    assert experts["expert"] in panel and experts["principal_a"] not in panel
+    path = f"/candidates/{candidate}/interview-score"
+    # Not on the child's panel (there is none): as if the candidate did not exist.
+    problem(await call(w, "expert", "PUT", f"/candidates/{w.ids['cand_child']}/interview-score", json={"scores": {"reasoning": 8, "creativity": 7}}), 404, "selection_candidate_not_found")
+    body = problem(await call(w, "expert", "PUT", path, json={"scores": {"reasoning": 11, "creativity": 7}}), 422, "selection_rubric_scores_invalid")
+    assert [(e["field"], e["type"]) for e in body["errors"]] == [("reasoning", "out_of_scale")]
+    problem(await call(w, "expert", "GET", f"/candidates/{candidate}/interview-scores"), 403, "selection_scores_hidden")
+    r = await call(w, "expert", "PUT", path, json={"scores": {"reasoning": 8, "creativity": 7}})
+    assert r.status_code == 200 and r.json()["total"] == 76.0  # (3*0.8 + 2*0.7) / 5
+    mine = (await call(w, "expert", "GET", "/panels/mine")).json()
+    assert {(m["candidate_id"], m["submitted"]) for m in mine if m["campaign_id"] == cid} == {(candidate, True)}
+    assert len((await call(w, "expert", "GET", f"/candidates/{candidate}/interview-scores")).json()) == 1
+    # A conflict declared after the assignment: the expert stands aside.
+    await call(w, "staff", "POST", f"/experts/{experts['expert']}/conflicts", json={"student_id": w.ids["student"], "kind": "relative"})
+    problem(await call(w, "expert", "PUT", path, json={"scores": {"reasoning": 9, "creativity": 7}}), 403, "selection_conflicted")
+    report = (await call(w, "staff", "GET", f"/campaigns/{cid}/interview-report")).json()
+    assert report["scores"] == 1 and report["candidates"][0]["raw_mean"] == 76.0

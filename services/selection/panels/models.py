@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.selection.db import SCHEMA, Base, chain
@@ -59,3 +61,36 @@ class PanelMember(Base):
 
 
 chain.track(PanelMember.__table__, ["campaign_id", "candidate_id", "expert_id", "assigned_by", "assigned_at"])
+
+
+class CampaignRubric(Base):
+    """The interview's rubric for one discipline of a campaign (shared/rubrics.Rubric as JSON), frozen once the interview opens."""
+
+    __tablename__ = "campaign_rubric"
+    __table_args__ = (UniqueConstraint("campaign_id", "discipline"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.campaign.id", ondelete="CASCADE"))
+    discipline: Mapped[str] = mapped_column(String(30))
+    rubric: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    set_by: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InterviewScore(Base):
+    """One expert's scores of one candidate on the rubric, as given (raw), and their total on 0-100."""
+
+    __tablename__ = "interview_score"
+    __table_args__ = (UniqueConstraint("candidate_id", "expert_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.campaign.id", ondelete="CASCADE"))
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.candidate.id", ondelete="CASCADE"))
+    expert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.expert.person_id"))
+    scores: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    total: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+chain.track(CampaignRubric.__table__, ["campaign_id", "discipline", "rubric", "set_by", "set_at"])
+chain.track(InterviewScore.__table__, ["candidate_id", "expert_id", "scores", "total", "submitted_at"])

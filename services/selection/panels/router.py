@@ -5,20 +5,25 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from services.selection.campaigns import service as campaigns
 from services.selection.db import directory
-from services.selection.models import Candidate, Stage
+from services.selection.models import Candidate, Discipline, Stage
 from services.selection.panels import service
-from services.selection.panels.models import Expert
-from services.selection.panels.schemas import ConflictIn, ConflictOut, ExpertIn, ExpertOut, Panel, PanelsOut
+from services.selection.panels.models import Expert, InterviewScore, PanelMember
+from services.selection.panels.schemas import (
+    Assigned, CandidateCorrection, ConflictIn, ConflictOut, ExpertEffect, ExpertIn, ExpertOut, InterviewReport, InterviewScoreOut,
+    Panel, PanelsOut, ScoresIn,
+)
 from shared.auth import require
 from shared.db import DbSession
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, problem_responses
 from shared.routes import APIRouter
+from shared.rubrics import Rubric, RubricShape
 from shared.tokens import Principal
 
 router = APIRouter()
@@ -139,5 +144,97 @@ async def list_panels(_: Auditor, campaign_id: uuid.UUID, session: DbSession) ->
     return [Panel(candidate_id=c, discipline=discipline[c], experts=m) for c, m in stored.items()]
 
 
+
+
+# ---------------------------------------------------------------- rubrics and scoring
+
+scoring = APIRouter(tags=["interviews"])
+Expert_ = Annotated[Principal, Depends(require("expert"))]
+ScoreReader = Annotated[Principal, Depends(require("admin", "staff", "expert"))]
+
+
+@scoring.put(
+    "/campaigns/{campaign_id}/rubrics/{discipline}", response_model=Rubric,
+    responses=problem_responses(
+        "selection_campaign_not_found", "selection_discipline_not_offered", "selection_rubric_frozen", "selection_rubric_invalid",
+    ),
+    summary="Set the interview's rubric for a discipline (until the interview opens)",
+)
+async def set_rubric(principal: Staff, campaign_id: uuid.UUID, discipline: Discipline, body: RubricShape, session: DbSession) -> Rubric:
+    try:
+        rubric = Rubric.model_validate(body.model_dump())
+    except ValidationError as exc:
+        raise ProblemError("selection_rubric_invalid", reason=exc.errors()[0]["msg"]) from None
+    row = await service.set_rubric(session, principal, campaign_id, discipline.value, rubric)
+    return Rubric.model_validate(row.rubric)
+
+
+@scoring.get(
+    "/campaigns/{campaign_id}/rubrics/{discipline}", response_model=Rubric,
+    responses=problem_responses("selection_rubric_missing"), summary="The interview's rubric for a discipline",
+)
+async def get_rubric(_: ScoreReader, campaign_id: uuid.UUID, discipline: Discipline, session: DbSession) -> Rubric:
+    return await service.rubric_of(session, campaign_id, discipline.value)
+
+
+@scoring.get("/panels/mine", response_model=list[Assigned], summary="The candidates you interview (an expert), by campaign then id")
+async def my_candidates(principal: Expert_, session: DbSession) -> list[Assigned]:
+    me = uuid.UUID(principal.id)
+    rows = (await session.execute(
+        select(Candidate, InterviewScore.id).join(PanelMember, PanelMember.candidate_id == Candidate.id)
+        .outerjoin(InterviewScore, (InterviewScore.candidate_id == Candidate.id) & (InterviewScore.expert_id == me))
+        .where(PanelMember.expert_id == me).order_by(Candidate.campaign_id, Candidate.id)
+    )).all()
+    names = await directory.display_names(session, [c.student_id for c, _ in rows])
+    return [Assigned(candidate_id=c.id, campaign_id=c.campaign_id, discipline=c.discipline, display_name=names.get(c.student_id),
+                     submitted=s is not None) for c, s in rows]
+
+
+@scoring.put(
+    "/candidates/{candidate_id}/interview-score", response_model=InterviewScoreOut,
+    responses=problem_responses(
+        "selection_candidate_not_found", "selection_expert_not_found", "selection_stage_closed", "selection_conflicted",
+        "selection_rubric_missing", "selection_rubric_scores_invalid",
+    ),
+    summary="Score a candidate you interview on the rubric (again to change it, while the interview is open)",
+)
+async def score(principal: Expert_, candidate_id: uuid.UUID, body: ScoresIn, session: DbSession) -> InterviewScoreOut:
+    """A candidate not on your panel is answered 404, as one that does not exist."""
+    return InterviewScoreOut.model_validate(await service.score(session, principal, candidate_id, body.scores), from_attributes=True)
+
+
+@scoring.get(
+    "/candidates/{candidate_id}/interview-scores", response_model=list[InterviewScoreOut],
+    responses=problem_responses("selection_candidate_not_found", "selection_scores_hidden"),
+    summary="A candidate's interview scores: staff always, a panel member once they have submitted their own",
+)
+async def candidate_scores(principal: ScoreReader, candidate_id: uuid.UUID, session: DbSession) -> list[InterviewScoreOut]:
+    return [InterviewScoreOut.model_validate(r, from_attributes=True) for r in await service.scores_of(session, principal, candidate_id)]
+
+
+@scoring.get(
+    "/campaigns/{campaign_id}/interview-report", response_model=InterviewReport,
+    responses=problem_responses("selection_campaign_not_found"),
+    summary="The rater-effects fit, each expert's severity, each candidate's correction, and the panels' agreement",
+)
+async def interview_report(
+    _: Auditor, campaign_id: uuid.UUID, session: DbSession,
+    threshold: Annotated[float, Query(gt=0, le=100, description="Flag a candidate whose totals differ by more than this (0-100).")] = service.DISAGREEMENT,
+) -> InterviewReport:
+    await campaigns.get(session, campaign_id)
+    found = await service.report(session, campaign_id, threshold)
+    fit = found["fit"]
+    return InterviewReport(
+        scores=sum(found["by_expert"].values()), residual_sd=fit.residual_sd, r_squared=fit.r_squared, components=fit.components,
+        experts=[ExpertEffect(expert_id=e, severity=fit.severity[e], severity_se=fit.severity_se.get(e), scores=n)
+                 for e, n in sorted(found["by_expert"].items())],
+        candidates=[CandidateCorrection(candidate_id=c, raw_mean=sum(t) / len(t), corrected=fit.corrected[c],
+                                        correction=fit.corrected[c] - sum(t) / len(t), raters=len(t), flagged=c in found["flagged"])
+                    for c, t in sorted(found["by_candidate"].items())],
+        alpha=found["alpha"], alpha_by_discipline=found["alpha_by_discipline"], threshold=threshold,
+    )
+
+
 router.include_router(experts)
 router.include_router(panels)
+router.include_router(scoring)

@@ -64,3 +64,55 @@ class PanelsOut(BaseModel):
     spread: int = Field(description="Largest minus smallest load among experts with room left: 0 or 1 is as even as possible.")
     mixed_panels: int = Field(description="Panels with as many expert types as the pool allows.")
     fitting_panels: int = Field(description="Panels whose every expert covers the candidate's discipline.")
+
+
+class ScoresIn(RequestModel):
+    scores: dict[str, float] = Field(description="Every criterion of the discipline's rubric, by key, on its scale.", max_length=30)
+
+
+class InterviewScoreOut(BaseModel):
+    candidate_id: uuid.UUID
+    expert_id: uuid.UUID
+    scores: dict[str, float]
+    total: float = Field(description="The rubric's weighted total, 0-100.")
+    submitted_at: datetime
+
+
+class Assigned(BaseModel):
+    candidate_id: uuid.UUID
+    campaign_id: uuid.UUID
+    discipline: Discipline
+    display_name: str | None
+    submitted: bool = Field(description="Whether you have scored this candidate.")
+
+
+class ExpertEffect(BaseModel):
+    expert_id: uuid.UUID
+    severity: float = Field(description="Points below the average expert this expert gives (positive: severe).")
+    severity_se: float | None
+    scores: int
+
+
+class CandidateCorrection(BaseModel):
+    candidate_id: uuid.UUID
+    raw_mean: float
+    corrected: float
+    correction: float
+    raters: int
+    flagged: bool = Field(description="The panel's totals differ by more than the threshold: staff adjudicate.")
+
+
+class InterviewReport(BaseModel):
+    """The rater-effects fit (score = candidate + expert + noise, least squares over every score of
+    the campaign, so experts who never shared a candidate are still compared through others) and
+    the panels' agreement."""
+
+    scores: int
+    residual_sd: float | None
+    r_squared: float | None
+    components: int = Field(description="Groups of experts linked through shared candidates; severities compare within one.")
+    experts: list[ExpertEffect]
+    candidates: list[CandidateCorrection]
+    alpha: float | None = Field(description="Krippendorff's alpha (interval) over every score of the campaign; None when undefined.")
+    alpha_by_discipline: dict[str, float | None]
+    threshold: float

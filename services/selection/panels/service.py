@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -15,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.selection.campaigns import service as campaigns
 from services.selection.db import chain, conflicts, directory
-from services.selection.models import Campaign, Candidate, Stage
+from services.selection.interviews import InterviewResult, provide
+from services.selection.models import Campaign, Candidate, CandidateStatus, Discipline, Stage
 from services.selection.nominations import service as nominations
-from services.selection.panels.models import Expert, PanelMember
+from services.selection.panels.models import CampaignRubric, Expert, InterviewScore, PanelMember
 from services.selection.panels.schemas import ConflictIn, ExpertIn
 from shared import clock
 from shared.assignment import Assessor, Assignment, AssignmentInfeasible, Subject, assign
@@ -25,6 +27,9 @@ from shared.chain import Change
 from shared.conflicts import Conflict, ConflictSource
 from shared.ids import as_uuid
 from shared.problems import ProblemError
+from shared.rubrics import Rubric
+from shared.rubrics.raters import fit_rater_effects
+from shared.rubrics.reliability import disagreements, krippendorff_alpha_interval
 from shared.tokens import Principal
 
 
@@ -140,3 +145,153 @@ async def panels(session: AsyncSession, campaign_id: uuid.UUID) -> dict[uuid.UUI
     for candidate_id, expert_id in await session.execute(stmt):
         out.setdefault(candidate_id, []).append(expert_id)
     return out
+
+
+# ---------------------------------------------------------------- rubrics and scores
+
+# Totals (0-100) of one candidate further apart than this are flagged for staff to adjudicate.
+DISAGREEMENT = 20.0
+
+
+async def set_rubric(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, discipline: str, rubric: Rubric) -> CampaignRubric:
+    campaign = await campaigns.get(session, campaign_id, lock=True)
+    await campaigns.discipline(session, campaign_id, Discipline(discipline))
+    if campaigns.weight_frozen(campaign, Stage.interview):
+        raise ProblemError("selection_rubric_frozen")
+    values = dict(id=uuid.uuid4(), campaign_id=campaign_id, discipline=discipline, rubric=rubric.model_dump(mode="json"),
+                  set_by=principal.id, set_at=clock.now())
+    stmt = insert(CampaignRubric).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CampaignRubric.campaign_id, CampaignRubric.discipline],
+        set_={k: stmt.excluded[k] for k in ("rubric", "set_by", "set_at")},
+    ).returning(CampaignRubric)
+    row = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+    await chain.append(session, kind="rubric.set", table=CampaignRubric.__table__, row_id=row.id, actor=principal.id)
+    return row
+
+
+async def rubric_of(session: AsyncSession, campaign_id: uuid.UUID, discipline: str) -> Rubric:
+    row = (await session.execute(select(CampaignRubric).where(
+        CampaignRubric.campaign_id == campaign_id, CampaignRubric.discipline == discipline
+    ))).scalar_one_or_none()
+    if row is None:
+        raise ProblemError("selection_rubric_missing", discipline=discipline)
+    return Rubric.model_validate(row.rubric)
+
+
+async def _assigned(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID) -> Candidate:
+    """The candidate, if the caller sits on their panel: anyone else is told there is no such candidate."""
+    me = as_uuid(principal.id)
+    stmt = select(Candidate).join(PanelMember, PanelMember.candidate_id == Candidate.id).where(
+        Candidate.id == candidate_id, PanelMember.expert_id == me
+    )
+    candidate = (await session.execute(stmt)).scalar_one_or_none() if me else None
+    if candidate is None:
+        raise ProblemError("selection_candidate_not_found", candidate_id=candidate_id)
+    return candidate
+
+
+async def score(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID, scores: dict[str, float]) -> InterviewScore:
+    candidate = await _assigned(session, principal, candidate_id)
+    expert = await get(session, as_uuid(principal.id))
+    campaign = (await session.execute(select(Campaign).where(Campaign.id == candidate.campaign_id).with_for_update(read=True))).scalar_one()
+    campaigns.require_open(campaign, Stage.interview)
+    # A conflict declared (or come about) after the panels were assigned: the expert stands aside.
+    if await conflicts.check(session, expert.person_id, candidate.student_id, expert.school_id):
+        raise ProblemError("selection_conflicted", candidate_id=candidate_id)
+    rubric = await rubric_of(session, campaign.id, candidate.discipline.value)
+    errors = rubric.check(scores)
+    if errors:
+        raise ProblemError(
+            "selection_rubric_scores_invalid", count=len(errors),
+            errors=[{"loc": ["body", "scores", e.criterion], "field": e.criterion, "type": e.reason,
+                     "message": f"{e.criterion}: {e.reason.replace('_', ' ')}" + (f" (scale {e.min} to {e.max})" if e.min is not None else "")}
+                    for e in errors],
+        )
+    values = dict(id=uuid.uuid4(), campaign_id=campaign.id, candidate_id=candidate_id, expert_id=expert.person_id,
+                  scores=scores, total=Decimal(repr(rubric.total(scores))).quantize(Decimal("0.0001")), submitted_at=clock.now())
+    stmt = insert(InterviewScore).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[InterviewScore.candidate_id, InterviewScore.expert_id],
+        set_={k: stmt.excluded[k] for k in ("scores", "total", "submitted_at")},
+    ).returning(InterviewScore)
+    row = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+    await chain.append(session, kind="interview.scored", table=InterviewScore.__table__, row_id=row.id, actor=principal.id)
+    return row
+
+
+async def scores_of(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID) -> list[InterviewScore]:
+    """Staff see every score; a panel member the others' only once they have submitted their own."""
+    if not principal.has_role("admin", "staff"):
+        await _assigned(session, principal, candidate_id)
+    rows = list((await session.execute(
+        select(InterviewScore).where(InterviewScore.candidate_id == candidate_id).order_by(InterviewScore.expert_id)
+    )).scalars())
+    if principal.has_role("admin", "staff"):
+        return rows
+    me = as_uuid(principal.id)
+    if not any(r.expert_id == me for r in rows):
+        raise ProblemError("selection_scores_hidden")
+    return rows
+
+
+async def report(session: AsyncSession, campaign_id: uuid.UUID, threshold: float = DISAGREEMENT) -> dict:
+    rows = (await session.execute(
+        select(InterviewScore.candidate_id, InterviewScore.expert_id, InterviewScore.total, Candidate.discipline)
+        .join(Candidate, Candidate.id == InterviewScore.candidate_id)
+        .where(InterviewScore.campaign_id == campaign_id, Candidate.status == CandidateStatus.active)
+        .order_by(InterviewScore.candidate_id, InterviewScore.expert_id)
+    )).all()
+    ratings = [(c, e, float(t)) for c, e, t, _ in rows]
+    fit = fit_rater_effects(ratings)
+    by_candidate: dict[uuid.UUID, list[float]] = {}
+    by_expert: dict[uuid.UUID, int] = {}
+    for c, e, t in ratings:
+        by_candidate.setdefault(c, []).append(t)
+        by_expert[e] = by_expert.get(e, 0) + 1
+    flagged = set(disagreements(by_candidate, threshold))
+
+    def alpha(selected: list[tuple[uuid.UUID, uuid.UUID, float]]) -> float | None:
+        experts = sorted({e for _, e, _ in selected})
+        units = sorted({c for c, _, _ in selected})
+        col = {c: i for i, c in enumerate(units)}
+        matrix: list[list[float | None]] = [[None] * len(units) for _ in experts]
+        for row_i, expert in enumerate(experts):
+            for c, e, t in selected:
+                if e == expert:
+                    matrix[row_i][col[c]] = t
+        return krippendorff_alpha_interval(matrix) if units else None
+
+    disciplines = sorted({d.value for *_, d in rows})
+    return {
+        "fit": fit, "by_candidate": by_candidate, "by_expert": by_expert, "flagged": flagged, "threshold": threshold,
+        "alpha": alpha(ratings),
+        "alpha_by_discipline": {d: alpha([(c, e, float(t)) for c, e, t, dd in rows if dd.value == d]) for d in disciplines},
+    }
+
+
+@provide
+async def interview_results(session: AsyncSession, campaign_id: uuid.UUID) -> dict[uuid.UUID, InterviewResult]:
+    """Each scored candidate's panel score: the mean of the totals, and corrected for the experts' severity."""
+    found = await report(session, campaign_id)
+    fit = found["fit"]
+    out = {}
+    for c, totals in found["by_candidate"].items():
+        raw = sum(totals) / len(totals)
+        corrected = fit.corrected.get(c)
+        out[c] = InterviewResult(raw_mean=raw, corrected=corrected, correction=None if corrected is None else corrected - raw,
+                                 raters=len(totals), flagged=c in found["flagged"], adjudicated=False)
+    return out
+
+
+@campaigns.stage_check(Stage.interview)
+async def _interview_work(session: AsyncSession, campaign: Campaign) -> dict[str, int]:
+    active = nominations.active(campaign.id)
+    unassigned = active.where(~Candidate.id.in_(select(PanelMember.candidate_id)))
+    missing = select(PanelMember).join(Candidate, Candidate.id == PanelMember.candidate_id).where(
+        PanelMember.campaign_id == campaign.id, Candidate.status == CandidateStatus.active,
+        ~select(InterviewScore.id).where(
+            InterviewScore.candidate_id == PanelMember.candidate_id, InterviewScore.expert_id == PanelMember.expert_id
+        ).exists(),
+    )
+    return {"without_panel": await campaigns.count(session, unassigned), "scores_missing": await campaigns.count(session, missing)}

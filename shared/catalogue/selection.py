@@ -237,4 +237,8 @@ codes({
         422, "Rubric does not hold", "评分细则无效",
         "The rubric cannot be used: {reason}.", "评分细则无法使用：{reason}。",
     ),
+    "selection_scoring_began": _e(
+        409, "Scoring has begun", "评分已开始",
+        "Experts have begun scoring: the panels are no longer reassigned.", "专家已开始评分，评审组不再重新分配。",
+    ),
 })

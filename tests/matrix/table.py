@@ -214,7 +214,9 @@ def _selection() -> list[Route]:
               json={"student_id": Ref("student"), "kind": "taught", "reason": "Taught the student's olympiad class in 2025."}),
         Route("selection", "GET", "/experts/{person_id}/conflicts", frozenset({"admin", "staff", "expert"}), path_params={"person_id": "expert"}),
         Route("selection", "POST", "/campaigns/{campaign_id}/panels/preview", frozenset({"staff"}), path_params={"campaign_id": "campaign_interview"}),
-        Route("selection", "POST", "/campaigns/{campaign_id}/panels", frozenset({"staff"}), path_params={"campaign_id": "campaign_interview"}),
+        # The world's expert has scored already, so saving again is refused (tests/selection/test_panels.py saves).
+        Route("selection", "POST", "/campaigns/{campaign_id}/panels", frozenset({"staff"}), path_params={"campaign_id": "campaign_interview"},
+              expect={"staff": 409}),
         Route("selection", "GET", "/campaigns/{campaign_id}/panels", ADMIN_STAFF, path_params={"campaign_id": "campaign_interview"}),
         Route("selection", "PUT", "/campaigns/{campaign_id}/rubrics/{discipline}", frozenset({"staff"}),
               path_params={"campaign_id": "campaign_open", "discipline": "=math"},

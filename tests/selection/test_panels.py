@@ -107,5 +107,6 @@ async def test_experts_score_only_their_candidates_on_the_rubric_and_see_others_
     # A conflict declared after the assignment: the expert stands aside.
     await call(w, "staff", "POST", f"/experts/{experts['expert']}/conflicts", json={"student_id": w.ids["student"], "kind": "relative"})
     problem(await call(w, "expert", "PUT", path, json={"scores": {"reasoning": 9, "creativity": 7}}), 403, "selection_conflicted")
+    problem(await call(w, "staff", "POST", f"/campaigns/{cid}/panels"), 409, "selection_scoring_began")
     report = (await call(w, "staff", "GET", f"/campaigns/{cid}/interview-report")).json()
     assert report["scores"] == 1 and report["candidates"][0]["raw_mean"] == 76.0

@@ -123,11 +123,12 @@ async def preview_panels(_: Staff, campaign_id: uuid.UUID, session: DbSession) -
 
 
 @panels.post(
-    "/{campaign_id}/panels", response_model=PanelsOut, responses=problem_responses(*ASSIGNING),
+    "/{campaign_id}/panels", response_model=PanelsOut, responses=problem_responses(*ASSIGNING, "selection_scoring_began"),
     summary="Assign the interview panels and store them (in place of an earlier assignment)",
 )
 async def save_panels(principal: Staff, campaign_id: uuid.UUID, session: DbSession) -> PanelsOut:
-    """Computed again in the same transaction, so it holds for the candidates and experts as they are now."""
+    """Computed again in the same transaction, so it holds for the candidates and experts as they
+    are now; refused once an expert has scored (`selection_scoring_began`)."""
     candidates, result = await service.save(session, principal, campaign_id)
     return panels_out(candidates, result, saved=True)
 

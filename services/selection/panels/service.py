@@ -121,9 +121,11 @@ async def propose(session: AsyncSession, campaign: Campaign) -> tuple[list[Candi
 
 
 async def save(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID) -> tuple[list[Candidate], Assignment]:
-    """Assign again, in this transaction, and store it in place of any earlier assignment."""
+    """Assign again, in this transaction, and store it in place of any earlier assignment (until an expert has scored)."""
     campaign = await campaigns.get(session, campaign_id, lock=True)
     campaigns.require_open(campaign, Stage.interview)
+    if (await session.execute(select(InterviewScore.id).where(InterviewScore.campaign_id == campaign.id).limit(1))).first():
+        raise ProblemError("selection_scoring_began")
     candidates, result = await propose(session, campaign)
     await session.execute(delete(PanelMember).where(PanelMember.campaign_id == campaign.id))
     now = clock.now()

@@ -23,7 +23,8 @@ class InterviewResult:
     correction: float | None
     raters: int
     flagged: bool  # the panel disagreed beyond the threshold
-    adjudicated: bool
+    adjudicated: bool  # staff have ruled on the disagreement
+    adjudicated_score: float | None = None  # the score staff set in place of the corrected one, 0-100
 
 
 Source = Callable[[AsyncSession, uuid.UUID], Awaitable[dict[uuid.UUID, InterviewResult]]]

@@ -241,4 +241,31 @@ codes({
         409, "Scoring has begun", "评分已开始",
         "Experts have begun scoring: the panels are no longer reassigned.", "专家已开始评分，评审组不再重新分配。",
     ),
+    # Manual edits of a panel and adjudication (services/selection/panels/).
+    "selection_not_on_panel": _e(
+        409, "Not on the panel", "不在评审组中",
+        "Expert {expert_id} does not sit on candidate {candidate_id}'s panel.", "专家 {expert_id} 不在候选人 {candidate_id} 的评审组中。",
+    ),
+    "selection_already_on_panel": _e(
+        409, "Already on the panel", "已在评审组中",
+        "Expert {expert_id} already sits on candidate {candidate_id}'s panel.", "专家 {expert_id} 已在候选人 {candidate_id} 的评审组中。",
+    ),
+    "selection_expert_inactive": _e(
+        409, "Expert paused", "专家已暂停",
+        "Expert {expert_id} is not active: make them active before assigning them.", "专家 {expert_id} 未处于启用状态，须先启用后再分配。",
+    ),
+    "selection_expert_full": _e(
+        409, "Expert at their maximum", "专家已满额",
+        "Expert {expert_id} already interviews {load} candidate(s), their maximum.", "专家 {expert_id} 已面试 {load} 名候选人，达到其上限。",
+    ),
+    "selection_assignment_conflicted": _e(
+        409, "Conflict of interest", "存在利益冲突",
+        "Expert {expert_id} has a conflict of interest with the candidate ({kinds}): they may not sit on the panel.",
+        "专家 {expert_id} 与该候选人存在利益冲突（{kinds}），不得进入评审组。",
+    ),
+    "selection_not_flagged": _e(
+        409, "Nothing to adjudicate", "无需裁定",
+        "Candidate {candidate_id}'s panel agrees within {threshold} points: there is nothing to adjudicate.",
+        "候选人 {candidate_id} 的评审组评分差异在 {threshold} 分以内，无需裁定。",
+    ),
 })

@@ -229,6 +229,12 @@ def _selection() -> list[Route]:
         Route("selection", "GET", "/candidates/{candidate_id}/interview-scores", frozenset({"admin", "staff", "expert"}),
               path_params={"candidate_id": "cand_interview"}),
         Route("selection", "GET", "/campaigns/{campaign_id}/interview-report", ADMIN_STAFF, path_params={"campaign_id": "campaign_interview"}),
+        # The world has one expert, already on the panel; one score, nothing to adjudicate (tests/selection/test_panels.py edits and rules).
+        Route("selection", "POST", "/campaigns/{campaign_id}/candidates/{candidate_id}/panel/replacements", frozenset({"staff"}),
+              path_params={"campaign_id": "campaign_interview", "candidate_id": "cand_interview"},
+              json={"remove": Ref("expert"), "add": Ref("expert"), "reason": "The expert asked to be replaced."}, expect={"staff": 409}),
+        Route("selection", "PUT", "/candidates/{candidate_id}/adjudication", frozenset({"staff"}), path_params={"candidate_id": "cand_interview"},
+              json={"score": 70, "reason": "The panel was heard again."}, expect={"staff": 409}),
     ]
 
 ROUTES: list[Route] = [

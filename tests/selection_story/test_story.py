@@ -1,13 +1,15 @@
 """A year's selection through the gateway with real tokens and real HTTP servers: 10 schools, 200
 candidates (both kinds of nomination, three merged, one withdrawn), a bad scores file refused
-whole, the tests uploaded, the ranking, decisions (one against the ranking), publication, an
-objection answered, the final results, and the admitted events reaching a consumer that runs in
-another process.
+whole, the tests uploaded, nine experts (three of them principals of the schools) registered,
+the interview panels previewed and assigned automatically, one edited by hand (a conflicted
+expert refused), every panel scoring on the rubric with one severe expert and one panel
+disagreeing, the severity found and corrected, the disagreement adjudicated, the ranking,
+decisions (one against the ranking), publication, an objection answered, the final results,
+and the admitted events reaching a consumer that runs in another process.
 
-The expert interview (assignment, rubric scoring, correction) is not in this campaign yet: the
-discipline weights give it 0, so the composite is the two tests'. The services run in this
-process on a clock set nine days back, so the seven-day objection window can close by moving it
-to the present; the other process reads the final events on the real clock."""
+The services run in this process on a clock set nine days back, so the seven-day objection
+window can close by moving it to the present; the other process reads the final events on the
+real clock."""
 
 from __future__ import annotations
 
@@ -37,6 +39,13 @@ from tests.servers import bound_socket, serve
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long story passphrase 3"
 SCHOOLS, IMPORTED = 10, 19
+# The experts: three principals (of the first three schools), three professors, three researchers.
+EXPERTS = [("principal", 0), ("principal", 1), ("principal", 2), *[("professor", None)] * 3, *[("researcher", None)] * 3]
+SEVERE = 3  # the first professor gives one point less on every criterion
+RUBRIC = {"criteria": [
+    {"key": "reasoning", "title": "推理与论证", "weight": 3, "min": 0, "max": 10},
+    {"key": "creativity", "title": "创新思维", "weight": 2, "min": 0, "max": 10},
+]}
 WITHIN = 30.0
 
 
@@ -129,13 +138,25 @@ async def test_a_years_selection_from_nomination_to_the_admitted_events(server_u
 
         await _eventually(known, "selection's read model holds the 200 students")
 
-        weights = {"iq_test": 1, "written_test": 2, "interview": 0}
+        experts = []
+        for n, (kind, school) in enumerate(EXPERTS):
+            r = await http.post("/identity/users", headers=admin, json={
+                "username": f"expert{n}", "display_name": f"专家{n}", "roles": ["expert"], "password": PASSWORD,
+                **({"school_id": schools[school]} if school is not None else {}),
+            })
+            assert r.status_code == 201, r.text
+            experts.append(r.json()["id"])
+
+        weights = {"iq_test": 1, "written_test": 2, "interview": 2}
         r = await http.post(f"{sel}/campaigns", headers=staff, json={
             "year": 2027, "title": "2027年拔尖创新人才早期培养选拔", "school_limit": 20, "objection_days": 7,
             "disciplines": [{"discipline": d, "quota": 10, "min_grade": 4, "max_grade": 9, "weights": weights} for d in ("math", "physics")],
         })
         assert r.status_code == 201, r.text
         campaign = r.json()["id"]
+        for discipline in ("math", "physics"):
+            r = await http.put(f"{sel}/campaigns/{campaign}/rubrics/{discipline}", json=RUBRIC, headers=staff)
+            assert r.status_code == 200, r.text
         assert (await http.post(f"{sel}/campaigns/{campaign}/advance", json={"to": "nomination"}, headers=staff)).status_code == 200
 
         nominations = 0
@@ -188,9 +209,7 @@ async def test_a_years_selection_from_nomination_to_the_admitted_events(server_u
             assert r.status_code == 200 and r.json()["taken"] == 199, r.text
             nxt = {"iq_test": "written_test", "written_test": "interview"}[stage]
             assert (await http.post(f"{sel}/campaigns/{campaign}/advance", json={"to": nxt}, headers=staff)).status_code == 200
-        r = await http.post(f"{sel}/campaigns/{campaign}/advance", headers=staff,
-                            json={"to": "decision", "reason": "This campaign's interview is not weighed: no panels sit."})
-        assert r.status_code == 200, r.text
+        await _interviews(http, sel, staff, login, campaign, candidates, experts, schools)
 
         admitted = set()
         for discipline in ("math", "physics"):
@@ -236,5 +255,93 @@ async def test_a_years_selection_from_nomination_to_the_admitted_events(server_u
         await _eventually(delivered, "the admitted events reach the consumer in another process")
         ex = (await http.get(f"{sel}/candidates/{target}/explanation", headers=staff)).json()
         assert ex["outcome"] == "admitted" and ex["quota"] == 10 and ex["cut_off"] is not None
+        interview = next(x for x in ex["stages"] if x["stage"] == "interview")
+        assert interview["counted"] and interview["weight"] == 2 and interview["correction"] is not None
         verified = (await http.get(f"{sel}/record/verify", headers=admin)).json()
         assert verified["ok"] is True and verified["entries"] > 600, verified
+
+
+async def _interviews(http, sel, staff, login, campaign, candidates, experts, schools) -> None:
+    """The interview stage: experts registered, panels assigned and edited, scored, corrected, adjudicated."""
+    async def registered() -> bool:
+        for n, person in enumerate(experts):
+            kind = EXPERTS[n][0]
+            r = await http.put(f"{sel}/experts/{person}", headers=staff, json={
+                "type": kind, "disciplines": ["math", "physics"], "max_load": 80,
+                "affiliation": {"principal": "校长", "professor": "厦门大学", "researcher": "市教育科学研究院"}[kind],
+            })
+            if r.status_code != 200:
+                assert r.json()["code"] == "selection_not_an_expert", r.text  # not in the read model yet
+                return False
+        return True
+
+    await _eventually(registered, "the nine experts are registered")
+    r = await http.post(f"{sel}/campaigns/{campaign}/panels/preview", headers=staff)
+    assert r.status_code == 200 and r.json()["saved"] is False, r.text
+    assert (await http.get(f"{sel}/campaigns/{campaign}/panels", headers=staff)).json() == []
+    r = await http.post(f"{sel}/campaigns/{campaign}/panels", headers=staff)
+    assert r.status_code == 200, r.text
+    assigned = r.json()
+    assert len(assigned["panels"]) == 199 and assigned["spread"] <= 1 and assigned["mixed_panels"] == 199, assigned
+    school_of = {}
+    for page in ((await http.get(f"{sel}/campaigns/{campaign}/candidates", params={"limit": 200}, headers=staff)).json()["items"],):
+        school_of.update({c["id"]: c["school_id"] for c in page})
+    panels = {p["candidate_id"]: p["experts"] for p in assigned["panels"]}
+    # No principal sits on a panel of their own school's candidate.
+    for n, (kind, school) in enumerate(EXPERTS):
+        if school is not None:
+            assert not [c for c, m in panels.items() if experts[n] in m and school_of[c] == schools[school]]
+
+    # By hand: the first school's principal cannot join a panel of that school's candidate; another expert can.
+    edited = next(c for c in candidates if school_of[c] == schools[0])
+    path = f"{sel}/campaigns/{campaign}/candidates/{edited}/panel/replacements"
+    leaving = panels[edited][0]
+    r = await http.post(path, headers=staff, json={"remove": leaving, "add": experts[0], "reason": "The principal knows the subject well."})
+    assert r.status_code == 409 and r.json()["code"] == "selection_assignment_conflicted", r.text
+    joining = next(e for e in experts[3:] if e not in panels[edited])
+    r = await http.post(path, headers=staff, json={"remove": leaving, "add": joining, "reason": "The expert is abroad on the interview day."})
+    assert r.status_code == 200 and joining in r.json()["experts"] and leaving not in r.json()["experts"], r.text
+    panels[edited] = r.json()["experts"]
+
+    # Every expert scores their candidates: the ability is the candidate's, the severe expert gives a point less,
+    # and one expert of one panel scores a strong candidate far below the others.
+    ability = {c: 3 + (k * 7) % 6 for k, c in enumerate(candidates)}  # 3..8 on each criterion
+    odd = candidates[5]
+    outlier = panels[odd][0]
+
+    async def interview(n: int, person: str) -> int:
+        token = await login(f"expert{n}")
+        mine = (await http.get(f"{sel}/panels/mine", headers=token)).json()
+        assert {m["candidate_id"] for m in mine} == {c for c, m in panels.items() if person in m}
+        for m in mine:
+            c = m["candidate_id"]
+            point = 1 if (c, person) == (odd, outlier) else ability[c] - (n == SEVERE)
+            r = await http.put(f"{sel}/candidates/{c}/interview-score", json={"scores": {"reasoning": point, "creativity": point}}, headers=token)
+            assert r.status_code == 200, r.text
+        return len(mine)
+
+    scored = await asyncio.gather(*(interview(n, person) for n, person in enumerate(experts)))
+    assert sum(scored) == 597
+
+    report = (await http.get(f"{sel}/campaigns/{campaign}/interview-report", headers=staff)).json()
+    assert report["scores"] == 597 and report["components"] == 1
+    severity = {e["expert_id"]: e["severity"] for e in report["experts"]}
+    # Ten points below the others on every total: found as that (the severities average zero over the experts).
+    others = [v for e, v in severity.items() if e != experts[SEVERE]]
+    assert abs(severity[experts[SEVERE]] - sum(others) / len(others) - 10) < 1.5 and max(map(abs, others)) < 2.5, severity
+    by_candidate = {c["candidate_id"]: c for c in report["candidates"]}
+    severe_panels = [c for c, m in panels.items() if experts[SEVERE] in m and c != odd]
+    assert len(severe_panels) > 50
+    for c in severe_panels:  # the corrected score is nearer the candidate's true score than the raw mean
+        truth, x = ability[c] * 10, by_candidate[c]
+        assert x["correction"] > 0 and abs(x["corrected"] - truth) < abs(x["raw_mean"] - truth), x
+    assert [c for c, x in by_candidate.items() if x["flagged"]] == [odd] and report["unadjudicated"] == 1
+    assert report["alpha"] > 0.8
+
+    r = await http.post(f"{sel}/campaigns/{campaign}/advance", json={"to": "decision"}, headers=staff)
+    assert r.status_code == 409 and "1 flagged candidate(s) not adjudicated" in r.json()["detail"], r.text
+    r = await http.put(f"{sel}/candidates/{odd}/adjudication", headers=staff,
+                       json={"score": ability[odd] * 10, "reason": "The chair heard the recording: the two concurring scores stand."})
+    assert r.status_code == 200, r.text
+    r = await http.post(f"{sel}/campaigns/{campaign}/advance", json={"to": "decision"}, headers=staff)
+    assert r.status_code == 200, r.text

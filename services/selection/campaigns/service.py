@@ -268,6 +268,9 @@ _MISSING = {
     "without_result": "{n} candidate(s) without a result",
     "undecided": "{n} candidate(s) undecided",
     "unanswered_objections": "{n} objection(s) unanswered",
+    "without_panel": "{n} candidate(s) without a panel",
+    "scores_missing": "{n} panel score(s) missing",
+    "unadjudicated": "{n} flagged candidate(s) not adjudicated",
 }
 
 

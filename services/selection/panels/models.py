@@ -94,3 +94,23 @@ class InterviewScore(Base):
 
 chain.track(CampaignRubric.__table__, ["campaign_id", "discipline", "rubric", "set_by", "set_at"])
 chain.track(InterviewScore.__table__, ["candidate_id", "expert_id", "scores", "total", "submitted_at"])
+
+
+class Adjudication(Base):
+    """Staff's ruling on a candidate whose panel disagreed beyond the threshold: the panel's
+    corrected score stands (`score` None), or staff set the interview score (0-100) in its place,
+    always with the reason."""
+
+    __tablename__ = "interview_adjudication"
+    __table_args__ = (UniqueConstraint("candidate_id"), CheckConstraint("score BETWEEN 0 AND 100", name="score_range"))
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.campaign.id", ondelete="CASCADE"))
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.candidate.id", ondelete="CASCADE"))
+    score: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+    reason: Mapped[str] = mapped_column(String(2000))
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+chain.track(Adjudication.__table__, ["campaign_id", "candidate_id", "score", "reason", "decided_by", "decided_at"])

@@ -15,8 +15,8 @@ from services.selection.models import Candidate, Discipline, Stage
 from services.selection.panels import service
 from services.selection.panels.models import Expert, InterviewScore, PanelMember
 from services.selection.panels.schemas import (
-    Assigned, CandidateCorrection, ConflictIn, ConflictOut, ExpertEffect, ExpertIn, ExpertOut, InterviewReport, InterviewScoreOut,
-    Panel, PanelsOut, ScoresIn,
+    AdjudicationIn, AdjudicationOut, Assigned, CandidateCorrection, ConflictIn, ConflictOut, ExpertEffect, ExpertIn, ExpertOut,
+    InterviewReport, InterviewScoreOut, Panel, PanelAgreement, PanelChangeIn, PanelsOut, ScoresIn,
 )
 from shared.auth import require
 from shared.db import DbSession
@@ -145,6 +145,25 @@ async def list_panels(_: Auditor, campaign_id: uuid.UUID, session: DbSession) ->
     return [Panel(candidate_id=c, discipline=discipline[c], experts=m) for c, m in stored.items()]
 
 
+@panels.post(
+    "/{campaign_id}/candidates/{candidate_id}/panel/replacements", response_model=Panel,
+    responses=problem_responses(
+        "selection_campaign_not_found", "selection_candidate_not_found", "selection_stage_closed", "selection_candidate_withdrawn",
+        "selection_not_on_panel", "selection_already_on_panel", "selection_expert_not_found", "selection_expert_inactive",
+        "selection_assignment_conflicted", "selection_expert_full",
+    ),
+    summary="Replace one expert of a candidate's saved panel by another, with the reason (in the record)",
+)
+async def replace_member(principal: Staff, campaign_id: uuid.UUID, candidate_id: uuid.UUID, body: PanelChangeIn, session: DbSession) -> Panel:
+    """Allowed while the interview is open, also after scoring began. The expert who joins must be
+    active, without a conflict with the student (declared, or found from the directory) and below
+    their maximum load in this campaign. A score the leaving expert gave stays on record but no
+    longer counts; the one who joins scores in their place."""
+    candidate = await service.candidate_in(session, campaign_id, candidate_id)
+    experts_now = await service.replace_member(session, principal, candidate.id, body)
+    return Panel(candidate_id=candidate.id, discipline=candidate.discipline, experts=experts_now)
+
+
 
 
 # ---------------------------------------------------------------- rubrics and scoring
@@ -213,6 +232,18 @@ async def candidate_scores(principal: ScoreReader, candidate_id: uuid.UUID, sess
     return [InterviewScoreOut.model_validate(r, from_attributes=True) for r in await service.scores_of(session, principal, candidate_id)]
 
 
+@scoring.put(
+    "/candidates/{candidate_id}/adjudication", response_model=AdjudicationOut,
+    responses=problem_responses("selection_candidate_not_found", "selection_stage_closed", "selection_not_flagged"),
+    summary="Rule on a candidate whose panel disagreed: the panel's corrected score stands, or staff set the interview score",
+)
+async def adjudicate(principal: Staff, candidate_id: uuid.UUID, body: AdjudicationIn, session: DbSession) -> AdjudicationOut:
+    """Only for a candidate flagged at the default threshold (the interview report's `flagged`),
+    while the interview is open; ruling again replaces the ruling. The interview stage is
+    complete only when every flagged candidate has a ruling. Each ruling is in the record."""
+    return AdjudicationOut.model_validate(await service.adjudicate(session, principal, candidate_id, body), from_attributes=True)
+
+
 @scoring.get(
     "/campaigns/{campaign_id}/interview-report", response_model=InterviewReport,
     responses=problem_responses("selection_campaign_not_found"),
@@ -224,15 +255,18 @@ async def interview_report(
 ) -> InterviewReport:
     await campaigns.get(session, campaign_id)
     found = await service.report(session, campaign_id, threshold)
-    fit = found["fit"]
+    fit, ruled = found["fit"], found["adjudications"]
     return InterviewReport(
         scores=sum(found["by_expert"].values()), residual_sd=fit.residual_sd, r_squared=fit.r_squared, components=fit.components,
         experts=[ExpertEffect(expert_id=e, severity=fit.severity[e], severity_se=fit.severity_se.get(e), scores=n)
                  for e, n in sorted(found["by_expert"].items())],
         candidates=[CandidateCorrection(candidate_id=c, raw_mean=sum(t) / len(t), corrected=fit.corrected[c],
-                                        correction=fit.corrected[c] - sum(t) / len(t), raters=len(t), flagged=c in found["flagged"])
+                                        correction=fit.corrected[c] - sum(t) / len(t), raters=len(t), flagged=c in found["flagged"],
+                                        adjudicated=c in ruled,
+                                        adjudicated_score=None if c not in ruled or ruled[c].score is None else float(ruled[c].score))
                     for c, t in sorted(found["by_candidate"].items())],
         alpha=found["alpha"], alpha_by_discipline=found["alpha_by_discipline"], threshold=threshold,
+        alpha_by_panel=[PanelAgreement(**p) for p in found["alpha_by_panel"]], unadjudicated=len(found["unadjudicated"]),
     )
 
 

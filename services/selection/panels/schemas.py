@@ -66,6 +66,33 @@ class PanelsOut(BaseModel):
     fitting_panels: int = Field(description="Panels whose every expert covers the candidate's discipline.")
 
 
+Reason = Annotated[str, Field(min_length=3, max_length=2000)]
+
+
+class PanelChangeIn(RequestModel):
+    """Replace one expert of a saved panel by another."""
+
+    remove: uuid.UUID = Field(description="The expert who leaves the panel. A score they gave stays on record but no longer counts.")
+    add: uuid.UUID = Field(description="The expert who joins it: active, without a conflict, below their maximum load.")
+    reason: Reason
+
+
+class AdjudicationIn(RequestModel):
+    score: float | None = Field(
+        ge=0, le=100,
+        description="The interview score (0-100) staff set in place of the panel's; null: the panel's corrected score stands.",
+    )
+    reason: Reason
+
+
+class AdjudicationOut(BaseModel):
+    candidate_id: uuid.UUID
+    score: float | None
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
 class ScoresIn(RequestModel):
     scores: dict[str, float] = Field(description="Every criterion of the discipline's rubric, by key, on its scale.", max_length=30)
 
@@ -100,6 +127,16 @@ class CandidateCorrection(BaseModel):
     correction: float
     raters: int
     flagged: bool = Field(description="The panel's totals differ by more than the threshold: staff adjudicate.")
+    adjudicated: bool = Field(description="Staff have ruled on the disagreement.")
+    adjudicated_score: float | None = Field(description="The score staff set in place of the corrected one, if they set one.")
+
+
+class PanelAgreement(BaseModel):
+    """The candidates interviewed by the same experts, and how far those experts agree on them."""
+
+    experts: list[uuid.UUID]
+    candidates: int
+    alpha: float | None = Field(description="Krippendorff's alpha (interval); None when undefined (one candidate, or no spread).")
 
 
 class InterviewReport(BaseModel):
@@ -115,4 +152,6 @@ class InterviewReport(BaseModel):
     candidates: list[CandidateCorrection]
     alpha: float | None = Field(description="Krippendorff's alpha (interval) over every score of the campaign; None when undefined.")
     alpha_by_discipline: dict[str, float | None]
+    alpha_by_panel: list[PanelAgreement] = Field(description="One entry per set of experts who share candidates, the largest first.")
+    unadjudicated: int = Field(description="Flagged candidates (at the default threshold) staff have not yet ruled on.")
     threshold: float

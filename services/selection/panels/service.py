@@ -19,8 +19,8 @@ from services.selection.db import chain, conflicts, directory
 from services.selection.interviews import InterviewResult, provide
 from services.selection.models import Campaign, Candidate, CandidateStatus, Discipline, Stage
 from services.selection.nominations import service as nominations
-from services.selection.panels.models import CampaignRubric, Expert, InterviewScore, PanelMember
-from services.selection.panels.schemas import ConflictIn, ExpertIn
+from services.selection.panels.models import Adjudication, CampaignRubric, Expert, InterviewScore, PanelMember
+from services.selection.panels.schemas import AdjudicationIn, ConflictIn, ExpertIn, PanelChangeIn
 from shared import clock
 from shared.assignment import Assessor, Assignment, AssignmentInfeasible, Subject, assign
 from shared.chain import Change
@@ -127,7 +127,9 @@ async def save(session: AsyncSession, principal: Principal, campaign_id: uuid.UU
     if (await session.execute(select(InterviewScore.id).where(InterviewScore.campaign_id == campaign.id).limit(1))).first():
         raise ProblemError("selection_scoring_began")
     candidates, result = await propose(session, campaign)
-    await session.execute(delete(PanelMember).where(PanelMember.campaign_id == campaign.id))
+    earlier = list((await session.execute(
+        delete(PanelMember).where(PanelMember.campaign_id == campaign.id).returning(PanelMember.id)
+    )).scalars())
     now = clock.now()
     rows = [
         dict(id=uuid.uuid4(), campaign_id=campaign.id, candidate_id=c, expert_id=e, assigned_by=principal.id, assigned_at=now)
@@ -135,7 +137,11 @@ async def save(session: AsyncSession, principal: Principal, campaign_id: uuid.UU
     ]
     for start in range(0, len(rows), 1000):
         await session.execute(insert(PanelMember).values(rows[start:start + 1000]))
-    await chain.append_many(session, [Change("panel.assigned", principal.id, PanelMember.__table__, r["id"]) for r in rows])
+    # The earlier assignment's rows are recorded gone, then the new ones.
+    await chain.append_many(session, [
+        *(Change("panel.unassigned", principal.id, PanelMember.__table__, i) for i in earlier),
+        *(Change("panel.assigned", principal.id, PanelMember.__table__, r["id"]) for r in rows),
+    ])
     return candidates, result
 
 
@@ -237,10 +243,30 @@ async def scores_of(session: AsyncSession, principal: Principal, candidate_id: u
     return rows
 
 
+async def adjudications(session: AsyncSession, campaign_id: uuid.UUID) -> dict[uuid.UUID, Adjudication]:
+    rows = (await session.execute(select(Adjudication).where(Adjudication.campaign_id == campaign_id))).scalars()
+    return {a.candidate_id: a for a in rows}
+
+
+def _alpha(selected: list[tuple[uuid.UUID, uuid.UUID, float]]) -> float | None:
+    """Krippendorff's alpha (interval) of (candidate, expert, total) ratings: experts as coders, candidates as units."""
+    experts = {e: i for i, e in enumerate(sorted({e for _, e, _ in selected}))}
+    units = {c: i for i, c in enumerate(sorted({c for c, _, _ in selected}))}
+    if not units:
+        return None
+    matrix: list[list[float | None]] = [[None] * len(units) for _ in experts]
+    for c, e, t in selected:
+        matrix[experts[e]][units[c]] = t
+    return krippendorff_alpha_interval(matrix)
+
+
 async def report(session: AsyncSession, campaign_id: uuid.UUID, threshold: float = DISAGREEMENT) -> dict:
+    """The scores that count (those of the candidates' current panel members; a replaced expert's
+    stay on record), the rater-effects fit over them, agreement, flags and staff's rulings."""
     rows = (await session.execute(
         select(InterviewScore.candidate_id, InterviewScore.expert_id, InterviewScore.total, Candidate.discipline)
         .join(Candidate, Candidate.id == InterviewScore.candidate_id)
+        .join(PanelMember, (PanelMember.candidate_id == InterviewScore.candidate_id) & (PanelMember.expert_id == InterviewScore.expert_id))
         .where(InterviewScore.campaign_id == campaign_id, Candidate.status == CandidateStatus.active)
         .order_by(InterviewScore.candidate_id, InterviewScore.expert_id)
     )).all()
@@ -252,38 +278,117 @@ async def report(session: AsyncSession, campaign_id: uuid.UUID, threshold: float
         by_candidate.setdefault(c, []).append(t)
         by_expert[e] = by_expert.get(e, 0) + 1
     flagged = set(disagreements(by_candidate, threshold))
-
-    def alpha(selected: list[tuple[uuid.UUID, uuid.UUID, float]]) -> float | None:
-        experts = sorted({e for _, e, _ in selected})
-        units = sorted({c for c, _, _ in selected})
-        col = {c: i for i, c in enumerate(units)}
-        matrix: list[list[float | None]] = [[None] * len(units) for _ in experts]
-        for row_i, expert in enumerate(experts):
-            for c, e, t in selected:
-                if e == expert:
-                    matrix[row_i][col[c]] = t
-        return krippendorff_alpha_interval(matrix) if units else None
-
+    to_rule = flagged if threshold == DISAGREEMENT else set(disagreements(by_candidate, DISAGREEMENT))
+    ruled = await adjudications(session, campaign_id)
+    # A panel, for agreement, is the set of experts a candidate has: candidates who share it are its units.
+    stored = await panels(session, campaign_id)
+    by_panel: dict[tuple[uuid.UUID, ...], list[tuple[uuid.UUID, uuid.UUID, float]]] = {}
+    for c, e, t in ratings:
+        by_panel.setdefault(tuple(stored.get(c, ())), []).append((c, e, t))
+    panel_agreement = sorted(
+        ({"experts": list(key), "candidates": len({c for c, _, _ in got}), "alpha": _alpha(got)} for key, got in by_panel.items()),
+        key=lambda p: (-p["candidates"], [str(e) for e in p["experts"]]),
+    )
     disciplines = sorted({d.value for *_, d in rows})
     return {
         "fit": fit, "by_candidate": by_candidate, "by_expert": by_expert, "flagged": flagged, "threshold": threshold,
-        "alpha": alpha(ratings),
-        "alpha_by_discipline": {d: alpha([(c, e, float(t)) for c, e, t, dd in rows if dd.value == d]) for d in disciplines},
+        "adjudications": ruled, "unadjudicated": to_rule - set(ruled),
+        "alpha": _alpha(ratings),
+        "alpha_by_discipline": {d: _alpha([(c, e, float(t)) for c, e, t, dd in rows if dd.value == d]) for d in disciplines},
+        "alpha_by_panel": panel_agreement,
     }
 
 
 @provide
 async def interview_results(session: AsyncSession, campaign_id: uuid.UUID) -> dict[uuid.UUID, InterviewResult]:
-    """Each scored candidate's panel score: the mean of the totals, and corrected for the experts' severity."""
+    """Each scored candidate's panel score: the mean of the totals, corrected for the experts'
+    severity, and staff's score where they adjudicated with one."""
     found = await report(session, campaign_id)
-    fit = found["fit"]
+    fit, ruled = found["fit"], found["adjudications"]
     out = {}
     for c, totals in found["by_candidate"].items():
         raw = sum(totals) / len(totals)
         corrected = fit.corrected.get(c)
-        out[c] = InterviewResult(raw_mean=raw, corrected=corrected, correction=None if corrected is None else corrected - raw,
-                                 raters=len(totals), flagged=c in found["flagged"], adjudicated=False)
+        ruling = ruled.get(c)
+        out[c] = InterviewResult(
+            raw_mean=raw, corrected=corrected, correction=None if corrected is None else corrected - raw,
+            raters=len(totals), flagged=c in found["flagged"], adjudicated=ruling is not None,
+            adjudicated_score=None if ruling is None or ruling.score is None else float(ruling.score),
+        )
     return out
+
+
+async def adjudicate(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID, data: AdjudicationIn) -> Adjudication:
+    """Staff rule on a flagged candidate while the interview is open; ruling again replaces the ruling."""
+    candidate = await session.get(Candidate, candidate_id)
+    if candidate is None:
+        raise ProblemError("selection_candidate_not_found", candidate_id=candidate_id)
+    campaign = await campaigns.get(session, candidate.campaign_id, lock=True)
+    campaigns.require_open(campaign, Stage.interview)
+    found = await report(session, campaign.id)
+    if candidate_id not in found["flagged"]:
+        raise ProblemError("selection_not_flagged", candidate_id=candidate_id, threshold=f"{DISAGREEMENT:g}")
+    values = dict(id=uuid.uuid4(), campaign_id=campaign.id, candidate_id=candidate_id,
+                  score=None if data.score is None else Decimal(repr(data.score)).quantize(Decimal("0.0001")),
+                  reason=data.reason, decided_by=principal.id, decided_at=clock.now())
+    stmt = insert(Adjudication).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Adjudication.candidate_id], set_={k: stmt.excluded[k] for k in ("score", "reason", "decided_by", "decided_at")},
+    ).returning(Adjudication)
+    row = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+    totals = found["by_candidate"][candidate_id]
+    await chain.append(session, kind="interview.adjudicated", table=Adjudication.__table__, row_id=row.id, actor=principal.id,
+                       payload={"totals": totals, "corrected": found["fit"].corrected.get(candidate_id)})
+    return row
+
+
+async def candidate_in(session: AsyncSession, campaign_id: uuid.UUID, candidate_id: uuid.UUID) -> Candidate:
+    candidate = await session.get(Candidate, candidate_id)
+    if candidate is None or candidate.campaign_id != campaign_id:
+        await campaigns.get(session, campaign_id)
+        raise ProblemError("selection_candidate_not_found", candidate_id=candidate_id)
+    return candidate
+
+
+async def replace_member(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID, data: PanelChangeIn) -> list[uuid.UUID]:
+    """A manual edit of a saved panel: `remove` leaves, `add` joins, if `add` is active, without a
+    conflict with the student and below their maximum load in the campaign. Answers the panel."""
+    candidate = await session.get(Candidate, candidate_id)
+    if candidate is None:
+        raise ProblemError("selection_candidate_not_found", candidate_id=candidate_id)
+    # One edit of a campaign's panels at a time: two edits cannot both take an expert's last place.
+    campaign = await campaigns.get(session, candidate.campaign_id, lock=True)
+    campaigns.require_open(campaign, Stage.interview)
+    if candidate.status is CandidateStatus.withdrawn:
+        raise ProblemError("selection_candidate_withdrawn", withdrawn_at=candidate.withdrawn_at.isoformat())
+    member = (await session.execute(select(PanelMember).where(
+        PanelMember.candidate_id == candidate_id, PanelMember.expert_id == data.remove
+    ))).scalar_one_or_none()
+    if member is None:
+        raise ProblemError("selection_not_on_panel", expert_id=data.remove, candidate_id=candidate_id)
+    if data.add == data.remove or (await session.execute(select(PanelMember.id).where(
+        PanelMember.candidate_id == candidate_id, PanelMember.expert_id == data.add
+    ))).first():
+        raise ProblemError("selection_already_on_panel", expert_id=data.add, candidate_id=candidate_id)
+    expert = await get(session, data.add)
+    if not expert.active:
+        raise ProblemError("selection_expert_inactive", expert_id=data.add)
+    found = await conflicts.check(session, expert.person_id, candidate.student_id, expert.school_id)
+    if found:
+        raise ProblemError("selection_assignment_conflicted", expert_id=data.add,
+                           kinds=", ".join(sorted({c.kind.value for c in found})))
+    load = await campaigns.count(session, select(PanelMember).where(
+        PanelMember.campaign_id == campaign.id, PanelMember.expert_id == data.add
+    ))
+    if load >= expert.max_load:
+        raise ProblemError("selection_expert_full", expert_id=data.add, load=load)
+    scored = (await session.execute(select(InterviewScore.id).where(
+        InterviewScore.candidate_id == candidate_id, InterviewScore.expert_id == data.remove
+    ))).first() is not None
+    member.expert_id, member.assigned_by, member.assigned_at = data.add, principal.id, clock.now()
+    await chain.append(session, kind="panel.member_replaced", table=PanelMember.__table__, row_id=member.id, actor=principal.id,
+                       payload={"removed": data.remove, "added": data.add, "reason": data.reason, "score_set_aside": scored})
+    return (await panels(session, campaign.id))[candidate_id]
 
 
 @campaigns.stage_check(Stage.interview)
@@ -296,4 +401,8 @@ async def _interview_work(session: AsyncSession, campaign: Campaign) -> dict[str
             InterviewScore.candidate_id == PanelMember.candidate_id, InterviewScore.expert_id == PanelMember.expert_id
         ).exists(),
     )
-    return {"without_panel": await campaigns.count(session, unassigned), "scores_missing": await campaigns.count(session, missing)}
+    work = {"without_panel": await campaigns.count(session, unassigned), "scores_missing": await campaigns.count(session, missing)}
+    if not any(work.values()):
+        # Flags are only final once every score is in.
+        work["unadjudicated"] = len((await report(session, campaign.id))["unadjudicated"])
+    return work

@@ -3,7 +3,8 @@
 Composite. Each scored stage counts by its weight for the discipline: the IQ and written
 tests on their campaign scales brought to 0-100 ((score - min) / (max - min) x 100), the
 interview as its corrected panel score (already 0-100, the rubric's total with each
-expert's severity removed, shared/rubrics/raters.py), clamped to 0-100. An exempt stage is
+expert's severity removed, shared/rubrics/raters.py), or, where the panel disagreed and staff
+adjudicated with a score, that score; clamped to 0-100. An exempt stage is
 left out: its weight goes to the candidate's other stages (the composite divides by the
 weights of the stages that count). A candidate absent from a stage, or with no result for
 it, is *incomplete*: no composite, ranked after every complete candidate (by candidate id),

@@ -33,8 +33,14 @@ class StageLine(BaseModel):
     stage: str
     state: str = Field(description="scored, absent, exempt or missing.")
     raw: Decimal | None = Field(description="The score as entered (the interview: the panel's mean rubric total).")
-    value: Decimal | None = Field(description="On 0-100: the test scaled, the interview corrected for the experts' severity.")
-    correction: Decimal | None = Field(default=None, description="Interview only: corrected minus raw.")
+    value: Decimal | None = Field(description=(
+        "On 0-100, what the composite counts: the test scaled; the interview corrected for the experts' severity, "
+        "or the score staff set when they adjudicated."
+    ))
+    correction: Decimal | None = Field(default=None, description="Interview only: the severity correction (corrected minus raw).")
+    adjudicated: Decimal | None = Field(default=None, description=(
+        "Interview only: the score staff set after the panel disagreed, counted in place of the corrected one."
+    ))
     weight: int
     counted: bool = Field(description="Whether it made the composite (an exempt stage does not).")
 

@@ -74,16 +74,20 @@ async def standings(session: AsyncSession, campaign: Campaign, discipline: Campa
             else:
                 result, raw = ranking.StageResult(row.state.value), None
             stages[stage] = result
-            lines.append((stage, result, raw, None))
+            lines.append((stage, result, raw, None, None))
         found = interviews.get(c.id)
+        ruled = None
         if found is None or found.corrected is None:
             result, raw, correction = ranking.StageResult("missing"), None, None
         else:
             corrected = ranking.clamp(Decimal(str(found.corrected)))
             raw = Decimal(str(found.raw_mean)).quantize(ranking.FOUR)
-            result, correction = ranking.StageResult("scored", corrected), (corrected - raw).quantize(ranking.FOUR)
+            correction = (corrected - raw).quantize(ranking.FOUR)
+            if found.adjudicated_score is not None:  # staff ruled on a disagreeing panel and set the score
+                ruled = ranking.clamp(Decimal(str(found.adjudicated_score)))
+            result = ranking.StageResult("scored", corrected if ruled is None else ruled)
         stages["interview"] = result
-        lines.append(("interview", result, raw, correction))
+        lines.append(("interview", result, raw, correction, ruled))
         entries.append(ranking.Entry(c.id, stages))
         details[c.id] = (c, lines)
     ranked = ranking.rank(entries, weights, quota=discipline.quota, waitlist=discipline.quota)
@@ -91,9 +95,9 @@ async def standings(session: AsyncSession, campaign: Campaign, discipline: Campa
     for r in ranked:
         c, lines = details[r.candidate_id]
         out.append(Line(c, r, [
-            StageLine(stage=s, state=res.state, raw=raw, value=res.value, correction=corr, weight=int(weights.get(s, 0)),
+            StageLine(stage=s, state=res.state, raw=raw, value=res.value, correction=corr, adjudicated=ruled, weight=int(weights.get(s, 0)),
                       counted=s in r.counted)
-            for s, res, raw, corr in lines
+            for s, res, raw, corr, ruled in lines
         ]))
     return out
 

@@ -88,8 +88,9 @@ class Assignment:
 
     panels: dict[Hashable, tuple[Hashable, ...]]
     loads: dict[Hashable, int]
-    # The largest load minus the smallest load of an assessor with room left (load < max_load);
-    # 0 when all are full. At most 1 whenever capacities and conflicts allow loads within one of even.
+    # The largest load minus the smallest load of an assessor who could still take a subject
+    # (below max_load, and some subject they are not conflicted with is not yet theirs); 0 when
+    # none could. At most 1 whenever capacities and conflicts allow loads within one of even.
     spread: int
     mixed_panels: int  # panels with min(k, the types available to the subject) distinct types
     fitting_panels: int  # panels whose every member has the subject's discipline
@@ -372,7 +373,8 @@ class _Network:
 def _figures(inst: _Instance, net: _Network, chosen: np.ndarray) -> tuple[int, int, int, Cost]:
     """spread, mixed_panels, fitting_panels and cost of a full assignment."""
     loads = chosen.sum(axis=0)
-    room_left = loads < inst.max_load
+    # Room left: below the maximum, and a subject not yet theirs that they may take.
+    room_left = (loads < inst.max_load) & (inst.allowed & ~chosen).any(axis=0)
     spread = int(loads.max() - loads[room_left].min()) if room_left.any() else 0
     types = int(net.type_of.max(initial=-1)) + 1
     counts = np.zeros((len(inst.subjects), types), dtype=np.int64)

@@ -67,6 +67,18 @@ def test_balance_comes_before_discipline_fit() -> None:
     assert result.fitting_panels == 2
 
 
+def test_an_expert_conflicted_with_every_candidate_left_idle_does_not_count_in_the_spread() -> None:
+    # The principal's school is every candidate's: idle, yet the two others are as even as can be.
+    pool = [expert("m1"), expert("m2"), expert("principal", "principal")]
+    subjects = candidates(2)
+    result = assign(subjects, pool, 2, conflicts={(s.id, "principal") for s in subjects})
+    assert result.loads == {"m1": 2, "m2": 2, "principal": 0}
+    assert result.spread == 0
+    # With one candidate they may take, they take it: four places over three, within one of even.
+    result = assign(subjects, pool, 2, conflicts={("c0", "principal")})
+    assert result.loads["principal"] == 1 and sorted(result.loads.values()) == [1, 1, 2] and result.spread == 1
+
+
 def test_balance_comes_before_mixing_types() -> None:
     # One researcher on every panel would load them with 6 and the professors with 3 each.
     pool = [expert("p1"), expert("p2"), expert("r1", "researcher")]

@@ -61,7 +61,10 @@ class PanelsOut(BaseModel):
     saved: bool = Field(description="False for a preview: nothing was stored.")
     panels: list[Panel]
     loads: dict[str, int] = Field(description="Candidates per expert, every active expert listed.")
-    spread: int = Field(description="Largest minus smallest load among experts with room left: 0 or 1 is as even as possible.")
+    spread: int = Field(description=(
+        "Largest load minus the smallest among experts who could still take a candidate (below their maximum, "
+        "and not conflicted with every candidate they lack): 0 or 1 is as even as possible."
+    ))
     mixed_panels: int = Field(description="Panels with as many expert types as the pool allows.")
     fitting_panels: int = Field(description="Panels whose every expert covers the candidate's discipline.")
 

@@ -30,7 +30,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, Field
 
 from sqlalchemy import (
     CheckConstraint,
@@ -56,6 +58,10 @@ from shared import clock
 from shared.db import make_metadata
 from shared.directory import Directory
 from shared.problems import ProblemError
+from shared.strict import RequestModel
+
+if TYPE_CHECKING:
+    from shared.chain import Chain
 
 
 class ConflictKind(StrEnum):
@@ -82,6 +88,22 @@ REASON_MAX = 500
 OWN_SCHOOL = "the assessor's affiliation is the student's school"
 GUARDIAN = "the assessor is the student's guardian"
 SELF = "the assessor is the student"
+
+
+class ConflictIn(RequestModel):
+    """A declaration, as a request body (the assessor is in the path)."""
+
+    student_id: uuid.UUID
+    kind: ConflictKind = Field(description="own_school, relative, taught (the student), collaborator, or other.")
+    reason: Annotated[str, Field(max_length=2000)] | None = Field(default=None, description="Required for taught, collaborator and other.")
+
+
+class ConflictOut(BaseModel):
+    assessor_id: uuid.UUID = Field(description="The expert or mentor.")
+    subject_id: uuid.UUID = Field(description="The student.")
+    kind: ConflictKind
+    source: ConflictSource = Field(description="Who declared it: the assessor themself (expert), staff, or found automatically.")
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -183,6 +205,23 @@ class Conflicts:
             row = (await session.execute(self._open(assessor_id, student_id, kind))).one()
         return Conflict(row.assessor_id, row.student_id, ConflictKind(row.kind), ConflictSource(row.source), row.reason)
 
+    async def declare_recorded(
+        self, session: AsyncSession, chain: Chain, table: Table, *, assessor_id: uuid.UUID, data: ConflictIn, by_self: bool, actor: str,
+    ) -> Conflict:
+        """A declaration through an API: by the assessor themself (`by_self`) or staff, of a student
+        the directory holds, appended to the service's record chain against the assessor's row."""
+        if await self.directory.person(session, data.student_id) is None:
+            raise ProblemError("student_not_found", student_id=data.student_id)
+        source = ConflictSource.expert if by_self else ConflictSource.staff
+        found = await self.declare(
+            session, assessor_id=assessor_id, student_id=data.student_id, kind=data.kind, source=source, reason=data.reason, by=actor,
+        )
+        await chain.append(
+            session, kind="conflict.declared", table=table, row_id=assessor_id, actor=actor,
+            payload={"student_id": data.student_id, "kind": data.kind.value, "source": source.value, "reason": data.reason},
+        )
+        return found
+
     async def withdraw(
         self, session: AsyncSession, *, assessor_id: uuid.UUID, student_id: uuid.UUID, kind: ConflictKind | str, by: str
     ) -> bool:
@@ -195,6 +234,15 @@ class Conflicts:
             .values(withdrawn_at=clock.now(), withdrawn_by=by)
         )
         return (await session.execute(stmt)).rowcount > 0
+
+    async def declared(self, session: AsyncSession, assessor_id: uuid.UUID) -> list[Conflict]:
+        """The open declarations of one assessor, oldest first (the automatic ones are not stored)."""
+        t = self.table
+        stmt = select(t).where(t.c.assessor_id == assessor_id, t.c.withdrawn_at.is_(None)).order_by(t.c.declared_at, t.c.conflict_id)
+        return [
+            Conflict(r.assessor_id, r.student_id, ConflictKind(r.kind), ConflictSource(r.source), r.reason)
+            for r in (await session.execute(stmt)).all()
+        ]
 
     def _open(self, assessor_id: uuid.UUID, student_id: uuid.UUID, kind: ConflictKind) -> Any:
         t = self.table

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import Enum, MetaData, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -63,6 +64,21 @@ async def xact_lock(db: Any, *parts: Any) -> None:
 
 def make_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def value_enum(cls: type[StrEnum], name: str, schema: str) -> Enum:
+    """A PostgreSQL enum type `schema.name` of the members' values (what the API and the events say), not their names."""
+    return Enum(cls, name=name, schema=schema, values_callable=lambda e: [m.value for m in e])
+
+
+async def upsert(session: AsyncSession, model: Any, values: dict[str, Any], *, key: Sequence[Any], update: Sequence[str]) -> Any:
+    """INSERT `values` into `model`'s table, or where a row with the same `key` columns (a unique
+    constraint) exists, UPDATE its `update` columns; the row as stored now, in the session."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    stmt = insert(model).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={k: stmt.excluded[k] for k in update}).returning(model)
+    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
 
 
 def declarative_base(schema: str) -> type[DeclarativeBase]:

@@ -23,18 +23,12 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.selection.db import SCHEMA, Base, chain
+from shared.db import value_enum
+from shared.disciplines import Discipline
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, schema=SCHEMA, values_callable=lambda e: [m.value for m in e])
-
-
-class Discipline(StrEnum):
-    math = "math"
-    physics = "physics"
-    chemistry = "chemistry"
-    biology = "biology"
-    computer_science = "computer_science"
+    return value_enum(cls, name, SCHEMA)
 
 
 class Stage(StrEnum):

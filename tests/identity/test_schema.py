@@ -1,29 +1,13 @@
 """The migrated gateway schema is exactly what the models declare (alembic finds nothing to autogenerate)."""
 
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-
 from services.gateway.consent import models as _consent  # noqa: F401
 from services.gateway.db import SCHEMA, Base
 from services.gateway.identity import models as _identity  # noqa: F401
-
-
-def _diff(connection):
-    def include_name(name, type_, parent_names):
-        if type_ == "schema":
-            return name == SCHEMA
-        return not (type_ == "table" and name == "alembic_version")
-
-    context = MigrationContext.configure(
-        connection,
-        opts={"include_schemas": True, "include_name": include_name, "compare_type": True, "target_metadata": Base.metadata},
-    )
-    return compare_metadata(context, Base.metadata)
+from tests.schema_support import schema_diff
 
 
 async def test_migrations_match_the_models(engine):
-    async with engine.connect() as conn:
-        diff = await conn.run_sync(_diff)
+    diff = await schema_diff(engine, Base.metadata, SCHEMA)
     assert diff == [], diff
 
 

@@ -237,11 +237,34 @@ def _selection() -> list[Route]:
               json={"score": 70, "reason": "The panel was heard again."}, expect={"staff": 409}),
     ]
 
+def _mentoring() -> list[Route]:
+    browsers = frozenset({"admin", "staff", "mentor", "coordinator", "student", "guardian"})
+    student_needs, child_needs = ("need_student_lab", "need_student_life"), ("need_child_lab", "need_child_life")
+    every_need = (*student_needs, *child_needs, "need_other_student_lab", "need_other_student_life")
+    return [
+        Route("mentoring", "PUT", "/mentors/{person_id}", frozenset({"staff", "mentor"}), path_params={"person_id": "mentor"},
+              json={"kind": "both", "type": "professor", "affiliation": "Matrix University", "disciplines": ["math", "physics"],
+                    "topics": ["数论"], "lab_capacity": 6, "life_capacity": 4,
+                    "availability": [{"kind": "weekend", "starts_on": "2027-03-01", "ends_on": "2027-06-30"}]}),
+        Route("mentoring", "GET", "/mentors", browsers, query=PAGE, row_key="person_id", rows={r: at_least("mentor") for r in browsers}),
+        Route("mentoring", "GET", "/mentors/{person_id}", browsers, path_params={"person_id": "mentor"}),
+        Route("mentoring", "POST", "/mentors/{person_id}/conflicts", frozenset({"staff", "mentor"}), path_params={"person_id": "mentor"},
+              json={"student_id": Ref("other_student"), "kind": "taught", "reason": "Teaches the student's olympiad class this year."}),
+        Route("mentoring", "GET", "/mentors/{person_id}/conflicts", frozenset({"admin", "staff", "mentor"}), path_params={"person_id": "mentor"}),
+        Route("mentoring", "GET", "/record/verify", ADMIN),
+        Route("mentoring", "GET", "/needs", browsers, query=PAGE, rows={
+            "admin": at_least(*every_need), "staff": at_least(*every_need), "coordinator": only(*student_needs, *child_needs),
+            "student": only(*student_needs), "guardian": only(*child_needs), "mentor": only(*student_needs),
+        }),
+    ]
+
+
 ROUTES: list[Route] = [
     # ---------------------------------------------------------------- every service: probes and the caller
     *(r for name in ("gateway", *DOMAIN_SERVICES) for r in _probes(name)),
     *(r for name in DOMAIN_SERVICES for r in _directory(name)),
     *_selection(),
+    *_mentoring(),
     # ---------------------------------------------------------------- gateway: docs and keys
     Route("gateway", "GET", "/openapi.json", PUBLIC),
     Route("gateway", "GET", "/docs", PUBLIC),

@@ -226,6 +226,7 @@ async def _populate(w: World) -> None:
 
     await _fill_read_models(w, [*people.values(), child, other_student], [school_a, school_b], [(people["guardian"], child)])
     await _selection(w)
+    await _mentoring(w)
 
     # One unmasked read, so the access log has a row to show.
     r = await http.get(
@@ -375,3 +376,49 @@ async def _selection_results(w: World, staff, coordinator, student, statement: s
     await panels.score(s, _as(w, "expert"), interviewed.id, {"reasoning": 7})
     ids.update(campaign_interview=str(c.id), cand_interview=str(interviewed.id))
     await s.flush()
+
+
+# ---------------------------------------------------------------- mentoring
+
+async def _mentoring(w: World) -> None:
+    """The world's mentor registered (lab and life, math); the student and the child admitted in
+    math (`need_student_lab`, `need_student_life`, `need_child_lab`, ...) and the other student
+    in physics, by the admission handler; the mentor mentors the student (lab)."""
+    from datetime import UTC, datetime
+
+    from services.mentoring.mentors import service as mentoring
+    from services.mentoring.mentors.schemas import MentorIn
+    import sqlalchemy as sa
+
+    from services.mentoring.models import Mentorship, MentorshipStatus, Need, NeedKind
+
+    s, ids = w.tx.session, w.ids
+    await mentoring.register(s, _as(w, "staff"), uuid.UUID(ids["mentor"]), MentorIn(
+        kind="both", type="professor", affiliation="Matrix University, School of Mathematics", disciplines=["math"],
+        topics=["组合数学"], lab_capacity=5, life_capacity=5,
+    ))
+    for name, school, discipline in (("student", "school_a", "math"), ("child", "school_a", "math"), ("other_student", "school_b", "physics")):
+        await mentoring.on_admitted(s, admitted_envelope(ids[name], ids[school], discipline))
+        for kind in NeedKind:
+            need = (await s.execute(sa.select(Need).where(Need.student_id == uuid.UUID(ids[name]), Need.kind == kind))).scalar_one()
+            ids[f"need_{name}_{kind.value}"] = str(need.id)
+    # Until matching runs publish mentorships, the world writes this one as a published run would.
+    s.add(Mentorship(need_id=uuid.UUID(ids["need_student_lab"]), student_id=uuid.UUID(ids["student"]), mentor_id=uuid.UUID(ids["mentor"]),
+                     kind=NeedKind.lab, discipline="math", status=MentorshipStatus.active, started_at=datetime.now(UTC)))
+    await s.flush()
+
+
+def admitted_envelope(student_id: str, school_id: str, discipline: str, *, candidate_id: uuid.UUID | None = None, grade: int = 8):
+    """A `selection.candidate.admitted` delivery as the event worker hands it to a handler."""
+    from datetime import UTC, datetime
+
+    from shared.events.contracts.selection import CandidateAdmitted
+    from shared.events.worker import EventEnvelope
+
+    now = datetime.now(UTC)
+    payload = CandidateAdmitted(
+        candidate_id=candidate_id or uuid.uuid4(), campaign_id=uuid.uuid4(), student_id=uuid.UUID(student_id), discipline=discipline,
+        cohort_year=2027, school_id=uuid.UUID(school_id), grade=grade, stage="middle", rank=1, decided_at=now,
+    )
+    return EventEnvelope(event_id=uuid.uuid4(), type="selection.candidate.admitted", version=1, source="selection", subject=student_id,
+                         payload=payload, occurred_at=now, traceparent=None, attempt=1, delivery_id=1, consumer="mentoring.pools")

@@ -8,11 +8,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.selection.db import SCHEMA, Base, chain
+from shared.db import value_enum
 
 
 class ExpertType(StrEnum):
@@ -32,7 +33,7 @@ class Expert(Base):
     __table_args__ = (CheckConstraint("max_load BETWEEN 1 AND 10000", name="max_load_range"),)
 
     person_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    type: Mapped[ExpertType] = mapped_column(Enum(ExpertType, name="expert_type", schema=SCHEMA, values_callable=lambda e: [m.value for m in e]))
+    type: Mapped[ExpertType] = mapped_column(value_enum(ExpertType, "expert_type", SCHEMA))
     disciplines: Mapped[list[str]] = mapped_column(ARRAY(String(30)))
     affiliation: Mapped[str] = mapped_column(String(200))
     school_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

@@ -10,15 +10,16 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from services.selection.campaigns import service as campaigns
-from services.selection.db import directory
+from services.selection.db import conflicts, directory
 from services.selection.models import Candidate, Discipline, Stage
 from services.selection.panels import service
 from services.selection.panels.models import Expert, InterviewScore, PanelMember
 from services.selection.panels.schemas import (
-    AdjudicationIn, AdjudicationOut, Assigned, CandidateCorrection, ConflictIn, ConflictOut, ExpertEffect, ExpertIn, ExpertOut,
+    AdjudicationIn, AdjudicationOut, Assigned, CandidateCorrection, ExpertEffect, ExpertIn, ExpertOut,
     InterviewReport, InterviewScoreOut, Panel, PanelAgreement, PanelChangeIn, PanelsOut, ScoresIn,
 )
 from shared.auth import require
+from shared.conflicts import ConflictIn, ConflictOut
 from shared.db import DbSession
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, problem_responses
@@ -91,7 +92,7 @@ async def list_conflicts(principal: Reader, person_id: uuid.UUID, session: DbSes
     if not service.may_read(principal, person_id):
         raise ProblemError("selection_expert_not_found", expert_id=person_id)
     await service.get(session, person_id)
-    return [ConflictOut.model_validate(c, from_attributes=True) for c in await service.declared(session, person_id)]
+    return [ConflictOut.model_validate(c, from_attributes=True) for c in await conflicts.declared(session, person_id)]
 
 
 def panels_out(candidates, result, *, saved: bool) -> PanelsOut:

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from services.selection.models import Discipline
 from services.selection.panels.models import ExpertType
-from shared.conflicts import ConflictKind, ConflictSource
 from shared.strict import RequestModel, name_type
 
 
@@ -33,20 +32,6 @@ class ExpertOut(BaseModel):
     max_load: int
     active: bool
     updated_at: datetime
-
-
-class ConflictIn(RequestModel):
-    student_id: uuid.UUID
-    kind: ConflictKind = Field(description="own_school, relative, taught (the student), collaborator, or other.")
-    reason: Annotated[str, Field(max_length=2000)] | None = Field(default=None, description="Required for taught, collaborator and other.")
-
-
-class ConflictOut(BaseModel):
-    assessor_id: uuid.UUID
-    subject_id: uuid.UUID = Field(description="The student.")
-    kind: ConflictKind
-    source: ConflictSource = Field(description="Who declared it: the expert, staff, or found automatically.")
-    reason: str | None
 
 
 class Panel(BaseModel):

@@ -20,11 +20,12 @@ from services.selection.interviews import InterviewResult, provide
 from services.selection.models import Campaign, Candidate, CandidateStatus, Discipline, Stage
 from services.selection.nominations import service as nominations
 from services.selection.panels.models import Adjudication, CampaignRubric, Expert, InterviewScore, PanelMember
-from services.selection.panels.schemas import AdjudicationIn, ConflictIn, ExpertIn, PanelChangeIn
+from services.selection.panels.schemas import AdjudicationIn, ExpertIn, PanelChangeIn
 from shared import clock
 from shared.assignment import Assessor, Assignment, AssignmentInfeasible, Subject, assign
 from shared.chain import Change
-from shared.conflicts import Conflict, ConflictSource
+from shared.db import upsert
+from shared.conflicts import Conflict, ConflictIn
 from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.rubrics import Rubric
@@ -44,11 +45,7 @@ async def register(session: AsyncSession, principal: Principal, person_id: uuid.
         school_id=person.school_id, partner_id=person.partner_id, max_load=data.max_load, active=data.active,
         registered_by=principal.id, updated_at=clock.now(),
     )
-    stmt = insert(Expert).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Expert.person_id], set_={k: stmt.excluded[k] for k in values if k != "person_id"}
-    ).returning(Expert)
-    expert = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+    expert = await upsert(session, Expert, values, key=[Expert.person_id], update=[k for k in values if k != "person_id"])
     await chain.append(session, kind="expert.registered", table=Expert.__table__, row_id=person_id, actor=principal.id)
     return expert
 
@@ -73,25 +70,9 @@ async def declare(session: AsyncSession, principal: Principal, expert_id: uuid.U
     if not (principal.has_role("staff") or _own(principal, expert_id)):
         raise ProblemError("selection_expert_not_found", expert_id=expert_id)
     await get(session, expert_id)
-    if await directory.person(session, data.student_id) is None:
-        raise ProblemError("student_not_found", student_id=data.student_id)
-    source = ConflictSource.staff if principal.has_role("staff") and not _own(principal, expert_id) else ConflictSource.expert
-    found = await conflicts.declare(
-        session, assessor_id=expert_id, student_id=data.student_id, kind=data.kind, source=source, reason=data.reason, by=principal.id,
+    return await conflicts.declare_recorded(
+        session, chain, Expert.__table__, assessor_id=expert_id, data=data, by_self=_own(principal, expert_id), actor=principal.id,
     )
-    await chain.append(
-        session, kind="conflict.declared", table=Expert.__table__, row_id=expert_id, actor=principal.id,
-        payload={"student_id": data.student_id, "kind": data.kind.value, "source": source.value, "reason": data.reason},
-    )
-    return found
-
-
-async def declared(session: AsyncSession, expert_id: uuid.UUID) -> list[Conflict]:
-    t = conflicts.table
-    stmt = select(t).where(t.c.assessor_id == expert_id, t.c.withdrawn_at.is_(None)).order_by(t.c.declared_at, t.c.conflict_id)
-    return [
-        Conflict(r.assessor_id, r.student_id, r.kind, r.source, r.reason) for r in (await session.execute(stmt)).all()
-    ]
 
 
 async def _instance(session: AsyncSession, campaign: Campaign) -> tuple[list[Candidate], list[Expert], set[tuple[uuid.UUID, uuid.UUID]]]:
@@ -168,12 +149,9 @@ async def set_rubric(session: AsyncSession, principal: Principal, campaign_id: u
         raise ProblemError("selection_rubric_frozen")
     values = dict(id=uuid.uuid4(), campaign_id=campaign_id, discipline=discipline, rubric=rubric.model_dump(mode="json"),
                   set_by=principal.id, set_at=clock.now())
-    stmt = insert(CampaignRubric).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[CampaignRubric.campaign_id, CampaignRubric.discipline],
-        set_={k: stmt.excluded[k] for k in ("rubric", "set_by", "set_at")},
-    ).returning(CampaignRubric)
-    row = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+    row = await upsert(
+        session, CampaignRubric, values, key=[CampaignRubric.campaign_id, CampaignRubric.discipline], update=["rubric", "set_by", "set_at"],
+    )
     await chain.append(session, kind="rubric.set", table=CampaignRubric.__table__, row_id=row.id, actor=principal.id)
     return row
 
@@ -218,12 +196,9 @@ async def score(session: AsyncSession, principal: Principal, candidate_id: uuid.
         )
     values = dict(id=uuid.uuid4(), campaign_id=campaign.id, candidate_id=candidate_id, expert_id=expert.person_id,
                   scores=scores, total=Decimal(repr(rubric.total(scores))).quantize(Decimal("0.0001")), submitted_at=clock.now())
-    stmt = insert(InterviewScore).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[InterviewScore.candidate_id, InterviewScore.expert_id],
-        set_={k: stmt.excluded[k] for k in ("scores", "total", "submitted_at")},
-    ).returning(InterviewScore)
-    row = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+    row = await upsert(
+        session, InterviewScore, values, key=[InterviewScore.candidate_id, InterviewScore.expert_id], update=["scores", "total", "submitted_at"],
+    )
     await chain.append(session, kind="interview.scored", table=InterviewScore.__table__, row_id=row.id, actor=principal.id)
     return row
 
@@ -331,11 +306,9 @@ async def adjudicate(session: AsyncSession, principal: Principal, candidate_id: 
     values = dict(id=uuid.uuid4(), campaign_id=campaign.id, candidate_id=candidate_id,
                   score=None if data.score is None else Decimal(repr(data.score)).quantize(Decimal("0.0001")),
                   reason=data.reason, decided_by=principal.id, decided_at=clock.now())
-    stmt = insert(Adjudication).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Adjudication.candidate_id], set_={k: stmt.excluded[k] for k in ("score", "reason", "decided_by", "decided_at")},
-    ).returning(Adjudication)
-    row = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+    row = await upsert(
+        session, Adjudication, values, key=[Adjudication.candidate_id], update=["score", "reason", "decided_by", "decided_at"],
+    )
     totals = found["by_candidate"][candidate_id]
     await chain.append(session, kind="interview.adjudicated", table=Adjudication.__table__, row_id=row.id, actor=principal.id,
                        payload={"totals": totals, "corrected": found["fit"].corrected.get(candidate_id)})

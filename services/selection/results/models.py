@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.selection.db import SCHEMA, Base, chain
+from shared.db import value_enum
 
 
 class Outcome(StrEnum):
@@ -21,7 +22,7 @@ class Outcome(StrEnum):
 
 
 def _outcome() -> Enum:
-    return Enum(Outcome, name="outcome", schema=SCHEMA, values_callable=lambda e: [m.value for m in e])
+    return value_enum(Outcome, "outcome", SCHEMA)
 
 
 class Decision(Base):

@@ -98,6 +98,7 @@ class Need(Base):
     school_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     grade: Mapped[int] = mapped_column(Integer)
     candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    selection_rank: Mapped[int | None] = mapped_column(Integer)  # the admission's rank in its discipline
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_reason: Mapped[str | None] = mapped_column(String(40))
@@ -132,3 +133,53 @@ class Mentorship(Base):
 
 
 chain.track(Mentorship.__table__, ["need_id", "student_id", "mentor_id", "kind", "discipline", "status", "started_at", "ended_at", "end_reason"])
+
+
+class DefaultOrder(StrEnum):
+    """How a mentor who has not ranked their applicants takes them (staff choose per round)."""
+
+    selection_rank = "selection_rank"  # by the rank of their admission, best first
+    grade = "grade"  # the oldest grade first
+    admitted = "admitted"  # the earliest admitted first
+
+
+class Round(Base):
+    """A matching round of one kind for one cohort: students rank lab mentors between `opens_at`
+    and `closes_at` (a life round has no preferences: its run balances the load)."""
+
+    __tablename__ = "matching_round"
+    __table_args__ = (CheckConstraint("closes_at > opens_at", name="window_order"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    kind: Mapped[NeedKind] = mapped_column(value_enum(NeedKind, "need_kind", SCHEMA))
+    cohort_year: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    default_order: Mapped[DefaultOrder] = mapped_column(value_enum(DefaultOrder, "default_order", SCHEMA))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+chain.track(Round.__table__, ["kind", "cohort_year", "title", "opens_at", "closes_at", "default_order"])
+
+
+class Preference(Base):
+    """One place of a student's list for one need in one round: `rank` 1 is their first choice."""
+
+    __tablename__ = "preference"
+    __table_args__ = (
+        UniqueConstraint("round_id", "need_id", "rank"),
+        UniqueConstraint("round_id", "need_id", "mentor_id"),
+        CheckConstraint("rank BETWEEN 1 AND 10", name="rank_range"),
+        Index("ix_preference_mentor", "round_id", "mentor_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.matching_round.id", ondelete="CASCADE"))
+    need_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.need.id"))
+    student_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    mentor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.mentor.person_id"))
+    rank: Mapped[int] = mapped_column(Integer)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -252,6 +252,20 @@ def _mentoring() -> list[Route]:
               json={"student_id": Ref("other_student"), "kind": "taught", "reason": "Teaches the student's olympiad class this year."}),
         Route("mentoring", "GET", "/mentors/{person_id}/conflicts", frozenset({"admin", "staff", "mentor"}), path_params={"person_id": "mentor"}),
         Route("mentoring", "GET", "/record/verify", ADMIN),
+        Route("mentoring", "POST", "/rounds", frozenset({"staff"}), json={
+            "kind": "life", "cohort_year": 2027, "title": "2027 life mentors", "opens_at": "2027-09-01T00:00:00+08:00",
+            "closes_at": "2027-09-15T00:00:00+08:00"}),
+        Route("mentoring", "GET", "/rounds", browsers, query=PAGE, rows={r: at_least("round_lab") for r in browsers}),
+        Route("mentoring", "GET", "/rounds/{round_id}", browsers, path_params={"round_id": "round_lab"}),
+        Route("mentoring", "PUT", "/rounds/{round_id}/preferences/{need_id}", frozenset({"staff", "student"}),
+              path_params={"round_id": "round_lab", "need_id": "need_student_lab"}, json={"mentors": [Ref("mentor")]}),
+        # A mentor reads the places naming them in the list below, not a student's whole list.
+        Route("mentoring", "GET", "/rounds/{round_id}/preferences/{need_id}", browsers,
+              path_params={"round_id": "round_lab", "need_id": {"guardian": "need_child_lab", "*": "need_student_lab"}}, expect={"mentor": 404}),
+        Route("mentoring", "GET", "/rounds/{round_id}/preferences", browsers, query=PAGE, path_params={"round_id": "round_lab"}, rows={
+            "admin": at_least("pref_student"), "staff": at_least("pref_student"), "coordinator": only("pref_student"),
+            "student": only("pref_student"), "guardian": NOTHING, "mentor": only("pref_student"),
+        }),
         Route("mentoring", "GET", "/needs", browsers, query=PAGE, rows={
             "admin": at_least(*every_need), "staff": at_least(*every_need), "coordinator": only(*student_needs, *child_needs),
             "student": only(*student_needs), "guardian": only(*child_needs), "mentor": only(*student_needs),

@@ -402,6 +402,19 @@ async def _mentoring(w: World) -> None:
         for kind in NeedKind:
             need = (await s.execute(sa.select(Need).where(Need.student_id == uuid.UUID(ids[name]), Need.kind == kind))).scalar_one()
             ids[f"need_{name}_{kind.value}"] = str(need.id)
+    # A lab round whose window is open, and the student's list in it (the mentor, first).
+    from datetime import timedelta as _days
+
+    from services.mentoring.rounds import service as rounds
+    from services.mentoring.rounds.schemas import RoundIn
+
+    now = datetime.now(UTC)
+    found = await rounds.create(s, _as(w, "staff"), RoundIn(kind="lab", cohort_year=2027, title="2027 lab mentors",
+                                                             opens_at=now - _days(days=1), closes_at=now + _days(days=30)))
+    ids["round_lab"] = str(found.id)
+    await rounds.set_preferences(s, _as(w, "student"), found.id, uuid.UUID(ids["need_student_lab"]), [uuid.UUID(ids["mentor"])])
+    [pref] = await rounds.preferences_of(s, found.id, uuid.UUID(ids["need_student_lab"]))
+    ids["pref_student"] = str(pref.id)
     # Until matching runs publish mentorships, the world writes this one as a published run would.
     s.add(Mentorship(need_id=uuid.UUID(ids["need_student_lab"]), student_id=uuid.UUID(ids["student"]), mentor_id=uuid.UUID(ids["mentor"]),
                      kind=NeedKind.lab, discipline="math", status=MentorshipStatus.active, started_at=datetime.now(UTC)))

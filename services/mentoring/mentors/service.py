@@ -123,7 +123,7 @@ async def on_admitted(session: AsyncSession, event: Any) -> None:
     admitted: CandidateAdmitted = event.payload
     now = clock.now()
     common = dict(student_id=admitted.student_id, cohort_year=admitted.cohort_year, school_id=admitted.school_id,
-                  grade=admitted.grade, candidate_id=admitted.candidate_id, opened_at=now)
+                  grade=admitted.grade, candidate_id=admitted.candidate_id, selection_rank=admitted.rank, opened_at=now)
     rows = [dict(id=uuid.uuid4(), kind=NeedKind.lab, discipline=admitted.discipline, **common),
             dict(id=uuid.uuid4(), kind=NeedKind.life, discipline=None, **common)]
     for row in rows:

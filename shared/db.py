@@ -71,6 +71,14 @@ def value_enum(cls: type[StrEnum], name: str, schema: str) -> Enum:
     return Enum(cls, name=name, schema=schema, values_callable=lambda e: [m.value for m in e])
 
 
+async def get_or_raise(session: AsyncSession, model: Any, key: Any, problem: Exception, **options: Any) -> Any:
+    """The row of `model` with primary key `key` (`options` as for `session.get`, e.g. with_for_update), or raise `problem`."""
+    row = await session.get(model, key, **options)
+    if row is None:
+        raise problem
+    return row
+
+
 async def upsert(session: AsyncSession, model: Any, values: dict[str, Any], *, key: Sequence[Any], update: Sequence[str]) -> Any:
     """INSERT `values` into `model`'s table, or where a row with the same `key` columns (a unique
     constraint) exists, UPDATE its `update` columns; the row as stored now, in the session."""

@@ -23,8 +23,8 @@ from services.mentoring.mentors.schemas import MentorIn
 from services.mentoring.models import Mentor, MentorKind, Mentorship, MentorshipStatus, Need, NeedKind
 from shared import clock
 from shared.chain import Change
-from shared.db import upsert
 from shared.conflicts import Conflict, ConflictIn
+from shared.db import get_or_raise, upsert
 from shared.events.contracts.selection import CandidateAdmitted
 from shared.events.contracts.tracking import StudentExited
 from shared.ids import as_uuid
@@ -90,9 +90,7 @@ async def register(session: AsyncSession, principal: Principal, person_id: uuid.
 
 
 async def get(session: AsyncSession, person_id: uuid.UUID) -> Mentor:
-    mentor = await session.get(Mentor, person_id)
-    if mentor is None:
-        raise ProblemError("mentoring_mentor_not_found", mentor_id=person_id)
+    mentor = await get_or_raise(session, Mentor, person_id, ProblemError("mentoring_mentor_not_found", mentor_id=person_id))
     return mentor
 
 

@@ -21,6 +21,7 @@ from services.mentoring.db import chain, conflicts, directory
 from services.mentoring.models import Mentor, MentorKind, Need, NeedKind, Preference, Round
 from services.mentoring.rounds.schemas import RoundIn
 from shared import clock
+from shared.db import get_or_raise
 from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.tokens import Principal
@@ -40,9 +41,7 @@ async def create(session: AsyncSession, principal: Principal, data: RoundIn) -> 
 
 
 async def get(session: AsyncSession, round_id: uuid.UUID) -> Round:
-    found = await session.get(Round, round_id)
-    if found is None:
-        raise ProblemError("mentoring_round_not_found", round_id=round_id)
+    found = await get_or_raise(session, Round, round_id, ProblemError("mentoring_round_not_found", round_id=round_id))
     return found
 
 

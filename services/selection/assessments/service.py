@@ -21,6 +21,7 @@ from services.selection.nominations import service as nominations
 from services.selection.db import chain
 from shared import clock
 from shared.chain import Change
+from shared.db import get_or_raise
 from shared.problems import ProblemError
 
 
@@ -46,9 +47,7 @@ def check(campaign: Campaign, stage: TestStage, data: ScoreIn) -> Decimal | None
 async def enter(
     session: AsyncSession, by: str, candidate_id: uuid.UUID, stage: TestStage, data: ScoreIn
 ) -> AssessmentScore:
-    candidate = await session.get(Candidate, candidate_id)
-    if candidate is None:
-        raise ProblemError("selection_candidate_not_found", candidate_id=candidate_id)
+    candidate = await get_or_raise(session, Candidate, candidate_id, ProblemError("selection_candidate_not_found", candidate_id=candidate_id))
     campaign = await _open_campaign(session, candidate.campaign_id, stage)
     if candidate.status is CandidateStatus.withdrawn:
         raise ProblemError("selection_candidate_withdrawn", withdrawn_at=candidate.withdrawn_at.isoformat())

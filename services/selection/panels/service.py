@@ -24,8 +24,8 @@ from services.selection.panels.schemas import AdjudicationIn, ExpertIn, PanelCha
 from shared import clock
 from shared.assignment import Assessor, Assignment, AssignmentInfeasible, Subject, assign
 from shared.chain import Change
-from shared.db import upsert
 from shared.conflicts import Conflict, ConflictIn
+from shared.db import get_or_raise, upsert
 from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.rubrics import Rubric
@@ -51,9 +51,7 @@ async def register(session: AsyncSession, principal: Principal, person_id: uuid.
 
 
 async def get(session: AsyncSession, person_id: uuid.UUID) -> Expert:
-    expert = await session.get(Expert, person_id)
-    if expert is None:
-        raise ProblemError("selection_expert_not_found", expert_id=person_id)
+    expert = await get_or_raise(session, Expert, person_id, ProblemError("selection_expert_not_found", expert_id=person_id))
     return expert
 
 
@@ -295,9 +293,7 @@ async def interview_results(session: AsyncSession, campaign_id: uuid.UUID) -> di
 
 async def adjudicate(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID, data: AdjudicationIn) -> Adjudication:
     """Staff rule on a flagged candidate while the interview is open; ruling again replaces the ruling."""
-    candidate = await session.get(Candidate, candidate_id)
-    if candidate is None:
-        raise ProblemError("selection_candidate_not_found", candidate_id=candidate_id)
+    candidate = await get_or_raise(session, Candidate, candidate_id, ProblemError("selection_candidate_not_found", candidate_id=candidate_id))
     campaign = await campaigns.get(session, candidate.campaign_id, lock=True)
     campaigns.require_open(campaign, Stage.interview)
     found = await report(session, campaign.id)
@@ -326,9 +322,7 @@ async def candidate_in(session: AsyncSession, campaign_id: uuid.UUID, candidate_
 async def replace_member(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID, data: PanelChangeIn) -> list[uuid.UUID]:
     """A manual edit of a saved panel: `remove` leaves, `add` joins, if `add` is active, without a
     conflict with the student and below their maximum load in the campaign. Answers the panel."""
-    candidate = await session.get(Candidate, candidate_id)
-    if candidate is None:
-        raise ProblemError("selection_candidate_not_found", candidate_id=candidate_id)
+    candidate = await get_or_raise(session, Candidate, candidate_id, ProblemError("selection_candidate_not_found", candidate_id=candidate_id))
     # One edit of a campaign's panels at a time: two edits cannot both take an expert's last place.
     campaign = await campaigns.get(session, candidate.campaign_id, lock=True)
     campaigns.require_open(campaign, Stage.interview)

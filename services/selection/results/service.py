@@ -29,7 +29,7 @@ from services.selection.results import ranking
 from services.selection.results.models import Decision, Objection, Outcome
 from services.selection.results.schemas import DecisionIn, StageLine
 from shared import clock
-from shared.chain import Change
+from shared.db import get_or_raise
 from shared.events import publish_many
 from shared.events.bus import Outgoing
 from shared.events.contracts import lookup
@@ -110,9 +110,7 @@ async def decisions(session: AsyncSession, candidate_ids: list[uuid.UUID]) -> di
 
 
 async def decide(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID, data: DecisionIn) -> Decision:
-    candidate = await session.get(Candidate, candidate_id)
-    if candidate is None:
-        raise ProblemError("selection_candidate_not_found", candidate_id=candidate_id)
+    candidate = await get_or_raise(session, Candidate, candidate_id, ProblemError("selection_candidate_not_found", candidate_id=candidate_id))
     campaign = (await session.execute(select(Campaign).where(Campaign.id == candidate.campaign_id).with_for_update(read=True))).scalar_one()
     campaigns.require_open(campaign, Stage.decision)
     if candidate.status is CandidateStatus.withdrawn:
@@ -198,9 +196,7 @@ async def object_to(session: AsyncSession, principal: Principal, candidate_id: u
 
 
 async def answer(session: AsyncSession, principal: Principal, objection_id: uuid.UUID, text: str) -> Objection:
-    objection = await session.get(Objection, objection_id, with_for_update=True)
-    if objection is None:
-        raise ProblemError("selection_objection_not_found", objection_id=objection_id)
+    objection = await get_or_raise(session, Objection, objection_id, ProblemError("selection_objection_not_found", objection_id=objection_id), with_for_update=True)
     if objection.answered_at is not None:
         raise ProblemError("selection_objection_answered", answered_at=objection.answered_at.isoformat())
     campaign = await campaigns.get(session, objection.campaign_id)

@@ -301,3 +301,10 @@ class StrictRoute(APIRoute):
             return await handler(request)
 
         return strict_handler
+
+
+# A reason a person writes for the record (a forced pair, a decision against the proposal): the
+# spaces around it dropped, then 3 to 2000 characters, not all spaces.
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=NAME_PATTERN),
+]

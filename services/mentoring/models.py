@@ -183,3 +183,24 @@ class Preference(Base):
     rank: Mapped[int] = mapped_column(Integer)
     entered_by: Mapped[str] = mapped_column(String(100))
     entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MentorRanking(Base):
+    """A mentor's order of the students who listed them in a lab round: rank 1 first. A mentor with
+    a ranking takes only the students in it; one without takes every applicant, in the round's
+    default order."""
+
+    __tablename__ = "mentor_ranking"
+    __table_args__ = (
+        UniqueConstraint("round_id", "mentor_id", "need_id"),
+        UniqueConstraint("round_id", "mentor_id", "rank"),
+        CheckConstraint("rank >= 1", name="rank_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.matching_round.id", ondelete="CASCADE"))
+    mentor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.mentor.person_id"))
+    need_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.need.id"))
+    rank: Mapped[int] = mapped_column(Integer)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

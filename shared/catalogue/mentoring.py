@@ -57,4 +57,52 @@ codes({
         422, "Conflict of interest", "存在利益冲突",
         "Mentor {mentor_id} has a conflict of interest with the student ({kinds}).", "导师 {mentor_id} 与该学生存在利益冲突（{kinds}）。",
     ),
+    # Runs: mentors' rankings, drafts, forced and banned pairs, publication (services/mentoring/runs/).
+    "mentoring_applicant_repeated": _e(
+        422, "Student ranked twice", "学生重复排序", "Need {need_id} is ranked more than once.", "需求 {need_id} 被重复排序。",
+    ),
+    "mentoring_applicant_unknown": _e(
+        422, "Not an applicant", "不是申请者",
+        "Need {need_id} did not list mentor {mentor_id} in this round; a mentor ranks the students who listed them.",
+        "需求 {need_id} 在本轮未填报导师 {mentor_id}；导师只能为填报了自己的学生排序。",
+    ),
+    "mentoring_round_published": _e(
+        409, "Round already published", "本轮已发布",
+        "Round {round_id} was published with run {run_id}; its pairs are mentorships now. Open a new round for the students still waiting.",
+        "轮次 {round_id} 已以方案 {run_id} 发布，其配对已成为指导关系；尚未匹配的学生请在新轮次中匹配。",
+    ),
+    "mentoring_window_open": _e(
+        409, "Preferences still open", "志愿填报尚未截止",
+        "The round's preferences are taken until {closes_at}; draft its run after that.", "本轮志愿填报至 {closes_at}，截止后方可生成匹配方案。",
+    ),
+    "mentoring_force_invalid": _e(
+        409, "Forced pair no longer holds", "指定配对不再成立",
+        "The pair forced for need {need_id} with mentor {mentor_id} no longer holds ({rule}); lift it or force another.",
+        "为需求 {need_id} 指定的导师 {mentor_id} 已不再可行（{rule}）；请取消或另行指定。",
+    ),
+    "mentoring_force_over_capacity": _e(
+        409, "Forced beyond the places", "指定超出名额",
+        "{forced} student(s) are forced on mentor {mentor_id}, who has {places} place(s) left.",
+        "为导师 {mentor_id} 指定了 {forced} 名学生，但其仅剩 {places} 个名额。",
+    ),
+    "mentoring_override_not_found": _e(
+        404, "No such forced or banned pair", "未找到指定或禁止的配对",
+        "Need {need_id} and mentor {mentor_id} are neither forced nor banned in this round.", "本轮中需求 {need_id} 与导师 {mentor_id} 既未被指定也未被禁止。",
+    ),
+    "mentoring_run_not_found": _e(
+        404, "Run not found", "未找到匹配方案", "There is no run {run_id} of this round you may see.", "本轮不存在您可查看的匹配方案 {run_id}。",
+    ),
+    "mentoring_run_published": _e(
+        409, "Run already published", "方案已发布",
+        "Run {run_id} was published at {published_at}; a run is published once.", "方案 {run_id} 已于 {published_at} 发布，不能重复发布。",
+    ),
+    "mentoring_run_superseded": _e(
+        409, "Run superseded", "方案已被取代",
+        "Run {run_id} is no longer the round's draft ({draft_id} is); publish the draft.", "方案 {run_id} 已不是本轮的当前草案（当前为 {draft_id}）；请发布当前草案。",
+    ),
+    "mentoring_run_stale": _e(
+        409, "Run out of date", "方案已过时",
+        "What run {run_id} rests on has changed (needs no longer waiting: {needs}; mentors without the places: {mentors}); draft the run again.",
+        "方案 {run_id} 所依据的情况已变化（不再等待匹配的需求：{needs}；名额不足的导师：{mentors}）；请重新生成方案。",
+    ),
 })

@@ -241,6 +241,7 @@ def _mentoring() -> list[Route]:
     browsers = frozenset({"admin", "staff", "mentor", "coordinator", "student", "guardian"})
     student_needs, child_needs = ("need_student_lab", "need_student_life"), ("need_child_lab", "need_child_life")
     every_need = (*student_needs, *child_needs, "need_other_student_lab", "need_other_student_life")
+    every_lab = ("need_student_lab", "need_child_lab", "need_other_student_lab")
     return [
         Route("mentoring", "PUT", "/mentors/{person_id}", frozenset({"staff", "mentor"}), path_params={"person_id": "mentor"},
               json={"kind": "both", "type": "professor", "affiliation": "Matrix University", "disciplines": ["math", "physics"],
@@ -255,7 +256,7 @@ def _mentoring() -> list[Route]:
         Route("mentoring", "POST", "/rounds", frozenset({"staff"}), json={
             "kind": "life", "cohort_year": 2027, "title": "2027 life mentors", "opens_at": "2027-09-01T00:00:00+08:00",
             "closes_at": "2027-09-15T00:00:00+08:00"}),
-        Route("mentoring", "GET", "/rounds", browsers, query=PAGE, rows={r: at_least("round_lab") for r in browsers}),
+        Route("mentoring", "GET", "/rounds", browsers, query=PAGE, rows={r: at_least("round_lab", "round_done") for r in browsers}),
         Route("mentoring", "GET", "/rounds/{round_id}", browsers, path_params={"round_id": "round_lab"}),
         Route("mentoring", "PUT", "/rounds/{round_id}/preferences/{need_id}", frozenset({"staff", "student"}),
               path_params={"round_id": "round_lab", "need_id": "need_student_lab"}, json={"mentors": [Ref("mentor")]}),
@@ -270,6 +271,28 @@ def _mentoring() -> list[Route]:
             "admin": at_least(*every_need), "staff": at_least(*every_need), "coordinator": only(*student_needs, *child_needs),
             "student": only(*student_needs), "guardian": only(*child_needs), "mentor": only(*student_needs),
         }),
+        # runs: the world's lab round is still open, so drafting (and a force, which drafts) answers mentoring_window_open.
+        Route("mentoring", "PUT", "/rounds/{round_id}/rankings/{mentor_id}", frozenset({"staff", "mentor"}),
+              path_params={"round_id": "round_lab", "mentor_id": "mentor"}, json={"needs": [Ref("need_student_lab")]}),
+        Route("mentoring", "GET", "/rounds/{round_id}/rankings/{mentor_id}", frozenset({"admin", "staff", "mentor"}),
+              path_params={"round_id": "round_lab", "mentor_id": "mentor"}),
+        Route("mentoring", "POST", "/rounds/{round_id}/runs", frozenset({"staff"}), path_params={"round_id": "round_lab"}, expect={"staff": 409}),
+        Route("mentoring", "GET", "/rounds/{round_id}/runs", ADMIN_STAFF, query=PAGE, path_params={"round_id": "round_done"},
+              rows={"admin": only("run_done"), "staff": only("run_done")}),
+        Route("mentoring", "GET", "/rounds/{round_id}/runs/{run_id}", browsers, path_params={"round_id": "round_done", "run_id": "run_done"}),
+        Route("mentoring", "GET", "/rounds/{round_id}/runs/{run_id}/entries", browsers, query=PAGE, row_key="need_id",
+              path_params={"round_id": "round_done", "run_id": "run_done"}, rows={
+                  "admin": at_least(*every_lab), "staff": at_least(*every_lab), "coordinator": only("need_student_lab", "need_child_lab"),
+                  "student": only("need_student_lab"), "guardian": only("need_child_lab"), "mentor": only("need_student_lab")}),
+        Route("mentoring", "POST", "/rounds/{round_id}/runs/{run_id}/publish", frozenset({"staff"}),
+              path_params={"round_id": "round_lab", "run_id": "=" + "0" * 8 + "-0000-4000-8000-" + "0" * 12}, expect={"staff": 404}),
+        Route("mentoring", "PUT", "/rounds/{round_id}/overrides/{need_id}/{mentor_id}", frozenset({"staff"}),
+              path_params={"round_id": "round_lab", "need_id": "need_child_lab", "mentor_id": "mentor"},
+              json={"action": "ban", "reason": "The mentor asked not to take this student."}, expect={"staff": 409}),
+        Route("mentoring", "DELETE", "/rounds/{round_id}/overrides/{need_id}/{mentor_id}", frozenset({"staff"}),
+              path_params={"round_id": "round_lab", "need_id": "need_child_lab", "mentor_id": "mentor"}, expect={"staff": 404}),
+        Route("mentoring", "GET", "/rounds/{round_id}/overrides", ADMIN_STAFF, query=PAGE, path_params={"round_id": "round_lab"},
+              rows={"admin": NOTHING, "staff": NOTHING}),
     ]
 
 

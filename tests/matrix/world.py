@@ -390,7 +390,7 @@ async def _mentoring(w: World) -> None:
     from services.mentoring.mentors.schemas import MentorIn
     import sqlalchemy as sa
 
-    from services.mentoring.models import Mentorship, MentorshipStatus, Need, NeedKind
+    from services.mentoring.models import Need, NeedKind, Preference
 
     s, ids = w.tx.session, w.ids
     await mentoring.register(s, _as(w, "staff"), uuid.UUID(ids["mentor"]), MentorIn(
@@ -415,13 +415,23 @@ async def _mentoring(w: World) -> None:
     await rounds.set_preferences(s, _as(w, "student"), found.id, uuid.UUID(ids["need_student_lab"]), [uuid.UUID(ids["mentor"])])
     [pref] = await rounds.preferences_of(s, found.id, uuid.UUID(ids["need_student_lab"]))
     ids["pref_student"] = str(pref.id)
-    # Until matching runs publish mentorships, the world writes this one as a published run would.
-    s.add(Mentorship(need_id=uuid.UUID(ids["need_student_lab"]), student_id=uuid.UUID(ids["student"]), mentor_id=uuid.UUID(ids["mentor"]),
-                     kind=NeedKind.lab, discipline="math", status=MentorshipStatus.active, started_at=datetime.now(UTC)))
+    # An earlier lab round, closed, whose published run gave the student the mentor (lab, math).
+    from services.mentoring.runs import service as runs
+
+    done = await rounds.create(s, _as(w, "staff"), RoundIn(kind="lab", cohort_year=2027, title="2027 lab mentors, first round",
+                                                            opens_at=now - _days(days=40), closes_at=now - _days(days=30)))
+    await s.execute(sa.insert(Preference).values(id=uuid.uuid4(), round_id=done.id, need_id=uuid.UUID(ids["need_student_lab"]),
+                                                 student_id=uuid.UUID(ids["student"]), mentor_id=uuid.UUID(ids["mentor"]), rank=1,
+                                                 entered_by=ids["staff"], entered_at=now - _days(days=35)))
+    run = await runs.draft(s, _as(w, "staff"), done.id)
+    # Only the student's need is placed: the others ranked no one in that round.
+    await runs.publish(s, _as(w, "staff"), done.id, run.id)
+    ids.update(round_done=str(done.id), run_done=str(run.id))
     await s.flush()
 
 
-def admitted_envelope(student_id: str, school_id: str, discipline: str, *, candidate_id: uuid.UUID | None = None, grade: int = 8):
+def admitted_envelope(student_id: str, school_id: str, discipline: str, *, candidate_id: uuid.UUID | None = None, grade: int = 8,
+                      cohort_year: int = 2027, rank: int = 1):
     """A `selection.candidate.admitted` delivery as the event worker hands it to a handler."""
     from datetime import UTC, datetime
 
@@ -431,7 +441,7 @@ def admitted_envelope(student_id: str, school_id: str, discipline: str, *, candi
     now = datetime.now(UTC)
     payload = CandidateAdmitted(
         candidate_id=candidate_id or uuid.uuid4(), campaign_id=uuid.uuid4(), student_id=uuid.UUID(student_id), discipline=discipline,
-        cohort_year=2027, school_id=uuid.UUID(school_id), grade=grade, stage="middle", rank=1, decided_at=now,
+        cohort_year=cohort_year, school_id=uuid.UUID(school_id), grade=grade, stage="middle", rank=rank, decided_at=now,
     )
     return EventEnvelope(event_id=uuid.uuid4(), type="selection.candidate.admitted", version=1, source="selection", subject=student_id,
                          payload=payload, occurred_at=now, traceparent=None, attempt=1, delivery_id=1, consumer="mentoring.pools")

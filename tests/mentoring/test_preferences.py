@@ -6,23 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from services.mentoring.db import directory
-from shared.directory.store import apply
-from shared.events.contracts.identity import PersonRecord
-from tests.mentoring.support import call
+from tests.mentoring.support import call, register_mentor
 from tests.selection.support import problem
-
-LAB = {"kind": "lab", "type": "researcher", "affiliation": "市科学技术研究院", "disciplines": ["math"], "lab_capacity": 3}
-
-
-async def _mentor(w, **entry) -> str:
-    person = uuid.uuid4()
-    await apply(w.tx.session, directory.tables, [PersonRecord(version=10**9, person_id=person, roles=["mentor"], display_name="王老师")])
-    await w.tx.session.flush()
-    r = await call(w, "staff", "PUT", f"/mentors/{person}", json={**LAB, **entry})
-    assert r.status_code == 200, r.text
-    return str(person)
-
 
 def _window(days_from: int, days_to: int) -> dict:
     now = datetime.now(UTC)
@@ -30,7 +15,7 @@ def _window(days_from: int, days_to: int) -> dict:
 
 
 async def test_a_student_ranks_lab_mentors_replaces_the_list_and_withdraws_it(w):
-    second = await _mentor(w)
+    second = await register_mentor(w)
     path = f"/rounds/{w.ids['round_lab']}/preferences/{w.ids['need_student_lab']}"
     r = await call(w, "student", "PUT", path, json={"mentors": [second, w.ids["mentor"]]})
     assert r.status_code == 200, r.text
@@ -53,23 +38,23 @@ async def test_every_mentor_that_cannot_be_ranked_is_named_with_its_rule_and_the
     before = (await call(w, "student", "GET", path)).json()
     assert [m["mentor_id"] for m in before["mentors"]] == [w.ids["mentor"]]
     cases = {
-        await _mentor(w, active=False): "paused",
-        await _mentor(w, kind="life", disciplines=[], lab_capacity=0, life_capacity=3): "gives life mentoring only",
-        await _mentor(w, disciplines=["physics"]): "does not mentor math",
-        await _mentor(w, lab_capacity=0): "has no lab places",
+        await register_mentor(w, active=False): "paused",
+        await register_mentor(w, kind="life", disciplines=[], lab_capacity=0, life_capacity=3): "gives life mentoring only",
+        await register_mentor(w, disciplines=["physics"]): "does not mentor math",
+        await register_mentor(w, lab_capacity=0): "has no lab places",
         str(uuid.uuid4()): "not a registered mentor",
         w.ids["student"]: "not a registered mentor",
     }
     for mentor, rule in cases.items():
         body = problem(await call(w, "student", "PUT", path, json={"mentors": [w.ids["mentor"], mentor]}), 422, "mentoring_mentor_not_eligible")
         assert mentor in body["detail"] and rule in body["detail"], body
-    conflicted = await _mentor(w)
+    conflicted = await register_mentor(w)
     r = await call(w, "staff", "POST", f"/mentors/{conflicted}/conflicts", json={"student_id": w.ids["student"], "kind": "relative"})
     assert r.status_code == 201
     body = problem(await call(w, "student", "PUT", path, json={"mentors": [conflicted]}), 422, "mentoring_mentor_conflicted")
     assert "relative" in body["detail"]
     problem(await call(w, "student", "PUT", path, json={"mentors": [w.ids["mentor"], w.ids["mentor"]]}), 422, "mentoring_preference_repeated")
-    many = [await _mentor(w) for _ in range(11)]
+    many = [await register_mentor(w) for _ in range(11)]
     problem(await call(w, "student", "PUT", path, json={"mentors": many}), 422, "validation_failed")
     problem(await call(w, "student", "PUT", path, json={"mentors": ["not-an-id"]}), 422, "validation_failed")
     assert (await call(w, "student", "GET", path)).json() == before
@@ -107,4 +92,4 @@ async def test_a_round_needs_a_window_that_closes_after_it_opens(w):
     for bad in ({"cohort_year": 1999}, {"kind": "both"}, {"title": ""}, {"opens_at": "tomorrow"}, {"default_order": "alphabetical"}):
         problem(await call(w, "staff", "POST", "/rounds", json={**body, **_window(1, 5), **bad}), 422, "validation_failed")
     rounds = (await call(w, "student", "GET", "/rounds", params={"limit": 200})).json()["items"]
-    assert [r["title"] for r in rounds] == ["2027 lab mentors"]
+    assert [r["title"] for r in rounds] == ["2027 lab mentors", "2027 lab mentors, first round"]  # the world's, newest window first

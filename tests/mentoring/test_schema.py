@@ -1,6 +1,7 @@
 """The migrated mentoring schema is exactly what the models, the record chain and the conflict table declare."""
 
 from services.mentoring import models as _models  # noqa: F401
+from services.mentoring.runs import models as _runs  # noqa: F401
 from services.mentoring.db import SCHEMA, Base
 from tests.schema_support import schema_diff
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.mentoring.db import chain, conflicts, directory
 from services.mentoring.models import Mentor, MentorKind, Need, NeedKind, Preference, Round
 from services.mentoring.rounds.schemas import RoundIn
+from services.mentoring.runs.models import Run, RunStatus
 from shared import clock
 from shared.db import get_or_raise
 from shared.ids import as_uuid
@@ -45,7 +46,22 @@ async def get(session: AsyncSession, round_id: uuid.UUID) -> Round:
     return found
 
 
-def _ineligible(mentor: Mentor | None, discipline: str) -> str | None:
+async def locked_round(session: AsyncSession, round_id: uuid.UUID) -> Round:
+    """The round, locked: its runs, overrides and publication are one at a time."""
+    found = (await session.execute(select(Round).where(Round.id == round_id).with_for_update())).scalar_one_or_none()
+    if found is None:
+        raise ProblemError("mentoring_round_not_found", round_id=round_id)
+    return found
+
+
+async def refuse_published(session: AsyncSession, round_id: uuid.UUID) -> None:
+    published = (await session.execute(
+        select(Run.id).where(Run.round_id == round_id, Run.status == RunStatus.published))).scalar_one_or_none()
+    if published is not None:
+        raise ProblemError("mentoring_round_published", round_id=round_id, run_id=published)
+
+
+def lab_ineligible(mentor: Mentor | None, discipline: str) -> str | None:
     """Why this mentor cannot be ranked for a lab need in `discipline`, in words; None when they can."""
     if mentor is None:
         return "not a registered mentor"
@@ -81,7 +97,7 @@ async def set_preferences(
         seen.add(mentor_id)
     mentors = {m.person_id: m for m in (await session.execute(select(Mentor).where(Mentor.person_id.in_(mentor_ids)))).scalars()}
     for mentor_id in mentor_ids:
-        rule = _ineligible(mentors.get(mentor_id), need.discipline.value)
+        rule = lab_ineligible(mentors.get(mentor_id), need.discipline.value)
         if rule is not None:
             raise ProblemError("mentoring_mentor_not_eligible", mentor_id=mentor_id, rule=rule)
     if mentor_ids:
@@ -114,3 +130,4 @@ def visible_preferences(principal: Principal) -> ColumnElement[bool]:
     if principal.kind == "user" and principal.has_role("mentor") and me is not None:
         clauses.append(Preference.mentor_id == me)
     return or_(*clauses)
+

@@ -303,8 +303,12 @@ class StrictRoute(APIRoute):
         return strict_handler
 
 
+# At least three characters once the spaces around are dropped, no NUL: the schema says so, so
+# that " 00" is known to be too short before it is sent.
+REASON_PATTERN = r"^\s*[^\s\u0000][^\u0000]+[^\s\u0000]\s*$"
+
 # A reason a person writes for the record (a forced pair, a decision against the proposal): the
-# spaces around it dropped, then 3 to 2000 characters, not all spaces.
+# spaces around it dropped, then 3 to 2000 characters.
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=NAME_PATTERN),
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=REASON_PATTERN),
 ]

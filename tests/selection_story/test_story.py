@@ -96,7 +96,7 @@ async def test_a_years_selection_from_nomination_to_the_admitted_events(server_u
         # The consumer in another process, subscribed before anything is published.
         out = tmp_path / "admitted.txt"
         env = {k: v for k, v in os.environ.items() if not k.startswith("SPROUT_")} | {"SPROUT_DATABASE_URL": url}
-        consumer = subprocess.Popen([sys.executable, "-m", "tests.selection_story.admitted_consumer", str(out), "120"],
+        consumer = subprocess.Popen([sys.executable, "-m", "tests.consumer_process", str(out), "120", "selection.candidate.admitted", "student_id"],
                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
         stack.callback(consumer.kill)
         assert consumer.stdout.readline().strip() == "subscribed"

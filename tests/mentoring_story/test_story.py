@@ -1,0 +1,240 @@
+"""A cohort's mentors through the gateway, with real tokens and real HTTP servers: six students
+admitted in math (the admitted events as selection publishes them), five mentors registered
+(a school teacher who teaches one of the students declares it), a lab round in which the students
+rank their mentors and one mentor ranks their applicants, a run drafted, a pair banned and one
+forced (the stability it gave up named), the run published once, a life round balanced, the
+assignment events reaching a consumer in another process, each person seeing only their rows,
+and an exit ending the student's mentorships and freeing the places.
+
+The services run in this process on a clock set three days back, so the rounds' windows close by
+moving it to the present; the other process reads the events on the real clock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from services.gateway.app import create_app as gateway_app
+from services.gateway.identity import admin as identity_admin
+from services.gateway.settings import GatewaySettings
+from services.mentoring.app import create_app as mentoring_app
+from services.mentoring.settings import MentoringSettings
+from shared import clock
+from shared.db import create_engine, sessionmaker
+from shared.events.bus import publish
+from shared.events.contracts.selection import CandidateAdmitted
+from shared.events.contracts.tracking import StudentExited
+from tests.conftest import fresh_database
+from tests.selection_story.test_story import _eventually
+from tests.servers import bound_socket, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "a long story passphrase 3"
+STUDENTS = 6
+# Lab mentors in math, two places each: a professor, a researcher, and the school's teacher who teaches s3.
+LAB = {"mA": "professor", "mB": "researcher", "mC": "teacher"}
+LIFE = ("mL1", "mL2")
+# Each student's list (first choice first); mA ranks their applicants s2, s0, s1 (s4 left out);
+# mB and mC take theirs in the round's default order (the admission's rank: s0 first).
+LISTS = {0: ["mA", "mB"], 1: ["mA", "mC"], 2: ["mA", "mB"], 3: ["mC", "mB"], 4: ["mB", "mA"], 5: ["mC"]}
+
+
+async def _publish(url: str, events: list[tuple[str, str, object]]) -> None:
+    """Events as their services publish them, committed (type, source, payload)."""
+    engine = create_engine(url)
+    try:
+        async with sessionmaker(engine)() as session, session.begin():
+            for type, source, payload in events:
+                await publish(session, type=type, subject=payload.student_id, payload=payload, source=source)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_cohorts_mentors_from_the_admitted_events_to_an_exit(server_url, worker_id, tmp_path):
+    async with fresh_database(server_url, worker_id) as url, AsyncExitStack() as stack:
+        gw_sock, gw_url = bound_socket()
+        men_sock, men_url = bound_socket()
+        gsettings = GatewaySettings(database_url=url, env="test", rate_limit_enabled=False, mentoring_url=men_url)
+        await identity_admin.create_user(url, gsettings, username="story-bureau-admin", roles=["admin"], password=PASSWORD, display_name="Bureau")
+        await identity_admin.create_user(url, gsettings, username="story-base-staff", roles=["staff"], password=PASSWORD, display_name="Base staff")
+        stack.enter_context(clock.use_clock(clock.FrozenClock(datetime.now(UTC) - timedelta(days=3))))
+        await stack.enter_async_context(serve(gateway_app(gsettings), gw_sock))
+        await stack.enter_async_context(serve(mentoring_app(MentoringSettings(
+            database_url=url, env="test", gateway_url=gw_url, jwks_url=f"{gw_url}/.well-known/jwks.json",
+            events_poll_interval=0.2, directory_bootstrap=False,
+        )), men_sock))
+
+        out = tmp_path / "assigned.txt"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SPROUT_")} | {"SPROUT_DATABASE_URL": url}
+        consumer = subprocess.Popen(
+            [sys.executable, "-m", "tests.consumer_process", str(out), "120", "mentoring.mentor.assigned", "student_id", "mentor_id", "kind"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        stack.callback(consumer.kill)
+        assert consumer.stdout.readline().strip() == "subscribed"
+
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=gw_url, timeout=30, trust_env=False))
+
+        async def login(username: str) -> dict[str, str]:
+            r = await http.post("/auth/token", data={"grant_type": "password", "username": f"story-{username}", "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+        admin, staff = await login("bureau-admin"), await login("base-staff")
+        men = "/api/mentoring"
+
+        async def user(username: str, roles: list[str], **extra) -> str:
+            r = await http.post("/identity/users", headers=admin, json={
+                "username": f"story-{username}", "display_name": f"{username}同学" if "student" in roles else f"{username}老师",
+                "roles": roles, "password": PASSWORD, **extra})
+            assert r.status_code == 201, r.text
+            return r.json()["id"]
+
+        school = (await http.post("/identity/schools", json={"name": "第一中学", "district": "思明区", "level": "middle"}, headers=admin)).json()["id"]
+        students = [await user(f"s{i}", ["student"], school_id=school, grade=7 + i % 2, birth_date="2012-05-01") for i in range(STUDENTS)]
+        guardian = await user("g0", ["guardian"])
+        r = await http.put(f"/identity/students/{students[0]}/guardians/{guardian}", json={"relation": "mother"}, headers=admin)
+        assert r.status_code in (200, 201), r.text
+        mentors = {name: await user(name, ["mentor"], **({"school_id": school} if kind == "teacher" else {})) for name, kind in LAB.items()}
+        mentors |= {name: await user(name, ["mentor"]) for name in LIFE}
+        tokens = {name: await login(name) for name in [*mentors, *(f"s{i}" for i in range(STUDENTS)), "g0"]}
+
+        # Selection admits the six in math (their ranks 1..6).
+        now = clock.now()
+        await _publish(url, [("selection.candidate.admitted", "selection", CandidateAdmitted(
+            candidate_id=uuid.uuid4(), campaign_id=uuid.uuid4(), student_id=uuid.UUID(s), discipline="math", cohort_year=2027,
+            school_id=uuid.UUID(school), grade=7 + i % 2, stage="middle", rank=i + 1, decided_at=now)) for i, s in enumerate(students)])
+
+        async def registered() -> bool:
+            for name, person in mentors.items():
+                entry = ({"kind": "lab", "type": LAB[name], "affiliation": "厦门大学数学科学学院" if name != "mC" else "第一中学",
+                          "disciplines": ["math"], "topics": ["组合数学"], "lab_capacity": 2} if name in LAB else
+                         {"kind": "life", "type": "engineer", "affiliation": "市软件园", "life_capacity": 4})
+                r = await http.put(f"{men}/mentors/{person}", json=entry, headers=staff)
+                if r.status_code != 200:
+                    assert r.json()["code"] == "mentoring_not_a_mentor", r.text  # not in the read model yet
+                    return False
+            return True
+
+        await _eventually(registered, "the five mentors are registered")
+
+        async def needs_open() -> list[dict]:
+            r = await http.get(f"{men}/needs", params={"limit": 100}, headers=staff)
+            return r.json()["items"] if len(r.json()["items"]) == 2 * STUDENTS else []
+
+        needs = await _eventually(needs_open, "the admissions open a lab and a life need each")
+        lab_need = {n["student_id"]: n["id"] for n in needs if n["kind"] == "lab"}
+        window = {"cohort_year": 2027, "opens_at": (now - timedelta(hours=1)).isoformat(), "closes_at": (now + timedelta(days=1)).isoformat()}
+        r = await http.post(f"{men}/rounds", json={"kind": "lab", "title": "2027 lab mentors", **window}, headers=staff)
+        assert r.status_code == 201, r.text
+        lab_round = r.json()["id"]
+        r = await http.post(f"{men}/rounds", json={"kind": "life", "title": "2027 life mentors", **window}, headers=staff)
+        life_round = r.json()["id"]
+
+        for i, names in LISTS.items():
+            mine = (await http.get(f"{men}/needs", params={"kind": "lab"}, headers=tokens[f"s{i}"])).json()["items"]
+            assert [n["student_id"] for n in mine] == [students[i]]
+            r = await http.put(f"{men}/rounds/{lab_round}/preferences/{mine[0]['id']}", headers=tokens[f"s{i}"],
+                               json={"mentors": [mentors[m] for m in names]})
+            assert r.status_code == 200, r.text
+        # The school's teacher finds they teach s3 this term, after s3 ranked them: the run will not pair them.
+        r = await http.post(f"{men}/mentors/{mentors['mC']}/conflicts", headers=tokens["mC"],
+                            json={"student_id": students[3], "kind": "taught", "reason": "I teach s3 mathematics this term."})
+        assert r.status_code == 201, r.text
+        r = await http.put(f"{men}/rounds/{lab_round}/preferences/{lab_need[students[3]]}", headers=tokens["s3"],
+                           json={"mentors": [mentors["mC"]]})
+        assert r.status_code == 422 and r.json()["code"] == "mentoring_mentor_conflicted", r.text
+        r = await http.get(f"{men}/rounds/{lab_round}/preferences/{lab_need[students[3]]}", headers=tokens["s3"])
+        assert [m["mentor_id"] for m in r.json()["mentors"]] == [mentors["mC"], mentors["mB"]], r.text  # the list as it was
+        # s4 cannot write s3's list.
+        r = await http.put(f"{men}/rounds/{lab_round}/preferences/{lab_need[students[3]]}", headers=tokens["s4"], json={"mentors": []})
+        assert r.status_code == 404, r.text
+        # mA sees the places naming them, and ranks those students.
+        r = await http.get(f"{men}/rounds/{lab_round}/preferences", headers=tokens["mA"])
+        assert {p["student_id"] for p in r.json()["items"]} == {students[i] for i in (0, 1, 2, 4)}, r.text
+        r = await http.put(f"{men}/rounds/{lab_round}/rankings/{mentors['mA']}", headers=tokens["mA"],
+                           json={"needs": [lab_need[students[i]] for i in (2, 0, 1)]})
+        assert r.status_code == 200, r.text
+        r = await http.post(f"{men}/rounds/{lab_round}/runs", headers=staff)
+        assert r.status_code == 409 and r.json()["code"] == "mentoring_window_open", r.text
+
+        # The window closes.
+        clock.get_clock().set(datetime.now(UTC))
+        by_name = {v: k for k, v in mentors.items()} | {s: f"s{i}" for i, s in enumerate(students)}
+
+        async def pairs(run_id: str) -> dict[str, str | None]:
+            r = await http.get(f"{men}/rounds/{lab_round}/runs/{run_id}/entries", headers=staff)
+            return {by_name[e["student_id"]]: by_name.get(e["mentor_id"]) for e in r.json()["items"]}
+
+        r = await http.post(f"{men}/rounds/{lab_round}/runs", headers=staff)
+        assert r.status_code == 201 and r.json()["given_up"] == [] and r.json()["matched"] == 6, r.text
+        # s1 lost mA to s2 and s0 (whom mA ranks higher); s3's first choice teaches them.
+        assert await pairs(r.json()["id"]) == {"s0": "mA", "s1": "mC", "s2": "mA", "s3": "mB", "s4": "mB", "s5": "mC"}
+        first = r.json()["id"]
+        r = await http.put(f"{men}/rounds/{lab_round}/overrides/{lab_need[students[0]]}/{mentors['mA']}", headers=staff,
+                           json={"action": "ban", "reason": "mA supervises s0's sibling's project; the bureau asks to keep them apart."})
+        assert r.status_code == 200, r.text
+        r = await http.put(f"{men}/rounds/{lab_round}/overrides/{lab_need[students[4]]}/{mentors['mA']}", headers=staff,
+                           json={"action": "force", "reason": "s4's project continues mA's laboratory work from the summer camp."})
+        assert r.status_code == 200, r.text
+        draft = r.json()
+        assert draft["number"] == 3 and draft["matched"] == 6
+        # The forced pair holds mA's place that s1 (whom mA ranks above s4) would have had.
+        assert [(by_name[g["student_id"]], by_name[g["mentor_id"]], g["forced"]) for g in draft["given_up"]] == [("s1", "mA", False)]
+        assert await pairs(draft["id"]) == {"s0": "mB", "s1": "mC", "s2": "mA", "s3": "mB", "s4": "mA", "s5": "mC"}
+        entries = (await http.get(f"{men}/rounds/{lab_round}/runs/{draft['id']}/entries", headers=staff)).json()["items"]
+        s3 = next(e for e in entries if e["student_id"] == students[3])
+        assert s3["explanation"]["passed"][0]["reason"] == "banned" and "conflict" in s3["explanation"]["passed"][0]["rule"]
+        s4 = next(e for e in entries if e["student_id"] == students[4])
+        assert s4["decision"] == "forced" and "summer camp" in s4["explanation"]["decided_by"]
+
+        r = await http.post(f"{men}/rounds/{lab_round}/runs/{first}/publish", headers=staff)
+        assert r.status_code == 409 and r.json()["code"] == "mentoring_run_superseded", r.text
+        r = await http.post(f"{men}/rounds/{lab_round}/runs/{draft['id']}/publish", headers=staff)
+        assert r.status_code == 200 and r.json()["status"] == "published", r.text
+        r = await http.post(f"{men}/rounds/{lab_round}/runs/{draft['id']}/publish", headers=staff)
+        assert r.status_code == 409 and r.json()["code"] == "mentoring_run_published", r.text
+
+        r = await http.post(f"{men}/rounds/{life_round}/runs", headers=staff)
+        assert r.status_code == 201 and r.json()["matched"] == 6 and r.json()["figures"]["spread"] == 0, r.text
+        assert (await http.post(f"{men}/rounds/{life_round}/runs/{r.json()['id']}/publish", headers=staff)).status_code == 200
+
+        expected = {(students[i], mentors[m], "lab") for i, m in enumerate(["mB", "mC", "mA", "mB", "mA", "mC"])}
+
+        async def delivered():
+            if not out.exists():
+                return False
+            got = {tuple(line.split()) for line in out.read_text().splitlines()}
+            return {g for g in got if g[2] == "lab"} == expected and len([g for g in got if g[2] == "life"]) == STUDENTS
+
+        await _eventually(delivered, "the twelve assignment events reach the consumer in another process")
+
+        # Each person sees their rows: a mentor their mentees, a student and a guardian the student's.
+        r = await http.get(f"{men}/needs", params={"kind": "lab"}, headers=tokens["mA"])
+        assert {n["student_id"] for n in r.json()["items"]} == {students[2], students[4]}, r.text
+        for who, sees in (("s0", {students[0]}), ("g0", {students[0]}), ("mA", {students[2], students[4]})):
+            r = await http.get(f"{men}/rounds/{lab_round}/runs/{draft['id']}/entries", headers=tokens[who])
+            assert {e["student_id"] for e in r.json()["items"]} == sees, (who, r.text)
+        r = await http.get(f"{men}/rounds/{lab_round}/runs/{first}", headers=tokens["s0"])
+        assert r.status_code == 404 and r.json()["code"] == "mentoring_run_not_found", r.text
+
+        # s0 leaves the programme: both mentorships end, mB and their life mentor have a place again.
+        assert (await http.get(f"{men}/mentors/{mentors['mB']}", headers=staff)).json()["lab_mentees"] == 2
+        await _publish(url, [("tracking.student.exited", "tracking", StudentExited(
+            student_id=uuid.UUID(students[0]), reason="voluntary", exited_at=datetime.now(UTC)))])
+
+        async def freed() -> bool:
+            r = await http.get(f"{men}/mentors/{mentors['mB']}", headers=staff)
+            return r.json()["lab_mentees"] == 1
+
+        await _eventually(freed, "the exit frees mB's place")
+        r = await http.get(f"{men}/needs", params={"student_id": students[0], "open": "false"}, headers=staff)
+        assert {n["closed_at"] is not None and n["mentor_id"] is None for n in r.json()["items"]} == {True}, r.text
+        verified = (await http.get(f"{men}/record/verify", headers=admin)).json()
+        assert verified["ok"] is True, verified

@@ -235,9 +235,13 @@ async def test_members_must_be_the_mentors_open_lab_mentees_in_the_discipline_an
                                                               "members": [mine], **body})
         assert r.status_code == 422, (body, r.text)
     assert await _count(w, Project) == before and await _count(w, ProjectMember, ProjectMember.student_id == uuid.UUID(mine)) == 0
-    # A paused mentorship is still open: the student may be a member.
-    created = await _project(w, mentor_id=mentor, members=[mine, paused])
-    assert sorted(created["members"]) == sorted([mine, paused])
+    # A paused mentorship is still open: the student may be a member. A retried create (same key) creates nothing more.
+    body = {"title": "x", "abstract": ABSTRACT, "discipline": "math", "mentor_id": mentor, "members": [mine, paused]}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first, again = [await w.clients["mentoring"].post("/projects", json=body, headers={**w.caller("staff").headers, **key}) for _ in range(2)]
+    assert first.status_code == again.status_code == 201 and first.json() == again.json(), again.text
+    assert sorted(first.json()["members"]) == sorted([mine, paused])
+    assert await _count(w, Project) == before + 1
 
 
 async def test_each_reader_sees_only_the_projects_of_their_students_and_judges_only_what_they_judge(w):
@@ -270,6 +274,22 @@ async def test_each_reader_sees_only_the_projects_of_their_students_and_judges_o
     assert await ids("mentor", f"/projects/{child_project['id']}/milestones") == set()
     assert defense["id"] in await ids("guardian", "/defenses") and defense["id"] not in await ids("student", "/defenses")
     problem(await call(w, "student", "GET", f"/defenses/{defense['id']}"), 404, "mentoring_defense_not_found")
+    # Scored and decided: the guardian reads the result and staff's note; the judge from outside the result, not the note.
+    before = (await call(w, "guardian", "GET", f"/defenses/{defense['id']}")).json()
+    assert (before["result"], before["score"], before["note"]) == (None, None, None)
+    r = await call(w, "mentor", "PUT", f"/defenses/{defense['id']}/scores", json={"scores": {"method": 8, "presentation": 12}})
+    assert r.status_code == 200, r.text
+    for j in judges[1:]:
+        await service.score(w.tx.session, _judge(j), uuid.UUID(defense["id"]), {"method": 9, "presentation": 20})
+    assert len((await call(w, "mentor", "GET", f"/defenses/{defense['id']}/scores")).json()) == 1  # their own, until the decision
+    r = await call(w, "staff", "POST", f"/defenses/{defense['id']}/decision", json={"note": "Shy at first, then very clear."})
+    assert r.status_code == 200, r.text
+    seen = (await call(w, "guardian", "GET", f"/defenses/{defense['id']}")).json()
+    assert (seen["result"], seen["note"]) == ("passed", "Shy at first, then very clear.")
+    judged = (await call(w, "mentor", "GET", f"/defenses/{defense['id']}")).json()
+    assert (judged["result"], judged["score"], judged["note"]) == ("passed", seen["score"], None)
+    assert len((await call(w, "mentor", "GET", f"/defenses/{defense['id']}/scores")).json()) == 3
+    problem(await call(w, "guardian", "GET", f"/defenses/{defense['id']}/scores"), 403, "forbidden")
     # Unknown ids: each its own 404.
     unknown = str(uuid.uuid4())
     problem(await call(w, "staff", "GET", f"/projects/{unknown}"), 404, "mentoring_project_not_found")
@@ -440,3 +460,24 @@ async def test_a_defense_is_scheduled_in_the_future_on_a_rubric_that_holds_once_
     body = problem(await call(w, "staff", "POST", path, json=base), 409, "mentoring_defense_pending")
     assert first["id"] in body["detail"]
     assert await _count(w, Defense, Defense.project_id == uuid.UUID(project["id"])) == 1
+
+
+async def test_a_panel_that_cannot_be_proposed_names_its_constraint_and_stores_nothing(w):
+    from services.mentoring.models import Mentor
+
+    project = await _project(w, mentor_id=w.ids["mentor"], members=[w.ids["student"]])
+    defense = await _defense(w, project["id"])
+    # Every active mentor but the project's own could sit: ask for one more than there are.
+    able = await _count(w, Mentor, Mentor.active.is_(True), Mentor.person_id != uuid.UUID(w.ids["mentor"]))
+    assert able + 1 <= 7, "the world has grown: pause some mentors here"
+    body = problem(await call(w, "staff", "PUT", f"/defenses/{defense['id']}/panel", json={"size": max(3, able + 1)}), 409,
+                   "mentoring_panel_infeasible")
+    assert "panel_size" in body["detail"], body
+    assert await _count(w, Judge, Judge.defense_id == uuid.UUID(defense["id"])) == 0
+    # As many as there are, one of them in conflict with the member: the conflict is named.
+    r = await call(w, "staff", "POST", f"/mentors/{w.ids['mentor_b']}/conflicts", json={"student_id": w.ids["student"], "kind": "relative"})
+    assert r.status_code == 201, r.text
+    body = problem(await call(w, "staff", "PUT", f"/defenses/{defense['id']}/panel", json={"size": max(3, able)}), 409,
+                   "mentoring_panel_infeasible")
+    assert "(conflicts)" in body["detail"], body
+    assert await _count(w, Judge, Judge.defense_id == uuid.UUID(defense["id"])) == 0

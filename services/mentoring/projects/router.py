@@ -18,6 +18,7 @@ from services.mentoring.projects.schemas import (
 )
 from shared.auth import require
 from shared.db import DbSession
+from shared.idempotency import IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import ProblemError, problem_responses
 from shared.routes import APIRouter
@@ -46,10 +47,10 @@ async def _projects_out(session: AsyncSession, projects: Sequence[Project]) -> l
     responses=problem_responses("mentoring_mentor_not_found", "mentoring_member_repeated", "mentoring_member_not_mentee"),
     summary="Start a research project (a lab mentor for their own mentees; staff for any mentor)",
 )
-async def create_project(principal: Manager, body: ProjectIn, session: DbSession) -> ProjectOut:
+async def create_project(principal: Manager, body: ProjectIn, session: DbSession, idempotency: IdempotencyKey) -> ProjectOut:
     """1 to 6 members, each with an open (active or paused) lab mentorship with the mentor in the
     project's discipline; the first that has none is named."""
-    return (await _projects_out(session, [await service.create(session, principal, body)]))[0]
+    return await idempotency.save((await _projects_out(session, [await service.create(session, principal, body)]))[0])
 
 
 @router.get("/projects", response_model=Page[ProjectOut],
@@ -74,9 +75,11 @@ async def get_project(principal: Reader, project_id: uuid.UUID, session: DbSessi
     responses=problem_responses("mentoring_project_not_found", "mentoring_due_date_past"),
     summary="Set a milestone of a project with its due date (the project's mentor, staff); its reminder is a timer",
 )
-async def add_milestone(principal: Manager, project_id: uuid.UUID, body: MilestoneIn, session: DbSession) -> MilestoneOut:
+async def add_milestone(principal: Manager, project_id: uuid.UUID, body: MilestoneIn, session: DbSession,
+                        idempotency: IdempotencyKey) -> MilestoneOut:
     """The reminder (`mentoring.milestone.due`) goes out 72 hours before the due date, or at once when nearer."""
-    return MilestoneOut.model_validate(await service.add_milestone(session, principal, project_id, body), from_attributes=True)
+    row = await service.add_milestone(session, principal, project_id, body)
+    return await idempotency.save(MilestoneOut.model_validate(row, from_attributes=True))
 
 
 @router.get("/projects/{project_id}/milestones", response_model=Page[MilestoneOut],
@@ -111,10 +114,11 @@ def _submission_out(row: Submission, latest: dict[uuid.UUID, int]) -> Submission
     responses=problem_responses("mentoring_milestone_not_found"),
     summary="Hand in work for a milestone (a member of the project); every submission is kept, the latest counts",
 )
-async def submit(principal: Student, milestone_id: uuid.UUID, body: SubmissionIn, session: DbSession) -> SubmissionOut:
+async def submit(principal: Student, milestone_id: uuid.UUID, body: SubmissionIn, session: DbSession,
+                 idempotency: IdempotencyKey) -> SubmissionOut:
     """A text and optionally an https link. After the due date it is marked late."""
     row = await service.submit(session, principal, milestone_id, body)
-    return _submission_out(row, {row.milestone_id: row.number})
+    return await idempotency.save(_submission_out(row, {row.milestone_id: row.number}))
 
 
 @router.get("/milestones/{milestone_id}/submissions", response_model=Page[SubmissionOut],
@@ -162,10 +166,12 @@ async def _defenses_out(session: AsyncSession, principal: Principal, defenses: S
                                 "mentoring_defense_pending"),
     summary="Schedule a project's defense: time, place, the rubric and the pass mark (staff)",
 )
-async def schedule_defense(principal: Staff, project_id: uuid.UUID, body: DefenseIn, session: DbSession) -> DefenseOut:
+async def schedule_defense(principal: Staff, project_id: uuid.UUID, body: DefenseIn, session: DbSession,
+                           idempotency: IdempotencyKey) -> DefenseOut:
     """One undecided defense per project at a time. The pass mark is on the mean of the judges'
     weighted totals (0-100). Name or propose the panel next (`PUT /defenses/{id}/panel`)."""
-    return (await _defenses_out(session, principal, [await service.schedule(session, principal, project_id, body)]))[0]
+    defense = await service.schedule(session, principal, project_id, body)
+    return await idempotency.save((await _defenses_out(session, principal, [defense]))[0])
 
 
 @router.get("/defenses", response_model=Page[DefenseOut],

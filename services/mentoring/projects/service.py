@@ -355,6 +355,11 @@ async def propose(session: AsyncSession, defense: Defense, project: Project, stu
         load[m] = load.get(m, 0) + 1
     found = await conflicts.between(session, [m.person_id for m in mentors], students, affiliations={})
     conflicted = {m.person_id for m in mentors if _conflict_words(found, m.person_id, students)}
+    if len(mentors) - len(conflicted) < size:
+        # Said in the programme's words: the flow's own refusal would count seats, not judges.
+        raise ProblemError("mentoring_panel_infeasible", size=size, constraint="panel_size" if len(mentors) < size else "conflicts",
+                           reason=f"{len(mentors)} mentor(s) are active and not the project's own, "
+                                  f"{len(mentors) - len(conflicted)} of them free of conflict with its members")
     seats = [Subject(f"seat-{i}", project.discipline.value) for i in range(size)]
     elsewhere = [Subject(f"held-{i}", "") for i in range(len(held))]
     pool = [Assessor(m.person_id, m.type.value, frozenset(m.disciplines), load.get(m.person_id, 0) + 1) for m in mentors]

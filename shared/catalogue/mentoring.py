@@ -157,6 +157,11 @@ codes({
         "Mentor {mentor_id} has a conflict of interest with student {student_id} ({kinds}).",
         "导师 {mentor_id} 与学生 {student_id} 存在利益冲突（{kinds}）。",
     ),
+    "mentoring_panel_one_way": _e(
+        422, "Judges or a size", "指定评委或人数",
+        "Give either `judges` (name the panel) or `size` (have one proposed), not both and not neither.",
+        "请给出 judges（指定评委）或 size（自动生成评审组）二者之一。",
+    ),
     "mentoring_panel_infeasible": _e(
         409, "No panel can be proposed", "无法组成评审组",
         "No panel of {size} judges can be proposed ({constraint}): {reason}", "无法组成 {size} 人的评审组（{constraint}）：{reason}",

@@ -190,7 +190,7 @@ async def get_defense(principal: Reader, defense_id: uuid.UUID, session: DbSessi
 
 @router.put(
     "/defenses/{defense_id}/panel", response_model=DefenseOut,
-    responses=problem_responses("mentoring_defense_not_found", "mentoring_defense_decided", "mentoring_defense_scoring_began",
+    responses=problem_responses("mentoring_panel_one_way", "mentoring_defense_not_found", "mentoring_defense_decided", "mentoring_defense_scoring_began",
                                 "mentoring_judge_repeated", "mentoring_judge_not_eligible", "mentoring_judge_conflicted",
                                 "mentoring_panel_infeasible"),
     summary="Name a defense's 3 to 7 judges, or have a panel of `size` proposed (staff); until a judge has scored",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from services.mentoring.projects.models import DefenseResult, Review
 from shared.disciplines import Discipline
@@ -94,14 +93,8 @@ class DefenseIn(RequestModel):
 
 class PanelIn(RequestModel):
     judges: list[uuid.UUID] | None = Field(default=None, min_length=3, max_length=7,
-                                           description="Name the judges (3 to 7 registered mentors); or leave out and give `size`.")
+                                           description="Name the judges (3 to 7 registered mentors); or leave out and give `size` (one of the two).")
     size: Annotated[int, Field(ge=3, le=7)] | None = Field(default=None, description="Have the service propose a panel of this size.")
-
-    @model_validator(mode="after")
-    def _one_way(self) -> Self:
-        if (self.judges is None) == (self.size is None):
-            raise PydanticCustomError("panel_one_way", "give either judges or size")
-        return self
 
 
 class DefenseOut(BaseModel):

@@ -92,9 +92,8 @@ async def insider_defenses(session: AsyncSession, principal: Principal, defense_
     return set((await session.execute(stmt)).scalars())
 
 
-async def get_project(session: AsyncSession, principal: Principal, project_id: uuid.UUID, *, insiders: bool = False) -> Project:
-    rule = insiders(principal) if insiders else visible_projects(principal)
-    found = (await session.execute(select(Project).where(Project.id == project_id, rule))).scalar_one_or_none()
+async def get_project(session: AsyncSession, principal: Principal, project_id: uuid.UUID) -> Project:
+    found = (await session.execute(select(Project).where(Project.id == project_id, visible_projects(principal)))).scalar_one_or_none()
     if found is None:
         raise ProblemError("mentoring_project_not_found", project_id=project_id)
     return found
@@ -374,6 +373,8 @@ async def propose(session: AsyncSession, defense: Defense, project: Project, stu
 
 async def set_panel(session: AsyncSession, principal: Principal, defense_id: uuid.UUID, data: PanelIn) -> Defense:
     """Staff name the panel, or have one proposed; it replaces the last, until a judge has scored."""
+    if (data.judges is None) == (data.size is None):
+        raise ProblemError("mentoring_panel_one_way")
     defense = await get_defense(session, principal, defense_id, lock=True)
     _refuse_decided(defense)
     if (await session.execute(select(DefenseScore.id).where(DefenseScore.defense_id == defense_id).limit(1))).first():

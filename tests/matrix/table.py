@@ -471,4 +471,19 @@ DENIALS: list[Denial] = [
             ("student", "child", "a student sees only themself"),
         )
     ),
+    # projects: another's project, defense or panel.
+    *(Denial(method, path, caller, params, 404, code, why, "mentoring") for method, path, caller, params, code, why in (
+        ("GET", "/projects/{project_id}", "student", {"project_id": "project_b"}, "mentoring_project_not_found",
+         "a student reads only the projects they are a member of"),
+        ("GET", "/projects/{project_id}", "coordinator", {"project_id": "project_b"}, "mentoring_project_not_found",
+         "a coordinator reads only the projects of their school's students"),
+        ("POST", "/projects/{project_id}/milestones", "mentor", {"project_id": "project_b"}, "mentoring_project_not_found",
+         "a judge of a project's defense sets none of its milestones"),
+        ("GET", "/defenses/{defense_id}", "student", {"defense_id": "defense_b"}, "mentoring_defense_not_found",
+         "a student reads only their projects' defenses"),
+        ("PUT", "/defenses/{defense_id}/scores", "mentor", {"defense_id": "defense_a"}, "mentoring_not_a_judge",
+         "a project's own mentor is not on its panel"),
+        ("GET", "/defenses/{defense_id}/scores", "mentor", {"defense_id": "defense_a"}, "mentoring_not_a_judge",
+         "only the panel reads a defense's scores"),
+    )),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 
 def as_uuid(value: str | None) -> uuid.UUID | None:
@@ -18,3 +19,13 @@ def as_uuid(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def first_repeated(values: Iterable[uuid.UUID]) -> uuid.UUID | None:
+    """The first id of a list that an earlier one repeats (a mentor named twice), or None."""
+    seen: set[uuid.UUID] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None

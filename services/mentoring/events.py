@@ -1,11 +1,13 @@
 """Events the mentoring service publishes and the consumers of those it takes in.
 
 `mentoring.pools` takes the admissions (a student needs a lab and a life mentor) and the exits
-(their needs close, their mentorships end).
+(their needs close, their mentorships end). `mentoring.reminders` takes the milestones' due-date
+timers (a milestone still due at the timer's date is marked reminded; a moved one's timer lapses).
 """
 
 from services.mentoring.db import directory
 from services.mentoring.mentors import service as mentors
+from services.mentoring.projects import service as projects
 from shared.events import Consumer
 
 pools = Consumer("mentoring.pools", {
@@ -13,4 +15,6 @@ pools = Consumer("mentoring.pools", {
     "tracking.student.exited": mentors.on_exited,
 })
 
-consumers: list = [directory.consumer, pools]
+reminders = Consumer("mentoring.reminders", {"mentoring.milestone.due": projects.on_milestone_due})
+
+consumers: list = [directory.consumer, pools, reminders]

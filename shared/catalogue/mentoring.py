@@ -105,4 +105,87 @@ codes({
         "What run {run_id} rests on has changed (needs no longer waiting: {needs}; mentors without the places: {mentors}); draft the run again.",
         "方案 {run_id} 所依据的情况已变化（不再等待匹配的需求：{needs}；名额不足的导师：{mentors}）；请重新生成方案。",
     ),
+    # projects (services/mentoring/projects/).
+    "mentoring_project_not_found": _e(
+        404, "Project not found", "未找到研究项目", "There is no research project {project_id} you may see.", "不存在您可查看的研究项目 {project_id}。",
+    ),
+    "mentoring_member_repeated": _e(
+        422, "Member listed twice", "成员重复", "Student {student_id} is listed more than once.", "学生 {student_id} 被重复列入。",
+    ),
+    "mentoring_member_not_mentee": _e(
+        422, "Not the mentor's mentee", "不是该导师的学生",
+        "Student {student_id} has no open lab mentorship with mentor {mentor_id} in {discipline}; a project's members are its mentor's lab mentees in its discipline.",
+        "学生 {student_id} 与导师 {mentor_id} 在 {discipline} 学科没有进行中的实验室指导关系；项目成员须为该导师本学科的实验室学生。",
+    ),
+    "mentoring_milestone_not_found": _e(
+        404, "Milestone not found", "未找到项目节点", "There is no milestone {milestone_id} you may see.", "不存在您可查看的项目节点 {milestone_id}。",
+    ),
+    "mentoring_due_date_past": _e(
+        422, "Due date in the past", "截止时间已过", "The due date {due_at} is not in the future.", "截止时间 {due_at} 不在将来。",
+    ),
+    "mentoring_submission_not_found": _e(
+        404, "Submission not found", "未找到提交", "There is no submission {submission_id} you may review.", "不存在您可评阅的提交 {submission_id}。",
+    ),
+    "mentoring_submission_superseded": _e(
+        409, "Not the latest submission", "不是最新提交",
+        "Submission {submission_id} is no longer the one that counts ({latest_id} is); review the latest.",
+        "提交 {submission_id} 已不是有效的提交（当前为 {latest_id}）；请评阅最新提交。",
+    ),
+    "mentoring_defense_not_found": _e(
+        404, "Defense not found", "未找到答辩", "There is no defense {defense_id} you may see.", "不存在您可查看的答辩 {defense_id}。",
+    ),
+    "mentoring_defense_pending": _e(
+        409, "A defense is pending", "已有待进行的答辩",
+        "The project has defense {defense_id} still undecided; decide it before scheduling another.",
+        "该项目已有尚未决定结果的答辩 {defense_id}；请先决定其结果再安排新的答辩。",
+    ),
+    "mentoring_defense_time_past": _e(
+        422, "Defense time in the past", "答辩时间已过", "The defense time {starts_at} is not in the future.", "答辩时间 {starts_at} 不在将来。",
+    ),
+    "mentoring_rubric_invalid": _e(
+        422, "Rubric does not hold", "评分细则无效", "The rubric cannot be used: {reason}.", "评分细则无法使用：{reason}。",
+    ),
+    "mentoring_judge_repeated": _e(
+        422, "Judge named twice", "评委重复", "Mentor {mentor_id} is named more than once.", "导师 {mentor_id} 被重复指定。",
+    ),
+    "mentoring_judge_not_eligible": _e(
+        422, "Judge not eligible", "评委不符合条件",
+        "Mentor {mentor_id} cannot judge this defense ({rule}).", "导师 {mentor_id} 不能担任本次答辩评委（{rule}）。",
+    ),
+    "mentoring_judge_conflicted": _e(
+        422, "Judge has a conflict of interest", "评委存在利益冲突",
+        "Mentor {mentor_id} has a conflict of interest with student {student_id} ({kinds}).",
+        "导师 {mentor_id} 与学生 {student_id} 存在利益冲突（{kinds}）。",
+    ),
+    "mentoring_panel_one_way": _e(
+        422, "Judges or a size", "指定评委或人数",
+        "Give either `judges` (name the panel) or `size` (have one proposed), not both and not neither.",
+        "请给出 judges（指定评委）或 size（自动生成评审组）二者之一。",
+    ),
+    "mentoring_panel_infeasible": _e(
+        409, "No panel can be proposed", "无法组成评审组",
+        "No panel of {size} judges can be proposed ({constraint}): {reason}", "无法组成 {size} 人的评审组（{constraint}）：{reason}",
+    ),
+    "mentoring_panel_missing": _e(
+        409, "No panel yet", "尚无评审组", "Defense {defense_id} has no panel; name or propose its judges first.", "答辩 {defense_id} 尚无评审组；请先指定或生成评委。",
+    ),
+    "mentoring_not_a_judge": _e(
+        404, "Not on the panel", "不是本场评委", "You are not on the panel of defense {defense_id}.", "您不是答辩 {defense_id} 的评委。",
+    ),
+    "mentoring_defense_scoring_began": _e(
+        409, "Scoring has begun", "评分已开始",
+        "A judge has scored defense {defense_id}; its panel can no longer change.", "答辩 {defense_id} 已有评委评分，评审组不能再更改。",
+    ),
+    "mentoring_defense_scores_invalid": _e(
+        422, "Scores not on the rubric", "评分不符合细则",
+        "{count} score(s) do not fit the defense's rubric; see `errors`.", "有 {count} 项评分不符合答辩评分细则，详见 errors。",
+    ),
+    "mentoring_defense_scores_missing": _e(
+        409, "Not every judge has scored", "评委尚未全部评分",
+        "{scored} of the {judges} judges have scored; decide once every judge has.", "{judges} 位评委中已有 {scored} 位评分；请在全部评委评分后决定结果。",
+    ),
+    "mentoring_defense_decided": _e(
+        409, "Defense already decided", "答辩结果已决定",
+        "Defense {defense_id} was decided at {decided_at}; a defense is decided once.", "答辩 {defense_id} 已于 {decided_at} 决定结果，不能重复决定。",
+    ),
 })

@@ -151,6 +151,13 @@ class Rubric(RequestModel):
         return 100.0 * weighted / sum(c.weight for c in self.criteria)
 
 
+def problem_errors(errors: list[ScoreError], field: str = "scores") -> list[dict[str, object]]:
+    """`check`'s errors as a problem's `errors` list: each located in the body's `field`, with its reason and scale."""
+    return [{"loc": ["body", field, e.criterion], "field": e.criterion, "type": e.reason,
+             "message": f"{e.criterion}: {e.reason.replace('_', ' ')}" + (f" (scale {e.min} to {e.max})" if e.min is not None else "")}
+            for e in errors]
+
+
 def finite_number(value: object) -> bool:
     """A real number that is not a bool, NaN or an infinity (an int of any size is finite)."""
     if isinstance(value, bool):

@@ -293,6 +293,42 @@ def _mentoring() -> list[Route]:
               path_params={"round_id": "round_lab", "need_id": "need_child_lab", "mentor_id": "mentor"}, expect={"staff": 404}),
         Route("mentoring", "GET", "/rounds/{round_id}/overrides", ADMIN_STAFF, query=PAGE, path_params={"round_id": "round_lab"},
               rows={"admin": NOTHING, "staff": NOTHING}),
+        # projects: the guardian's child is in no project, so the guardian reads none; the world's
+        # mentor leads project_a and project_c and judges project_b's defense.
+        Route("mentoring", "POST", "/projects", frozenset({"staff", "mentor"}), json={
+            "title": "Tilings", "abstract": "Domino tilings of the Aztec diamond.", "discipline": "math", "mentor_id": Ref("mentor"),
+            "members": [Ref("student")]}),
+        Route("mentoring", "GET", "/projects", browsers, query=PAGE, rows={
+            "admin": at_least("project_a", "project_b", "project_c"), "staff": at_least("project_a", "project_b", "project_c"),
+            "mentor": only("project_a", "project_b", "project_c"), "coordinator": only("project_a", "project_c"),
+            "student": only("project_a", "project_c"), "guardian": NOTHING}),
+        Route("mentoring", "GET", "/projects/{project_id}", browsers, path_params={"project_id": "project_a"}, expect={"guardian": 404}),
+        Route("mentoring", "POST", "/projects/{project_id}/milestones", frozenset({"staff", "mentor"}), path_params={"project_id": "project_a"},
+              json={"title": "Draft", "due_at": "2036-06-01T12:00:00+08:00", "description": "A first draft of the paper."}),
+        Route("mentoring", "GET", "/projects/{project_id}/milestones", browsers, query=PAGE, path_params={"project_id": "project_a"}, rows={
+            **{r: only("milestone_a") for r in ("admin", "staff", "mentor", "coordinator", "student")}, "guardian": NOTHING}),
+        Route("mentoring", "PATCH", "/milestones/{milestone_id}", frozenset({"staff", "mentor"}), path_params={"milestone_id": "milestone_a"},
+              json={"due_at": "2036-07-01T12:00:00+08:00"}),
+        Route("mentoring", "POST", "/milestones/{milestone_id}/submissions", frozenset({"student"}), path_params={"milestone_id": "milestone_a"},
+              json={"text": "The second version of the summary.", "link": "https://example.org/v2"}),
+        Route("mentoring", "GET", "/milestones/{milestone_id}/submissions", browsers, query=PAGE, path_params={"milestone_id": "milestone_a"},
+              rows={**{r: only("submission_a") for r in ("admin", "staff", "mentor", "coordinator", "student")}, "guardian": NOTHING}),
+        Route("mentoring", "PUT", "/submissions/{submission_id}/review", frozenset({"mentor"}), path_params={"submission_id": "submission_a"},
+              json={"review": "needs_revision", "note": "Say which paper proves the bound."}),
+        Route("mentoring", "POST", "/projects/{project_id}/defenses", frozenset({"staff"}), path_params={"project_id": "project_c"}, json={
+            "starts_at": "2036-06-20T09:00:00+08:00", "place": "Room 303", "pass_mark": 60,
+            "rubric": {"criteria": [{"key": "method", "title": "Method", "weight": 1, "min": 0, "max": 10}]}}),
+        Route("mentoring", "GET", "/defenses", browsers, query=PAGE, rows={
+            "admin": at_least("defense_a", "defense_b"), "staff": at_least("defense_a", "defense_b"), "mentor": only("defense_a", "defense_b"),
+            "coordinator": only("defense_a"), "student": only("defense_a"), "guardian": NOTHING}),
+        Route("mentoring", "GET", "/defenses/{defense_id}", browsers, path_params={"defense_id": {"mentor": "defense_b", "*": "defense_a"}},
+              expect={"guardian": 404}),
+        Route("mentoring", "PUT", "/defenses/{defense_id}/panel", frozenset({"staff"}), path_params={"defense_id": "defense_b"}, json={"size": 3}),
+        Route("mentoring", "PUT", "/defenses/{defense_id}/scores", frozenset({"mentor"}), path_params={"defense_id": "defense_b"},
+              json={"scores": {"method": 6, "presentation": 9}}),
+        Route("mentoring", "GET", "/defenses/{defense_id}/scores", frozenset({"admin", "staff", "mentor"}), path_params={"defense_id": "defense_b"}),
+        Route("mentoring", "POST", "/defenses/{defense_id}/decision", frozenset({"staff"}), path_params={"defense_id": "defense_a"},
+              json={"note": "A careful method; present the bound more clearly."}),
     ]
 
 
@@ -435,4 +471,19 @@ DENIALS: list[Denial] = [
             ("student", "child", "a student sees only themself"),
         )
     ),
+    # projects: another's project, defense or panel.
+    *(Denial(method, path, caller, params, 404, code, why, "mentoring") for method, path, caller, params, code, why in (
+        ("GET", "/projects/{project_id}", "student", {"project_id": "project_b"}, "mentoring_project_not_found",
+         "a student reads only the projects they are a member of"),
+        ("GET", "/projects/{project_id}", "coordinator", {"project_id": "project_b"}, "mentoring_project_not_found",
+         "a coordinator reads only the projects of their school's students"),
+        ("POST", "/projects/{project_id}/milestones", "mentor", {"project_id": "project_b"}, "mentoring_project_not_found",
+         "a judge of a project's defense sets none of its milestones"),
+        ("GET", "/defenses/{defense_id}", "student", {"defense_id": "defense_b"}, "mentoring_defense_not_found",
+         "a student reads only their projects' defenses"),
+        ("PUT", "/defenses/{defense_id}/scores", "mentor", {"defense_id": "defense_a"}, "mentoring_not_a_judge",
+         "a project's own mentor is not on its panel"),
+        ("GET", "/defenses/{defense_id}/scores", "mentor", {"defense_id": "defense_a"}, "mentoring_not_a_judge",
+         "only the panel reads a defense's scores"),
+    )),
 ]

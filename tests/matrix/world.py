@@ -428,6 +428,63 @@ async def _mentoring(w: World) -> None:
     await runs.publish(s, _as(w, "staff"), done.id, run.id)
     ids.update(round_done=str(done.id), run_done=str(run.id))
     await s.flush()
+    # projects: `project_a` (the mentor's, the student a member) with `milestone_a`, the student's
+    # `submission_a` and `defense_a` (judges j1, j2 and mentor_b, every one scored, undecided);
+    # `project_b` (mentor_b's, with student_b) with
+    # `defense_b`, on whose panel the world's mentor sits (no score yet); `project_c` (the
+    # mentor's, no defense).
+    from services.mentoring.db import chain as _chain, directory as _directory
+    from services.mentoring.models import Mentorship, MentorshipStatus
+    from services.mentoring.projects import service as projects
+    from services.mentoring.projects.schemas import DefenseIn, MilestoneIn, PanelIn, ProjectIn, SubmissionIn
+    from shared.directory.store import apply as _apply
+    from shared.events.contracts.identity import PersonRecord as _Person
+    from shared.tokens import Principal as _Principal
+
+    staff = _as(w, "staff")
+    extra = {name: uuid.uuid4() for name in ("mentor_b", "judge_1", "judge_2")}
+    await _apply(s, _directory.tables, [_Person(version=10**9, person_id=p, roles=["mentor"], display_name=f"评委 {n}")
+                                                   for n, p in extra.items()])
+    for name, person in extra.items():
+        await mentoring.register(s, staff, person, MentorIn(
+            kind="lab", type="researcher" if name == "mentor_b" else "professor", affiliation="Matrix Institute",
+            disciplines=["chemistry"] if name == "mentor_b" else ["math", "chemistry"], lab_capacity=3, life_capacity=0,
+        ))
+        ids[name] = str(person)
+    # `student_b` (school B, no account of the world's callers), admitted in chemistry in a cohort no round of the world takes, mentor_b's mentee.
+    student_b = uuid.uuid4()
+    await _apply(s, _directory.tables, [_Person(version=10**9, person_id=student_b, roles=["student"], display_name="学生乙",
+                                                school_id=uuid.UUID(ids["school_b"]), grade=8)])
+    await mentoring.on_admitted(s, admitted_envelope(str(student_b), ids["school_b"], "chemistry", cohort_year=2019))
+    need_b = (await s.execute(sa.select(Need.id).where(Need.student_id == student_b, Need.kind == NeedKind.lab))).scalar_one()
+    ids["student_b"] = str(student_b)
+    lab_b = uuid.uuid4()
+    await s.execute(sa.insert(Mentorship).values(
+        id=lab_b, need_id=need_b, student_id=student_b, mentor_id=extra["mentor_b"],
+        kind=NeedKind.lab, discipline="chemistry", status=MentorshipStatus.active, started_at=now))
+    await _chain.append(s, kind="mentorship.started", table=Mentorship.__table__, row_id=lab_b, actor=ids["staff"])
+    abstract = "Counting lattice paths that avoid a diagonal, and what the generating function says about them."
+    a = await projects.create(s, staff, ProjectIn(title="Lattice paths", abstract=abstract, discipline="math", mentor_id=uuid.UUID(ids["mentor"]),
+                                                  members=[uuid.UUID(ids["student"])]))
+    b = await projects.create(s, staff, ProjectIn(title="Crystal growth", abstract=abstract, discipline="chemistry", mentor_id=extra["mentor_b"],
+                                                  members=[student_b]))
+    c = await projects.create(s, staff, ProjectIn(title="Primes in progressions", abstract=abstract, discipline="math",
+                                                  mentor_id=uuid.UUID(ids["mentor"]), members=[uuid.UUID(ids["student"])]))
+    milestone = await projects.add_milestone(s, staff, a.id, MilestoneIn(title="Literature review", due_at=now + _days(days=30),
+                                                                         description="Read and summarise the three papers."))
+    submission = await projects.submit(s, _as(w, "student"), milestone.id, SubmissionIn(text="A summary of the three papers.",
+                                                                                       link="https://example.org/review"))
+    rubric = {"criteria": [{"key": "method", "title": "Method", "weight": 2, "min": 0, "max": 10},
+                           {"key": "presentation", "title": "Presentation", "weight": 1, "min": 0, "max": 10}]}
+    defense_a = await projects.schedule(s, staff, a.id, DefenseIn(starts_at=now + _days(days=60), place="Room 301", rubric=rubric, pass_mark=60))
+    await projects.set_panel(s, staff, defense_a.id, PanelIn(judges=[extra["judge_1"], extra["judge_2"], extra["mentor_b"]]))
+    for person in (extra["judge_1"], extra["judge_2"], extra["mentor_b"]):
+        await projects.score(s, _Principal(id=str(person), kind="user", roles=frozenset({"mentor"})), defense_a.id, {"method": 7, "presentation": 8})
+    defense_b = await projects.schedule(s, staff, b.id, DefenseIn(starts_at=now + _days(days=61), place="Room 302", rubric=rubric, pass_mark=60))
+    await projects.set_panel(s, staff, defense_b.id, PanelIn(judges=[uuid.UUID(ids["mentor"]), extra["judge_1"], extra["judge_2"]]))
+    ids.update(project_a=str(a.id), project_b=str(b.id), project_c=str(c.id), milestone_a=str(milestone.id), submission_a=str(submission.id),
+               defense_a=str(defense_a.id), defense_b=str(defense_b.id))
+    await s.flush()
 
 
 def admitted_envelope(student_id: str, school_id: str, discipline: str, *, candidate_id: uuid.UUID | None = None, grade: int = 8,

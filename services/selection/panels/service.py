@@ -28,7 +28,7 @@ from shared.conflicts import Conflict, ConflictIn
 from shared.db import get_or_raise, upsert
 from shared.ids import as_uuid
 from shared.problems import ProblemError
-from shared.rubrics import Rubric
+from shared.rubrics import Rubric, problem_errors
 from shared.rubrics.raters import fit_rater_effects
 from shared.rubrics.reliability import disagreements, krippendorff_alpha_interval
 from shared.tokens import Principal
@@ -188,9 +188,7 @@ async def score(session: AsyncSession, principal: Principal, candidate_id: uuid.
     if errors:
         raise ProblemError(
             "selection_rubric_scores_invalid", count=len(errors),
-            errors=[{"loc": ["body", "scores", e.criterion], "field": e.criterion, "type": e.reason,
-                     "message": f"{e.criterion}: {e.reason.replace('_', ' ')}" + (f" (scale {e.min} to {e.max})" if e.min is not None else "")}
-                    for e in errors],
+            errors=problem_errors(errors),
         )
     values = dict(id=uuid.uuid4(), campaign_id=campaign.id, candidate_id=candidate_id, expert_id=expert.person_id,
                   scores=scores, total=Decimal(repr(rubric.total(scores))).quantize(Decimal("0.0001")), submitted_at=clock.now())

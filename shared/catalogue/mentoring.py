@@ -117,25 +117,25 @@ codes({
     ),
     "mentoring_mentorship_not_active": _e(
         409, "Mentorship not active", "指导关系未在进行",
-        "Mentorship {mentorship_id} is {status}; this needs an active mentorship.", "指导关系 {mentorship_id} 当前为 {status}，此操作需要进行中的指导关系。",
+        "Mentorship {mentorship_id} is {state}; this needs an active mentorship.", "指导关系 {mentorship_id} 当前为 {state}，此操作需要进行中的指导关系。",
     ),
     "mentoring_mentorship_not_paused": _e(
         409, "Mentorship not paused", "指导关系未暂停",
-        "Mentorship {mentorship_id} is {status}, not paused; only a paused mentorship resumes.",
-        "指导关系 {mentorship_id} 当前为 {status}，并未暂停；只有暂停的指导关系可以恢复。",
+        "Mentorship {mentorship_id} is {state}, not paused; only a paused mentorship resumes.",
+        "指导关系 {mentorship_id} 当前为 {state}，并未暂停；只有暂停的指导关系可以恢复。",
     ),
     "mentoring_request_pending": _e(
         409, "A request is pending", "已有待处理的申请",
-        "Mentorship {mentorship_id} has a pending {kind} request ({request_id}); staff decide it before another is made.",
-        "指导关系 {mentorship_id} 已有待处理的{kind}申请（{request_id}）；须待工作人员处理后才能再次申请。",
+        "Mentorship {mentorship_id} has a pending {kind} request ({mentorship_request_id}); staff decide it before another is made.",
+        "指导关系 {mentorship_id} 已有待处理的{kind}申请（{mentorship_request_id}）；须待工作人员处理后才能再次申请。",
     ),
     "mentoring_request_not_found": _e(
         404, "Request not found", "未找到申请",
-        "There is no request {request_id} of this mentorship.", "该指导关系不存在申请 {request_id}。",
+        "There is no request {mentorship_request_id} of this mentorship.", "该指导关系不存在申请 {mentorship_request_id}。",
     ),
     "mentoring_request_decided": _e(
         409, "Request already decided", "申请已处理",
-        "Request {request_id} is {status} since {decided_at}; a request is decided once.", "申请 {request_id} 已于 {decided_at} 处理为 {status}，不能重复处理。",
+        "Request {mentorship_request_id} is {state} since {decided_at}; a request is decided once.", "申请 {mentorship_request_id} 已于 {decided_at} 处理为 {state}，不能重复处理。",
     ),
     "mentoring_meeting_not_found": _e(
         404, "Meeting not found", "未找到会面记录",
@@ -157,6 +157,6 @@ codes({
     ),
     "mentoring_goal_closed": _e(
         409, "Goal closed", "目标已结束",
-        "Goal {goal_id} is {status}; a goal achieved or dropped takes no more updates.", "目标 {goal_id} 已{status}，不再接受进度更新。",
+        "Goal {goal_id} is {state}; a goal achieved or dropped takes no more updates.", "目标 {goal_id} 已{state}，不再接受进度更新。",
     ),
 })

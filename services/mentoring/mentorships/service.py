@@ -116,7 +116,7 @@ def refuse_ended(m: Mentorship) -> None:
 def refuse_inactive(m: Mentorship) -> None:
     refuse_ended(m)
     if m.status is not MentorshipStatus.active:
-        raise ProblemError("mentoring_mentorship_not_active", mentorship_id=m.id, status=m.status.value)
+        raise ProblemError("mentoring_mentorship_not_active", mentorship_id=m.id, state=m.status.value)
 
 
 def mentorships_query(principal: Principal, *, kind: NeedKind | None, status: MentorshipStatus | None,
@@ -156,9 +156,9 @@ async def _set_status(session: AsyncSession, principal: Principal, mentorship_id
         raise _not_found(mentorship_id)
     refuse_ended(m)
     if to is MentorshipStatus.paused and m.status is not MentorshipStatus.active:
-        raise ProblemError("mentoring_mentorship_not_active", mentorship_id=m.id, status=m.status.value)
+        raise ProblemError("mentoring_mentorship_not_active", mentorship_id=m.id, state=m.status.value)
     if to is MentorshipStatus.active and m.status is not MentorshipStatus.paused:
-        raise ProblemError("mentoring_mentorship_not_paused", mentorship_id=m.id, status=m.status.value)
+        raise ProblemError("mentoring_mentorship_not_paused", mentorship_id=m.id, state=m.status.value)
     m.status = to
     await chain.append(session, kind=f"mentorship.{'paused' if to is MentorshipStatus.paused else 'resumed'}",
                        table=Mentorship.__table__, row_id=m.id, actor=principal.id, payload={"reason": reason})
@@ -186,7 +186,7 @@ async def make_request(session: AsyncSession, principal: Principal, mentorship_i
     refuse_ended(m)
     pending = (await pending_requests(session, [m.id])).get(m.id)
     if pending is not None:
-        raise ProblemError("mentoring_request_pending", mentorship_id=m.id, kind=pending.kind.value, request_id=pending.id)
+        raise ProblemError("mentoring_request_pending", mentorship_id=m.id, kind=pending.kind.value, mentorship_request_id=pending.id)
     row = MentorshipRequest(mentorship_id=m.id, kind=kind, status=RequestStatus.pending, side=side, reason=reason,
                             requested_by=principal.id, requested_at=clock.now())
     return await _recorded(session, principal, row, f"mentorship_request.{kind.value}")
@@ -208,10 +208,10 @@ async def decide(session: AsyncSession, principal: Principal, mentorship_id: uui
     """Staff decide a pending request once; approving ends the mentorship, frees the mentor's place and
     leaves the student's need waiting for the next round (a re-match: without this mentor)."""
     m = await readable(session, principal, mentorship_id, lock=True)
-    request = await _child(session, MentorshipRequest, request_id, m, ProblemError("mentoring_request_not_found", request_id=request_id),
+    request = await _child(session, MentorshipRequest, request_id, m, ProblemError("mentoring_request_not_found", mentorship_request_id=request_id),
                            lock=True)
     if request.status is not RequestStatus.pending:
-        raise ProblemError("mentoring_request_decided", request_id=request.id, status=request.status.value,
+        raise ProblemError("mentoring_request_decided", mentorship_request_id=request.id, state=request.status.value,
                            decided_at=request.decided_at.isoformat())
     now = clock.now()
     request.status = RequestStatus.approved if approve else RequestStatus.declined
@@ -295,7 +295,7 @@ async def update_goal(session: AsyncSession, principal: Principal, mentorship_id
     refuse_inactive(m)
     goal = await _child(session, Goal, goal_id, m, ProblemError("mentoring_goal_not_found", goal_id=goal_id), lock=True)
     if goal.status is not GoalStatus.open:
-        raise ProblemError("mentoring_goal_closed", goal_id=goal.id, status=goal.status.value)
+        raise ProblemError("mentoring_goal_closed", goal_id=goal.id, state=goal.status.value)
     if data.status is GoalStatus.achieved and data.percent != 100:
         raise ProblemError("mentoring_goal_invalid", reason=f"a goal achieved is at 100 percent, not {data.percent}")
     now = clock.now()

@@ -303,8 +303,12 @@ class StrictRoute(APIRoute):
         return strict_handler
 
 
+# At least three characters once the spaces around are dropped, no NUL: the schema says what
+# `Reason` accepts (with NAME_PATTERN, " 00" was valid by the schema and refused once stripped).
+REASON_PATTERN = r"^\s*[^\s\u0000][^\u0000]+[^\s\u0000]\s*$"
+
 # A reason a person writes for the record (a forced pair, a decision against the proposal): the
 # spaces around it dropped, then 3 to 2000 characters, not all spaces.
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=NAME_PATTERN),
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=REASON_PATTERN),
 ]

@@ -20,6 +20,7 @@ from services.mentoring.mentorships.schemas import (
 from services.mentoring.models import Mentorship, MentorshipStatus, NeedKind
 from shared.auth import require
 from shared.db import DbSession
+from shared.idempotency import IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
 from shared.problems import problem_responses
 from shared.routes import APIRouter
@@ -94,11 +95,13 @@ async def _request_out(session: AsyncSession, principal: Principal, m: Mentorshi
 @router.post("/{mentorship_id}/requests", status_code=201, response_model=RequestOut,
              responses=problem_responses(*ENDED, "mentoring_request_pending"),
              summary="Ask to end the mentorship or be re-matched, with a reason (its student, their guardian, or its mentor)")
-async def make_request(principal: Asker, mentorship_id: uuid.UUID, body: RequestIn, session: DbSession) -> RequestOut:
+async def make_request(principal: Asker, mentorship_id: uuid.UUID, body: RequestIn, session: DbSession,
+                       idempotency: IdempotencyKey) -> RequestOut:
     """One pending request per mentorship: another while one waits is refused with
-    `mentoring_request_pending`. Staff approve or decline it (`.../decision`)."""
+    `mentoring_request_pending` (a retry with the same `Idempotency-Key` answers the first).
+    Staff approve or decline it (`.../decision`)."""
     row = await service.make_request(session, principal, mentorship_id, body.kind, body.reason)
-    return (await _request_out(session, principal, await service.readable(session, principal, mentorship_id), [row]))[0]
+    return await idempotency.save((await _request_out(session, principal, await service.readable(session, principal, mentorship_id), [row]))[0])
 
 
 @router.get("/{mentorship_id}/requests", response_model=Page[RequestOut], responses=problem_responses(*NOT_FOUND),
@@ -131,11 +134,13 @@ MEETING_PROBLEMS = (*ENDED, "mentoring_meeting_date_invalid")
 
 @router.post("/{mentorship_id}/meetings", status_code=201, response_model=MeetingOut, responses=problem_responses(*MEETING_PROBLEMS),
              summary="Log a meeting (the mentorship's mentor or its student)")
-async def log_meeting(principal: Party, mentorship_id: uuid.UUID, body: MeetingIn, session: DbSession) -> MeetingOut:
+async def log_meeting(principal: Party, mentorship_id: uuid.UUID, body: MeetingIn, session: DbSession,
+                      idempotency: IdempotencyKey) -> MeetingOut:
     """Not in the future, not before the mentorship began, not on an ended mentorship. The notes
-    are read by the two, the student's guardian and staff only."""
+    are read by the two, the student's guardian and staff only. Send an `Idempotency-Key` so a
+    retry does not log the meeting twice."""
     row = await service.log_meeting(session, principal, mentorship_id, body)
-    return (await _meetings_out(session, principal, await service.readable(session, principal, mentorship_id), [row]))[0]
+    return await idempotency.save((await _meetings_out(session, principal, await service.readable(session, principal, mentorship_id), [row]))[0])
 
 
 @router.patch("/{mentorship_id}/meetings/{meeting_id}", response_model=MeetingOut,
@@ -161,8 +166,8 @@ GOAL_PROBLEMS = (*ENDED, "mentoring_mentorship_not_active", "mentoring_goal_inva
 
 @router.post("/{mentorship_id}/goals", status_code=201, response_model=GoalOut, responses=problem_responses(*GOAL_PROBLEMS),
              summary="Set a goal on an active mentorship (its mentor or its student)")
-async def set_goal(principal: Party, mentorship_id: uuid.UUID, body: GoalIn, session: DbSession) -> GoalOut:
-    return GoalOut.model_validate(await service.set_goal(session, principal, mentorship_id, body), from_attributes=True)
+async def set_goal(principal: Party, mentorship_id: uuid.UUID, body: GoalIn, session: DbSession, idempotency: IdempotencyKey) -> GoalOut:
+    return await idempotency.save(GoalOut.model_validate(await service.set_goal(session, principal, mentorship_id, body), from_attributes=True))
 
 
 @router.get("/{mentorship_id}/goals", response_model=Page[GoalOut], responses=problem_responses(*NOT_FOUND),

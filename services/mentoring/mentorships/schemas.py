@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints
 
 from services.mentoring.models import Discipline, MentorshipStatus, NeedKind
 from services.mentoring.mentorships.models import GoalStatus, RequestKind, RequestStatus, Side
@@ -45,18 +45,12 @@ class MeetingIn(RequestModel):
 
 
 class MeetingPatch(RequestModel):
-    """The fields to correct; the others stay as they are."""
+    """The fields to correct; the others (absent or null) stay as they are. Nothing to correct changes nothing."""
 
     held_on: HeldOn | None = None
     minutes: Minutes | None = None
     topic: Topic | None = None
     notes: Notes | None = None
-
-    @model_validator(mode="after")
-    def _something(self) -> MeetingPatch:
-        if all(getattr(self, f) is None for f in type(self).model_fields):
-            raise ValueError("name at least one field to correct")
-        return self
 
 
 class GoalIn(RequestModel):

@@ -257,17 +257,19 @@ async def log_meeting(session: AsyncSession, principal: Principal, mentorship_id
 
 async def correct_meeting(session: AsyncSession, principal: Principal, mentorship_id: uuid.UUID, meeting_id: uuid.UUID,
                           data: MeetingPatch) -> Meeting:
-    """Whoever logged a meeting corrects it, while the mentorship has not ended."""
+    """Whoever logged a meeting corrects it, while the mentorship has not ended; a correction that
+    changes nothing is recorded nowhere."""
     m = await _of_party(session, principal, mentorship_id)
     row = await _child(session, Meeting, meeting_id, m, ProblemError("mentoring_meeting_not_found", meeting_id=meeting_id), lock=True)
     if row.author_id != as_uuid(principal.id):
         raise ProblemError("mentoring_meeting_not_author", meeting_id=meeting_id)
     if data.held_on is not None:
         _check_held_on(m, data.held_on)
-    for field in ("held_on", "minutes", "topic", "notes"):
-        value = getattr(data, field)
-        if value is not None:
-            setattr(row, field, value)
+    changed = {f: v for f, v in data.model_dump().items() if v is not None and v != getattr(row, f)}
+    if not changed:
+        return row
+    for field, value in changed.items():
+        setattr(row, field, value)
     row.updated_at = clock.now()
     await chain.append(session, kind="meeting.corrected", table=Meeting.__table__, row_id=row.id, actor=principal.id)
     return row

@@ -463,14 +463,14 @@ async def _mentoring_mentorships(w: World) -> None:
     ids["other_mentor"] = str(other)  # full with these two: no place left for the tests' runs
     other_mentor = Principal(id=str(other), kind="user", roles=frozenset({"mentor"}))
     began = datetime.now(UTC) - timedelta(days=10)
-    for name, student, status in (("mentorship_child_life", "child", MentorshipStatus.active),
-                                  ("mentorship_other_life", "other_student", MentorshipStatus.paused)):
+    for name, student in (("mentorship_child_life", "child"), ("mentorship_other_life", "other_student")):
         row = Mentorship(need_id=uuid.UUID(ids[f"need_{student}_life"]), student_id=uuid.UUID(ids[student]), mentor_id=other,
-                         kind=NeedKind.life, discipline=None, status=status, started_at=began)
+                         kind=NeedKind.life, discipline=None, status=MentorshipStatus.active, started_at=began)
         s.add(row)
         await s.flush()
         await chain.append_many(s, [Change("mentorship.started", ids["staff"], Mentorship.__table__, row.id)])
         ids[name] = str(row.id)
+    await mentorships.pause(s, _as(w, "staff"), uuid.UUID(ids["mentorship_other_life"]), "The student is in hospital for a month.")
     lab = (await s.execute(sa.select(Mentorship.id).where(Mentorship.student_id == uuid.UUID(ids["student"])))).scalar_one()
     ids["mentorship_student_lab"] = str(lab)
     today = mentorships.today()

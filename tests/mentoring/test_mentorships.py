@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from services.mentoring.db import chain
 from services.mentoring.mentors import service as mentors
-from services.mentoring.mentorships.models import Goal, GoalUpdate, Meeting, MentorshipRequest
+from services.mentoring.mentorships.models import Goal, GoalUpdate, Meeting, MentorshipPause, MentorshipRequest
 from services.mentoring.mentorships.service import CHINA, REMATCH_RULE, today
 from services.mentoring.models import Mentorship
 from shared import clock
@@ -196,9 +196,12 @@ async def test_each_reader_sees_only_their_mentorships_with_names_and_the_notes_
     assert await seen("staff", mentor_id=ids["other_mentor"]) == {ids["mentorship_child_life"], ids["mentorship_other_life"]}
     assert await seen("staff", status="paused", mentor_id=ids["other_mentor"]) == {ids["mentorship_other_life"]}
     assert await seen("staff", student_id=ids["child"]) == {ids["mentorship_child_life"]}
+    assert every & await seen("staff", pending_request="true") == {ids["mentorship_other_life"]}  # staff's work list
+    assert every & await seen("staff", pending_request="false") == every - {ids["mentorship_other_life"]}
+    assert await seen("coordinator", pending_request="true") == set()
     assert await seen("mentor", student_id=ids["child"]) == set()
     assert await seen("coordinator", student_id=ids["other_student"]) == set()
-    for bad in ({"kind": "both"}, {"status": "over"}, {"mentor_id": "nobody"}, {"limit": 0}):
+    for bad in ({"kind": "both"}, {"status": "over"}, {"mentor_id": "nobody"}, {"limit": 0}, {"pending_request": "yes"}):
         problem(await call(w, "staff", "GET", "/mentorships", params=bad), 422, "validation_failed")
     [child] = await _listed(w, "guardian")
     assert (child["mentor_name"], child["kind"], child["discipline"], child["status"]) == ("李老师", "life", None, "active")
@@ -225,16 +228,27 @@ async def test_each_reader_sees_only_their_mentorships_with_names_and_the_notes_
         assert update["percent"] == 40 and update["note"] is None
     [request] = await _listed(w, "student", f"{lab}/requests")
     assert request["note"] == "The mentor will move meetings to weekends."
+    paused = _path(w, "mentorship_other_life")
+    assert (await _ok(await call(w, "staff", "GET", paused)))["paused"]["reason"] == "The student is in hospital for a month."
+    assert (await _ok(await call(w, "admin", "GET", paused)))["paused"]["reason"] is None
 
 
 async def test_staff_or_the_mentor_pause_and_resume_with_a_reason_and_the_place_is_kept(w):
     lab = _path(w, "mentorship_student_lab")
-    paused = await _ok(await call(w, "mentor", "POST", f"{lab}/pause", json={"reason": "The student sits the zhongkao this month."}))
-    assert paused["status"] == "paused"
+    why = "The student sits the zhongkao this month."
+    paused = await _ok(await call(w, "mentor", "POST", f"{lab}/pause", json={"reason": why}))
+    assert paused["status"] == "paused" and (paused["paused"]["reason"], paused["paused"]["by"]) == (why, w.ids["mentor"])
     assert await _lab_mentees(w) == (1, 0)  # the place is kept
     [entry] = [e for e in await chain.entries(w.tx.session, table=Mentorship.__table__, row_id=uuid.UUID(w.ids["mentorship_student_lab"]))
                if e.kind == "mentorship.paused"]
-    assert entry.payload == {"reason": "The student sits the zhongkao this month."} and entry.state["status"] == "paused"
+    assert entry.state["status"] == "paused"
+    [pause] = (await w.tx.session.execute(sa.select(MentorshipPause).where(
+        MentorshipPause.mentorship_id == uuid.UUID(w.ids["mentorship_student_lab"])))).scalars()
+    assert [e.kind for e in await chain.entries(w.tx.session, table=MentorshipPause.__table__, row_id=pause.id)] == ["mentorship_pause.started"]
+    # The reason is free text about the student: the two and staff read it, a coordinator the pause without it.
+    assert (await _ok(await call(w, "student", "GET", lab)))["paused"]["reason"] == why
+    shown = (await _ok(await call(w, "coordinator", "GET", lab)))["paused"]
+    assert shown["reason"] is None and shown["since"] == paused["paused"]["since"]
     problem(await call(w, "staff", "POST", f"{lab}/pause", json={"reason": "Again."}), 409, "mentoring_mentorship_not_active")
     problem(await call(w, "student", "POST", f"{lab}/goals", json={"title": "Read a paper"}), 409, "mentoring_mentorship_not_active")
     # A meeting held before the pause may still be logged.
@@ -249,7 +263,9 @@ async def test_staff_or_the_mentor_pause_and_resume_with_a_reason_and_the_place_
         problem(await call(w, who, "POST", path, json=body), status, code)
     assert (await _ok(await call(w, "staff", "GET", lab)))["status"] == "paused"
     resumed = await _ok(await call(w, "staff", "POST", f"{lab}/resume", json={"reason": "Exams are over."}))
-    assert resumed["status"] == "active"
+    assert resumed["status"] == "active" and resumed["paused"] is None
+    await w.tx.session.refresh(pause)
+    assert (pause.resume_reason, pause.resumed_by) == ("Exams are over.", w.ids["staff"])
     problem(await call(w, "mentor", "POST", f"{lab}/resume", json={"reason": "Again."}), 409, "mentoring_mentorship_not_paused")
 
 
@@ -377,6 +393,9 @@ async def test_an_exit_ends_the_mentorship_announces_it_once_lapses_the_pending_
     request = await s.get(MentorshipRequest, uuid.UUID(w.ids["request_other"]))
     await s.refresh(request)
     assert request.status.value == "lapsed" and request.decided_by == "tracking"
+    [pause] = (await s.execute(sa.select(MentorshipPause).where(MentorshipPause.mentorship_id == other))).scalars()
+    await s.refresh(pause)
+    assert (pause.resume_reason, pause.resumed_by) == ("the mentorship ended", "tracking")
     entries = len(await chain.entries(s, table=Mentorship.__table__, row_id=other))
     # Delivered again: nothing ends, nothing is announced or recorded.
     await mentors.on_exited(s, exit_)

@@ -1,4 +1,4 @@
-"""A mentorship's life: either side's requests to end it or be re-matched, its meetings, its goals and their progress.
+"""A mentorship's life: its pauses, either side's requests to end it or be re-matched, its meetings, its goals and their progress.
 
 A request is pending until staff approve or decline it; a mentorship has at most one pending
 request at a time, and one that ends otherwise (the student exits) lapses it. An approved
@@ -64,6 +64,28 @@ class MentorshipRequest(Base):
 
 
 chain.track(MentorshipRequest.__table__, ["mentorship_id", "kind", "status", "side", "reason", "requested_by", "decided_by", "decided_at", "note"])
+
+
+class MentorshipPause(Base):
+    """A pause of a mentorship, with its reason; closed when it resumes (or ends), with that reason."""
+
+    __tablename__ = "mentorship_pause"
+    __table_args__ = (
+        Index("uq_mentorship_pause_open", "mentorship_id", unique=True, postgresql_where=text("resumed_at IS NULL")),
+        CheckConstraint("(resumed_at IS NULL) = (resume_reason IS NULL)", name="resumed_with_reason"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    mentorship_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.mentorship.id"))
+    reason: Mapped[str] = mapped_column(String(2000))
+    paused_by: Mapped[str] = mapped_column(String(100))
+    paused_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resumed_by: Mapped[str | None] = mapped_column(String(100))
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resume_reason: Mapped[str | None] = mapped_column(String(2000))
+
+
+chain.track(MentorshipPause.__table__, ["mentorship_id", "reason", "paused_by", "paused_at", "resumed_by", "resumed_at", "resume_reason"])
 
 
 class Meeting(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,7 @@ from services.mentoring.db import directory
 from services.mentoring.mentorships import service
 from services.mentoring.mentorships.models import Goal, GoalUpdate, Meeting, MentorshipRequest
 from services.mentoring.mentorships.schemas import (
-    DecisionIn, GoalIn, GoalOut, GoalUpdateOut, MeetingIn, MeetingOut, MeetingPatch, MentorshipOut, PendingRequest, ProgressIn, ReasonIn,
+    DecisionIn, GoalIn, GoalOut, GoalUpdateOut, MeetingIn, MeetingOut, MeetingPatch, MentorshipOut, PauseOut, PendingRequest, ProgressIn, ReasonIn,
     RequestIn, RequestOut,
 )
 from services.mentoring.models import Mentorship, MentorshipStatus, NeedKind
@@ -39,13 +39,21 @@ NOT_FOUND = ("mentoring_mentorship_not_found",)
 ENDED = ("mentoring_mentorship_not_found", "mentoring_mentorship_ended")
 
 
-async def mentorships_out(session: AsyncSession, found: list[Mentorship]) -> list[MentorshipOut]:
+async def mentorships_out(session: AsyncSession, principal: Principal, found: list[Mentorship]) -> list[MentorshipOut]:
     names = await directory.display_names(session, {*(m.student_id for m in found), *(m.mentor_id for m in found)})
     pending = await service.pending_requests(session, [m.id for m in found])
+    pauses = await service.open_pauses(session, [m.id for m in found if m.status is MentorshipStatus.paused])
+    reads = await service.note_reader(session, principal)
+
+    def paused(m: Mentorship) -> PauseOut | None:
+        p = pauses.get(m.id)
+        return PauseOut(since=p.paused_at, by=p.paused_by, reason=p.reason if reads(m) else None) if p else None
+
     return [MentorshipOut.model_validate({
-        **{c: getattr(m, c) for c in MentorshipOut.model_fields if c not in ("student_name", "mentor_name", "pending_request")},
+        **{c: getattr(m, c) for c in MentorshipOut.model_fields if c not in ("student_name", "mentor_name", "pending_request", "paused")},
         "student_name": names.get(m.student_id), "mentor_name": names.get(m.mentor_id),
         "pending_request": PendingRequest.model_validate(pending[m.id], from_attributes=True) if m.id in pending else None,
+        "paused": paused(m),
     }) for m in found]
 
 
@@ -54,31 +62,34 @@ async def mentorships_out(session: AsyncSession, found: list[Mentorship]) -> lis
 async def list_mentorships(
     principal: Reader, session: DbSession, page: PageParams, kind: NeedKind | None = None, status: MentorshipStatus | None = None,
     student_id: uuid.UUID | None = None, mentor_id: uuid.UUID | None = None,
+    pending_request: Annotated[bool | None, Query(description="true: only those with a request waiting for staff (their work list); false: none waiting.")] = None,
 ) -> Page[MentorshipOut]:
-    stmt = service.mentorships_query(principal, kind=kind, status=status, student_id=student_id, mentor_id=mentor_id)
+    stmt = service.mentorships_query(principal, kind=kind, status=status, student_id=student_id, mentor_id=mentor_id,
+                                     pending_request=pending_request)
     found = await paginate(session, stmt, order_by=(Mentorship.started_at, Mentorship.id), params=page)
-    return Page(items=await mentorships_out(session, found.items), next_cursor=found.next_cursor)
+    return Page(items=await mentorships_out(session, principal, found.items), next_cursor=found.next_cursor)
 
 
 @router.get("/{mentorship_id}", response_model=MentorshipOut, responses=problem_responses(*NOT_FOUND),
             summary="Read a mentorship (whoever may list it)")
 async def get_mentorship(principal: Reader, mentorship_id: uuid.UUID, session: DbSession) -> MentorshipOut:
-    return (await mentorships_out(session, [await service.readable(session, principal, mentorship_id)]))[0]
+    return (await mentorships_out(session, principal, [await service.readable(session, principal, mentorship_id)]))[0]
 
 
 @router.post("/{mentorship_id}/pause", response_model=MentorshipOut,
              responses=problem_responses(*ENDED, "mentoring_mentorship_not_active"),
              summary="Pause an active mentorship with a reason (staff, or its mentor); the mentor's place is kept")
 async def pause(principal: Keeper, mentorship_id: uuid.UUID, body: ReasonIn, session: DbSession) -> MentorshipOut:
-    """The reason goes to the record (`/record`); resume it with `.../resume`. Ended is final."""
-    return (await mentorships_out(session, [await service.pause(session, principal, mentorship_id, body.reason)]))[0]
+    """Its `paused` says since when and why (the reason: staff, the two and the guardian); resume
+    it with `.../resume`. Meetings may still be logged; goals wait for it to resume. Ended is final."""
+    return (await mentorships_out(session, principal, [await service.pause(session, principal, mentorship_id, body.reason)]))[0]
 
 
 @router.post("/{mentorship_id}/resume", response_model=MentorshipOut,
              responses=problem_responses(*ENDED, "mentoring_mentorship_not_paused"),
              summary="Resume a paused mentorship with a reason (staff, or its mentor)")
 async def resume(principal: Keeper, mentorship_id: uuid.UUID, body: ReasonIn, session: DbSession) -> MentorshipOut:
-    return (await mentorships_out(session, [await service.resume(session, principal, mentorship_id, body.reason)]))[0]
+    return (await mentorships_out(session, principal, [await service.resume(session, principal, mentorship_id, body.reason)]))[0]
 
 
 async def _with_notes(session: AsyncSession, principal: Principal, m: Mentorship, model: type[T], rows: list[Any],

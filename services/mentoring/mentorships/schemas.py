@@ -1,7 +1,7 @@
 """Request and response bodies of the mentorships API.
 
-Free text about a student (a meeting's notes, a request's reason, staff's note, a goal update's
-note) is null in an answer to anyone who may not read it: see `reads_notes` in service.py.
+Free text about a student (a meeting's notes, a pause's or a request's reason, staff's note, a
+goal update's note) is null in an answer to anyone who may not read it: see `reads_notes` in service.py.
 """
 
 from __future__ import annotations
@@ -72,6 +72,12 @@ class PendingRequest(BaseModel):
     requested_at: datetime
 
 
+class PauseOut(BaseModel):
+    since: datetime
+    by: str
+    reason: str | None = Field(description="Null for a reader who may not read notes.")
+
+
 class MentorshipOut(BaseModel):
     id: uuid.UUID
     need_id: uuid.UUID
@@ -86,6 +92,7 @@ class MentorshipOut(BaseModel):
     ended_at: datetime | None
     end_reason: str | None
     pending_request: PendingRequest | None = Field(description="The request waiting for staff's decision, if any.")
+    paused: PauseOut | None = Field(description="Since when, by whom and why it is paused; null unless paused.")
 
 
 class RequestOut(BaseModel):

@@ -14,16 +14,17 @@ the mentorship through ending.py, which also announces it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.mentoring.db import chain, directory
 from services.mentoring.mentorships.ending import record_ended
 from services.mentoring.mentorships.models import (
-    Goal, GoalStatus, GoalUpdate, Meeting, MentorshipRequest, RequestKind, RequestStatus, Side,
+    Goal, GoalStatus, GoalUpdate, Meeting, MentorshipPause, MentorshipRequest, RequestKind, RequestStatus, Side,
 )
 from services.mentoring.mentorships.schemas import GoalIn, MeetingIn, MeetingPatch, ProgressIn
 from services.mentoring.models import Mentorship, MentorshipStatus, NeedKind
@@ -79,9 +80,18 @@ async def side_of(session: AsyncSession, principal: Principal, m: Mentorship) ->
     return None
 
 
+async def note_reader(session: AsyncSession, principal: Principal) -> Callable[[Mentorship], bool]:
+    """Whether the caller reads a mentorship's free text about the student: staff every one's; the
+    mentor, the student and the student's guardian their own (what `side_of` finds, for many at once)."""
+    if principal.has_role("staff"):
+        return lambda m: True
+    me = as_uuid(principal.id)
+    children = set(await directory.children_of(session, me)) if me is not None and principal.has_role("guardian") else set()
+    return lambda m: is_party(principal, m) or m.student_id in children
+
+
 async def reads_notes(session: AsyncSession, principal: Principal, m: Mentorship) -> bool:
-    """Staff, the two parties and the student's guardian read the free text about the student."""
-    return principal.has_role("staff") or await side_of(session, principal, m) is not None
+    return (await note_reader(session, principal))(m)
 
 
 def _not_found(mentorship_id: uuid.UUID) -> ProblemError:
@@ -120,12 +130,15 @@ def refuse_inactive(m: Mentorship) -> None:
 
 
 def mentorships_query(principal: Principal, *, kind: NeedKind | None, status: MentorshipStatus | None,
-                      student_id: uuid.UUID | None, mentor_id: uuid.UUID | None) -> Select:
+                      student_id: uuid.UUID | None, mentor_id: uuid.UUID | None, pending_request: bool | None = None) -> Select:
     wheres = [visible(principal)]
     for column, value in ((Mentorship.kind, kind), (Mentorship.status, status), (Mentorship.student_id, student_id),
                           (Mentorship.mentor_id, mentor_id)):
         if value is not None:
             wheres.append(column == value)
+    if pending_request is not None:
+        waiting = exists().where(MentorshipRequest.mentorship_id == Mentorship.id, MentorshipRequest.status == RequestStatus.pending)
+        wheres.append(waiting if pending_request else ~waiting)
     return select(Mentorship).where(and_(*wheres))
 
 
@@ -148,29 +161,50 @@ async def _recorded(session: AsyncSession, principal: Principal, row: Any, kind:
 # ---------------------------------------------------------------- pause and resume
 
 
-async def _set_status(session: AsyncSession, principal: Principal, mentorship_id: uuid.UUID, *, to: MentorshipStatus,
-                      reason: str) -> Mentorship:
-    """Pause an active mentorship or resume a paused one (staff, or its mentor), the reason in the chain."""
+async def _kept(session: AsyncSession, principal: Principal, mentorship_id: uuid.UUID) -> Mentorship:
+    """The mentorship staff or its mentor pause and resume, locked, not ended."""
     m = await readable(session, principal, mentorship_id, lock=True)
     if not (principal.has_role("staff") or _is_mentor(principal, m)):
         raise _not_found(mentorship_id)
     refuse_ended(m)
-    if to is MentorshipStatus.paused and m.status is not MentorshipStatus.active:
-        raise ProblemError("mentoring_mentorship_not_active", mentorship_id=m.id, state=m.status.value)
-    if to is MentorshipStatus.active and m.status is not MentorshipStatus.paused:
-        raise ProblemError("mentoring_mentorship_not_paused", mentorship_id=m.id, state=m.status.value)
-    m.status = to
-    await chain.append(session, kind=f"mentorship.{'paused' if to is MentorshipStatus.paused else 'resumed'}",
-                       table=Mentorship.__table__, row_id=m.id, actor=principal.id, payload={"reason": reason})
     return m
 
 
 async def pause(session: AsyncSession, principal: Principal, mentorship_id: uuid.UUID, reason: str) -> Mentorship:
-    return await _set_status(session, principal, mentorship_id, to=MentorshipStatus.paused, reason=reason)
+    """An active mentorship paused, with the reason (the mentor's place is kept)."""
+    m = await _kept(session, principal, mentorship_id)
+    refuse_inactive(m)
+    m.status = MentorshipStatus.paused
+    row = MentorshipPause(mentorship_id=m.id, reason=reason, paused_by=principal.id, paused_at=clock.now())
+    session.add(row)
+    await session.flush()
+    await chain.append_many(session, [Change("mentorship.paused", principal.id, Mentorship.__table__, m.id),
+                                      Change("mentorship_pause.started", principal.id, MentorshipPause.__table__, row.id)])
+    return m
 
 
 async def resume(session: AsyncSession, principal: Principal, mentorship_id: uuid.UUID, reason: str) -> Mentorship:
-    return await _set_status(session, principal, mentorship_id, to=MentorshipStatus.active, reason=reason)
+    """A paused mentorship active again; its pause closed with the reason."""
+    m = await _kept(session, principal, mentorship_id)
+    if m.status is not MentorshipStatus.paused:
+        raise ProblemError("mentoring_mentorship_not_paused", mentorship_id=m.id, state=m.status.value)
+    m.status = MentorshipStatus.active
+    changes = [Change("mentorship.resumed", principal.id, Mentorship.__table__, m.id)]
+    row = (await open_pauses(session, [m.id], lock=True)).get(m.id)
+    if row is not None:  # a mentorship paused before pauses were kept has none
+        row.resumed_by, row.resumed_at, row.resume_reason = principal.id, clock.now(), reason
+        changes.append(Change("mentorship_pause.ended", principal.id, MentorshipPause.__table__, row.id))
+    await chain.append_many(session, changes)
+    return m
+
+
+async def open_pauses(session: AsyncSession, mentorship_ids: list[uuid.UUID], *, lock: bool = False) -> dict[uuid.UUID, MentorshipPause]:
+    if not mentorship_ids:
+        return {}
+    stmt = select(MentorshipPause).where(MentorshipPause.mentorship_id.in_(mentorship_ids), MentorshipPause.resumed_at.is_(None))
+    if lock:
+        stmt = stmt.with_for_update()
+    return {p.mentorship_id: p for p in (await session.execute(stmt)).scalars()}
 
 
 # ---------------------------------------------------------------- requests to end or re-match

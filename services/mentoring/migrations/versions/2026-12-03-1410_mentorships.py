@@ -1,4 +1,4 @@
-"""Mentorships: requests to end or re-match, meetings, goals and their progress updates.
+"""Mentorships: pauses, requests to end or re-match, meetings, goals and their progress updates.
 
 Revision ID: men0008
 Revises: men0006
@@ -39,6 +39,22 @@ def upgrade() -> None:
     op.create_index('ix_mentorship_request_mentorship', 'mentorship_request', ['mentorship_id', 'requested_at'], unique=False, schema='mentoring')
     op.create_index('uq_mentorship_request_pending', 'mentorship_request', ['mentorship_id'], unique=True, schema='mentoring',
                     postgresql_where=sa.text("status = 'pending'"))
+    op.create_table('mentorship_pause',
+    sa.Column('id', sa.UUID(), nullable=False),
+    sa.Column('mentorship_id', sa.UUID(), nullable=False),
+    sa.Column('reason', sa.String(length=2000), nullable=False),
+    sa.Column('paused_by', sa.String(length=100), nullable=False),
+    sa.Column('paused_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('resumed_by', sa.String(length=100), nullable=True),
+    sa.Column('resumed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resume_reason', sa.String(length=2000), nullable=True),
+    sa.CheckConstraint('(resumed_at IS NULL) = (resume_reason IS NULL)', name=op.f('ck_mentorship_pause_resumed_with_reason')),
+    sa.ForeignKeyConstraint(['mentorship_id'], ['mentoring.mentorship.id'], name=op.f('fk_mentorship_pause_mentorship_id_mentorship')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mentorship_pause')),
+    schema='mentoring'
+    )
+    op.create_index('uq_mentorship_pause_open', 'mentorship_pause', ['mentorship_id'], unique=True, schema='mentoring',
+                    postgresql_where=sa.text('resumed_at IS NULL'))
     op.create_table('mentorship_meeting',
     sa.Column('id', sa.UUID(), nullable=False),
     sa.Column('mentorship_id', sa.UUID(), nullable=False),
@@ -92,6 +108,7 @@ def downgrade() -> None:
     op.drop_table('mentorship_goal_update', schema='mentoring')
     op.drop_table('mentorship_goal', schema='mentoring')
     op.drop_table('mentorship_meeting', schema='mentoring')
+    op.drop_table('mentorship_pause', schema='mentoring')
     op.drop_table('mentorship_request', schema='mentoring')
     for name in ('goal_status', 'mentorship_side', 'mentorship_request_status', 'mentorship_request_kind'):
         sa.Enum(name=name, schema='mentoring').drop(op.get_bind(), checkfirst=True)

@@ -2,13 +2,15 @@
 
 Reading: staff and admin every mentorship; a mentor their own; a student their own, a guardian
 their children's, a coordinator their school's students' (the directory's row scoping). Free
-text about the student (meeting notes, a request's reason and staff's note, a goal update's
-note) is read by the two parties, the student's guardian and staff only (`reads_notes`): a
-coordinator or admin reads the rest of the row with those fields null. Anyone else, and a
-party's action on a mentorship that is not theirs, gets the same 404 as an unknown id.
+text about the student (meeting notes, a pause's or a request's reason, staff's note on it, a
+goal update's note) is read by the two parties, the student's guardian and staff only
+(`note_reader`): a coordinator or admin reads the rest of the row with those fields null.
+Anyone else, and a party's action on a mentorship that is not theirs, gets the same 404 as an
+unknown id.
 
-Every change is written to the chain in the request's transaction; an approved request ends
-the mentorship through ending.py, which also announces it.
+A paused mentorship keeps the mentor's place; meetings may still be logged on it, goals wait
+until it resumes. Ended is final. Every change is written to the chain in the request's
+transaction; an approved request ends the mentorship through ending.py, which also announces it.
 """
 
 from __future__ import annotations

@@ -188,4 +188,58 @@ codes({
         409, "Defense already decided", "答辩结果已决定",
         "Defense {defense_id} was decided at {decided_at}; a defense is decided once.", "答辩 {defense_id} 已于 {decided_at} 决定结果，不能重复决定。",
     ),
+    # mentorships (services/mentoring/mentorships/).
+    "mentoring_mentorship_not_found": _e(
+        404, "Mentorship not found", "未找到指导关系",
+        "There is no mentorship {mentorship_id} you may see.", "不存在您可查看的指导关系 {mentorship_id}。",
+    ),
+    "mentoring_mentorship_ended": _e(
+        409, "Mentorship ended", "指导关系已结束",
+        "Mentorship {mentorship_id} ended at {ended_at}; an ended mentorship does not change.",
+        "指导关系 {mentorship_id} 已于 {ended_at} 结束，不能再更改。",
+    ),
+    "mentoring_mentorship_not_active": _e(
+        409, "Mentorship not active", "指导关系未在进行",
+        "Mentorship {mentorship_id} is {state}; this needs an active mentorship.", "指导关系 {mentorship_id} 当前为 {state}，此操作需要进行中的指导关系。",
+    ),
+    "mentoring_mentorship_not_paused": _e(
+        409, "Mentorship not paused", "指导关系未暂停",
+        "Mentorship {mentorship_id} is {state}, not paused; only a paused mentorship resumes.",
+        "指导关系 {mentorship_id} 当前为 {state}，并未暂停；只有暂停的指导关系可以恢复。",
+    ),
+    "mentoring_request_pending": _e(
+        409, "A request is pending", "已有待处理的申请",
+        "Mentorship {mentorship_id} has a pending {kind} request ({mentorship_request_id}); staff decide it before another is made.",
+        "指导关系 {mentorship_id} 已有待处理的{kind}申请（{mentorship_request_id}）；须待工作人员处理后才能再次申请。",
+    ),
+    "mentoring_request_not_found": _e(
+        404, "Request not found", "未找到申请",
+        "There is no request {mentorship_request_id} of this mentorship.", "该指导关系不存在申请 {mentorship_request_id}。",
+    ),
+    "mentoring_request_decided": _e(
+        409, "Request already decided", "申请已处理",
+        "Request {mentorship_request_id} is {state} since {decided_at}; a request is decided once.", "申请 {mentorship_request_id} 已于 {decided_at} 处理为 {state}，不能重复处理。",
+    ),
+    "mentoring_meeting_not_found": _e(
+        404, "Meeting not found", "未找到会面记录",
+        "There is no meeting {meeting_id} of this mentorship.", "该指导关系不存在会面记录 {meeting_id}。",
+    ),
+    "mentoring_meeting_not_author": _e(
+        403, "Not the meeting's author", "非会面记录作者",
+        "Meeting {meeting_id} is corrected by whoever logged it only.", "会面记录 {meeting_id} 只能由记录者本人更正。",
+    ),
+    "mentoring_meeting_date_invalid": _e(
+        422, "Meeting date does not hold", "会面日期无效",
+        "A meeting on {held_on} cannot be logged: {reason}.", "无法记录 {held_on} 的会面：{reason}。",
+    ),
+    "mentoring_goal_not_found": _e(
+        404, "Goal not found", "未找到目标", "There is no goal {goal_id} of this mentorship.", "该指导关系不存在目标 {goal_id}。",
+    ),
+    "mentoring_goal_invalid": _e(
+        422, "Goal does not hold", "目标无效", "The goal cannot be saved: {reason}.", "目标无法保存：{reason}。",
+    ),
+    "mentoring_goal_closed": _e(
+        409, "Goal closed", "目标已结束",
+        "Goal {goal_id} is {state}; a goal achieved or dropped takes no more updates.", "目标 {goal_id} 已{state}，不再接受进度更新。",
+    ),
 })

@@ -329,6 +329,58 @@ def _mentoring() -> list[Route]:
         Route("mentoring", "GET", "/defenses/{defense_id}/scores", frozenset({"admin", "staff", "mentor"}), path_params={"defense_id": "defense_b"}),
         Route("mentoring", "POST", "/defenses/{defense_id}/decision", frozenset({"staff"}), path_params={"defense_id": "defense_a"},
               json={"note": "A careful method; present the bound more clearly."}),
+        # mentorships: the guardian's calls are on the child's (life) mentorship, everyone else's on the student's (lab).
+        *_mentorships(browsers),
+    ]
+
+
+def _mentorships(browsers: frozenset[str]) -> list[Route]:
+    from services.mentoring.mentorships.service import today
+
+    mine = {"guardian": "mentorship_child_life", "*": "mentorship_student_lab"}
+    every = ("mentorship_student_lab", "mentorship_child_life", "mentorship_other_life")
+    party = frozenset({"mentor", "student"})
+    base = "/mentorships/{mentorship_id}"
+
+    def scoped(student_row: str, child_row: str) -> dict[str, Rows]:
+        return {**{r: only(student_row) for r in ("admin", "staff", "mentor", "coordinator", "student")}, "guardian": only(child_row)}
+
+    def meetings(rows: Rows) -> dict[str, Rows]:
+        return {**{r: rows for r in ("admin", "staff", "mentor", "coordinator", "student")}, "guardian": only("meeting_child")}
+
+    return [
+        Route("mentoring", "GET", "/mentorships", browsers, query=PAGE, rows={
+            "admin": at_least(*every), "staff": at_least(*every), "coordinator": only("mentorship_student_lab", "mentorship_child_life"),
+            "student": only("mentorship_student_lab"), "guardian": only("mentorship_child_life"), "mentor": only("mentorship_student_lab")}),
+        Route("mentoring", "GET", base, browsers, path_params={"mentorship_id": mine}),
+        Route("mentoring", "POST", f"{base}/pause", frozenset({"staff", "mentor"}), path_params={"mentorship_id": "mentorship_student_lab"},
+              json={"reason": "The student sits the provincial exams this month."}),
+        # The other student's mentorship is paused; its mentor is not the world's.
+        Route("mentoring", "POST", f"{base}/resume", frozenset({"staff", "mentor"}), path_params={"mentorship_id": "mentorship_other_life"},
+              json={"reason": "The exams are over."}, expect={"mentor": 404}),
+        Route("mentoring", "POST", f"{base}/requests", frozenset({"student", "guardian", "mentor"}), path_params={"mentorship_id": mine},
+              json={"kind": "rematch", "reason": "The research topics no longer fit."}),
+        Route("mentoring", "GET", f"{base}/requests", browsers, query=PAGE, path_params={"mentorship_id": mine},
+              rows={**scoped("request_student", "request_student"), "guardian": NOTHING}),
+        Route("mentoring", "POST", f"{base}/requests/{{request_id}}/decision", frozenset({"staff"}),
+              path_params={"mentorship_id": "mentorship_other_life", "request_id": "request_other"},
+              json={"outcome": "approved", "note": "A new life mentor in the next round."}),
+        Route("mentoring", "POST", f"{base}/meetings", party, path_params={"mentorship_id": "mentorship_student_lab"},
+              json=lambda role: {"held_on": today().isoformat(), "minutes": 60, "topic": "数论：同余", "notes": "Good progress."}),
+        Route("mentoring", "PATCH", f"{base}/meetings/{{meeting_id}}", party,
+              path_params={"mentorship_id": "mentorship_student_lab", "meeting_id": {"student": "meeting_student", "*": "meeting_mentor"}},
+              json={"minutes": 75}),
+        Route("mentoring", "GET", f"{base}/meetings", browsers, query=PAGE, path_params={"mentorship_id": mine},
+              rows=meetings(only("meeting_student", "meeting_mentor"))),
+        Route("mentoring", "POST", f"{base}/goals", party, path_params={"mentorship_id": "mentorship_student_lab"},
+              json={"title": "Write up the graph colouring project", "target_date": "2099-06-30"}),
+        Route("mentoring", "GET", f"{base}/goals", browsers, query=PAGE, path_params={"mentorship_id": mine}, rows=scoped("goal_student", "goal_child")),
+        Route("mentoring", "POST", f"{base}/goals/{{goal_id}}/progress", party,
+              path_params={"mentorship_id": "mentorship_student_lab", "goal_id": "goal_student"},
+              json={"percent": 60, "note": "The last chapter is started."}),
+        Route("mentoring", "GET", f"{base}/goals/{{goal_id}}/progress", browsers, query=PAGE,
+              path_params={"mentorship_id": mine, "goal_id": {"guardian": "goal_child", "*": "goal_student"}},
+              rows=scoped("update_student", "update_child")),
     ]
 
 

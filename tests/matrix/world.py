@@ -484,6 +484,68 @@ async def _mentoring(w: World) -> None:
     await projects.set_panel(s, staff, defense_b.id, PanelIn(judges=[uuid.UUID(ids["mentor"]), extra["judge_1"], extra["judge_2"]]))
     ids.update(project_a=str(a.id), project_b=str(b.id), project_c=str(c.id), milestone_a=str(milestone.id), submission_a=str(submission.id),
                defense_a=str(defense_a.id), defense_b=str(defense_b.id))
+    # mentorships (services/mentoring/mentorships/): their requests, meetings and goals.
+    await _mentoring_mentorships(w)
+
+
+async def _mentoring_mentorships(w: World) -> None:
+    """`mentorship_student_lab` (the run's) with a meeting logged by each side
+    (`meeting_mentor`, `meeting_student`), the student's goal with the mentor's update
+    (`goal_student`, `update_student`) and the student's end request staff declined
+    (`request_student`); another mentor (`other_mentor`) mentors the child (life,
+    `mentorship_child_life`: `meeting_child`, `goal_child`, `update_child`) and the other student
+    (life, paused: `mentorship_other_life`, with the mentor's pending re-match request `request_other`)."""
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from services.mentoring.db import chain, directory
+    from services.mentoring.mentors import service as mentoring
+    from services.mentoring.mentors.schemas import MentorIn
+    from services.mentoring.mentorships import service as mentorships
+    from services.mentoring.mentorships.models import GoalUpdate, RequestKind
+    from services.mentoring.mentorships.schemas import GoalIn, MeetingIn, ProgressIn
+    from services.mentoring.models import Mentorship, MentorshipStatus, NeedKind
+    from shared.chain import Change
+    from shared.directory.store import apply
+    from shared.events.contracts.identity import PersonRecord
+    from shared.tokens import Principal
+
+    s, ids = w.tx.session, w.ids
+    other = uuid.uuid4()
+    await apply(s, directory.tables, [PersonRecord(version=10**9, person_id=other, roles=["mentor"], display_name="李老师")])
+    await mentoring.register(s, _as(w, "staff"), other, MentorIn(
+        kind="life", type="teacher", affiliation="泉州第五中学", disciplines=[], topics=[], lab_capacity=0, life_capacity=2))
+    ids["other_mentor"] = str(other)  # full with these two: no place left for the tests' runs
+    other_mentor = Principal(id=str(other), kind="user", roles=frozenset({"mentor"}))
+    began = datetime.now(UTC) - timedelta(days=10)
+    for name, student in (("mentorship_child_life", "child"), ("mentorship_other_life", "other_student")):
+        row = Mentorship(need_id=uuid.UUID(ids[f"need_{student}_life"]), student_id=uuid.UUID(ids[student]), mentor_id=other,
+                         kind=NeedKind.life, discipline=None, status=MentorshipStatus.active, started_at=began)
+        s.add(row)
+        await s.flush()
+        await chain.append_many(s, [Change("mentorship.started", ids["staff"], Mentorship.__table__, row.id)])
+        ids[name] = str(row.id)
+    await mentorships.pause(s, _as(w, "staff"), uuid.UUID(ids["mentorship_other_life"]), "The student is in hospital for a month.")
+    lab = (await s.execute(sa.select(Mentorship.id).where(Mentorship.student_id == uuid.UUID(ids["student"])))).scalar_one()
+    ids["mentorship_student_lab"] = str(lab)
+    today = mentorships.today()
+    for name, who, mentorship in (("student", _as(w, "student"), lab), ("mentor", _as(w, "mentor"), lab),
+                                  ("child", other_mentor, uuid.UUID(ids["mentorship_child_life"]))):
+        meeting = await mentorships.log_meeting(s, who, mentorship, MeetingIn(
+            held_on=today, minutes=90, topic="组合数学：图论入门", notes="Worked through Hall's theorem; practise more proofs."))
+        ids[f"meeting_{name}"] = str(meeting.id)
+    for name, setter, updater, mentorship in (("student", _as(w, "student"), _as(w, "mentor"), lab),
+                                              ("child", other_mentor, other_mentor, uuid.UUID(ids["mentorship_child_life"]))):
+        goal = await mentorships.set_goal(s, setter, mentorship, GoalIn(title="Finish the olympiad problem set"))
+        await mentorships.update_goal(s, updater, mentorship, goal.id, ProgressIn(percent=40, note="Half the chapters done."))
+        ids[f"goal_{name}"] = str(goal.id)
+        ids[f"update_{name}"] = str((await s.execute(sa.select(GoalUpdate.id).where(GoalUpdate.goal_id == goal.id))).scalar_one())
+    declined = await mentorships.make_request(s, _as(w, "student"), lab, RequestKind.end, "Too many evening meetings this term.")
+    await mentorships.decide(s, _as(w, "staff"), lab, declined.id, approve=False, note="The mentor will move meetings to weekends.")
+    pending = await mentorships.make_request(s, other_mentor, uuid.UUID(ids["mentorship_other_life"]), RequestKind.rematch,
+                                             "Our schedules no longer meet.")
+    ids.update(request_student=str(declined.id), request_other=str(pending.id))
     await s.flush()
 
 

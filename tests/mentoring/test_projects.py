@@ -349,6 +349,7 @@ async def test_a_panel_refuses_the_own_mentor_a_conflicted_or_paused_judge_and_a
     cases = [
         ([a, b, mentor], 422, "mentoring_judge_not_eligible", "the project's own mentor"),
         ([a, b, paused], 422, "mentoring_judge_not_eligible", "paused"),
+        ([a, b, w.ids["other_mentor"]], 422, "mentoring_judge_not_eligible", "gives life mentoring only"),
         ([a, b, str(uuid.uuid4())], 422, "mentoring_judge_not_eligible", "not a registered mentor"),
         ([a, b, related], 422, "mentoring_judge_conflicted", "relative"),
         ([a, b, a], 422, "mentoring_judge_repeated", None),
@@ -372,9 +373,9 @@ async def test_a_panel_refuses_the_own_mentor_a_conflicted_or_paused_judge_and_a
     r = await call(w, "staff", "PUT", path, json={"size": 3})
     assert r.status_code == 200, r.text
     proposed = set(r.json()["judges"])
-    assert len(proposed) == 3 and not proposed & {mentor, paused, related}
+    assert len(proposed) == 3 and not proposed & {mentor, paused, related, w.ids["other_mentor"]}
     # Loads on undecided defenses: busy, a and b two each (and the world's judge_1 and judge_2, two each),
-    # the world's mentor and mentor_b one each, c none: the least loaded three.
+    # the world's mentor and mentor_b one each, c none: the least loaded three (the world's life-only mentor is no judge).
     assert proposed == {c, w.ids["mentor"], w.ids["mentor_b"]}, proposed
     assert await _record(w, Judge, (await s.execute(sa.select(Judge.id).where(Judge.defense_id == uuid.UUID(defense["id"])))).scalars().first()) == [
         "judge.assigned"]
@@ -464,12 +465,12 @@ async def test_a_defense_is_scheduled_in_the_future_on_a_rubric_that_holds_once_
 
 
 async def test_a_panel_that_cannot_be_proposed_names_its_constraint_and_stores_nothing(w):
-    from services.mentoring.models import Mentor
+    from services.mentoring.models import Mentor, MentorKind
 
     project = await _project(w, mentor_id=w.ids["mentor"], members=[w.ids["student"]])
     defense = await _defense(w, project["id"])
-    # Every active mentor but the project's own could sit: ask for one more than there are.
-    able = await _count(w, Mentor, Mentor.active.is_(True), Mentor.person_id != uuid.UUID(w.ids["mentor"]))
+    # Every active research mentor but the project's own could sit: ask for one more than there are.
+    able = await _count(w, Mentor, Mentor.active.is_(True), Mentor.kind != MentorKind.life, Mentor.person_id != uuid.UUID(w.ids["mentor"]))
     assert able + 1 <= 7, "the world has grown: pause some mentors here"
     body = problem(await call(w, "staff", "PUT", f"/defenses/{defense['id']}/panel", json={"size": max(3, able + 1)}), 409,
                    "mentoring_panel_infeasible")

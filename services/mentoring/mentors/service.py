@@ -6,7 +6,7 @@ the mentees the mentor has now. Conflicts of interest (a relative, the student's
 teacher) are declared by the mentor or staff through shared/conflicts.py; a guardian is found
 from the directory. On `selection.candidate.admitted` a student needs a lab mentor in the
 discipline and a life mentor; on `tracking.student.exited` their needs close and their
-mentorships end, which frees the mentors' places. Both handlers are safe to run twice.
+mentorships end (each announced as `mentoring.mentorship.ended`), which frees the mentors' places. Both handlers are safe to run twice.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.mentoring.db import chain, conflicts, directory
 from services.mentoring.mentors.schemas import MentorIn
+from services.mentoring.mentorships.ending import record_ended
 from services.mentoring.models import Mentor, MentorKind, Mentorship, MentorshipStatus, Need, NeedKind
 from shared import clock
-from shared.chain import Change
 from shared.conflicts import Conflict, ConflictIn
 from shared.db import get_or_raise, upsert
 from shared.events.contracts.selection import CandidateAdmitted
@@ -139,13 +139,14 @@ async def on_exited(session: AsyncSession, event: Any) -> None:
         update(Need).where(Need.student_id == exited.student_id, Need.closed_at.is_(None), Need.opened_at <= exited.exited_at)
         .values(closed_at=now, closed_reason="exited")
     )
-    ended = list((await session.execute(
+    ended = list(await session.execute(
         update(Mentorship).where(Mentorship.student_id == exited.student_id, Mentorship.status.in_(OPEN),
                                  Mentorship.started_at <= exited.exited_at)
         .values(status=MentorshipStatus.ended, ended_at=now, end_reason=f"the student left the programme ({exited.reason})")
-        .returning(Mentorship.id)
-    )).scalars())
-    await chain.append_many(session, [Change("mentorship.ended", "tracking", Mentorship.__table__, i, {"event_id": event.event_id}) for i in ended])
+        .returning(Mentorship.id, Mentorship.student_id, Mentorship.mentor_id, Mentorship.kind, Mentorship.discipline, Mentorship.ended_at)
+    ))
+    # Only mentorships still open end, so a redelivered exit records and announces nothing.
+    await record_ended(session, ended, reason="exited", actor="tracking", payload={"event_id": event.event_id})
 
 
 def _mentor_of_need() -> Any:

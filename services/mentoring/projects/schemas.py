@@ -93,7 +93,7 @@ class DefenseIn(RequestModel):
 
 class PanelIn(RequestModel):
     judges: list[uuid.UUID] | None = Field(default=None, min_length=3, max_length=7,
-                                           description="Name the judges (3 to 7 registered mentors); or leave out and give `size` (one of the two).")
+                                           description="Name the judges (3 to 7 registered research (lab) mentors); or leave out and give `size` (one of the two).")
     size: Annotated[int, Field(ge=3, le=7)] | None = Field(default=None, description="Have the service propose a panel of this size.")
 
 

@@ -11,8 +11,8 @@ the due date, or at once when nearer), published with the milestone; moving the 
 publishes another, and the old one, carrying the due date it was set for, finds itself stale
 (the way selection's stage deadlines work: the bus has no cancel).
 
-Defense panels: 3 to 7 registered mentors, each active, not the project's own mentor, and in
-no conflict of interest with any member (shared/conflicts.py, as the matching runs check it).
+Defense panels: 3 to 7 registered mentors who give research (lab) mentoring, each active, not
+the project's own mentor, and in no conflict of interest with any member (shared/conflicts.py, as the matching runs check it).
 Staff name them, or the service proposes them with shared/assignment.py: one seat of the panel
 per subject with every open judge seat elsewhere fixed, so the flow's balance is over each
 mentor's whole load of undecided defenses.
@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.mentoring.db import chain, conflicts, directory
 from services.mentoring.mentors.service import OPEN
-from services.mentoring.models import Mentor, Mentorship, NeedKind
+from services.mentoring.models import Mentor, MentorKind, Mentorship, NeedKind
 from services.mentoring.projects.models import (
     Defense, DefenseResult, DefenseScore, Judge, Milestone, Project, ProjectMember, Review, Submission,
 )
@@ -330,6 +330,7 @@ async def _check_judges(session: AsyncSession, project: Project, students: list[
     for j in judges:
         mentor = mentors.get(j)
         rule = ("not a registered mentor" if mentor is None else "paused" if not mentor.active
+                else "gives life mentoring only" if mentor.kind is MentorKind.life
                 else "the project's own mentor" if j == project.mentor_id else None)
         if rule:
             raise ProblemError("mentoring_judge_not_eligible", mentor_id=j, rule=rule)
@@ -344,8 +345,8 @@ async def propose(session: AsyncSession, defense: Defense, project: Project, stu
     """`size` judges by one min-cost flow: each seat of this panel a subject, each mentor's seats on
     other undecided defenses fixed subjects of their own, so the loads balanced are the whole ones;
     never the project's mentor nor a conflicted mentor; then mixed types and the discipline."""
-    mentors = list((await session.execute(select(Mentor).where(Mentor.active.is_(True), Mentor.person_id != project.mentor_id)
-                                          .order_by(Mentor.person_id))).scalars())
+    mentors = list((await session.execute(select(Mentor).where(
+        Mentor.active.is_(True), Mentor.kind != MentorKind.life, Mentor.person_id != project.mentor_id).order_by(Mentor.person_id))).scalars())
     held = list((await session.execute(select(Judge.mentor_id).join(Defense, Defense.id == Judge.defense_id).where(
         Defense.decided_at.is_(None), Defense.id != defense.id, Judge.mentor_id.in_([m.person_id for m in mentors]))
         .order_by(Judge.mentor_id))).scalars())
@@ -357,7 +358,7 @@ async def propose(session: AsyncSession, defense: Defense, project: Project, stu
     if len(mentors) - len(conflicted) < size:
         # Said in the programme's words: the flow's own refusal would count seats, not judges.
         raise ProblemError("mentoring_panel_infeasible", size=size, constraint="panel_size" if len(mentors) < size else "conflicts",
-                           reason=f"{len(mentors)} mentor(s) are active and not the project's own, "
+                           reason=f"{len(mentors)} research mentor(s) are active and not the project's own, "
                                   f"{len(mentors) - len(conflicted)} of them free of conflict with its members")
     seats = [Subject(f"seat-{i}", project.discipline.value) for i in range(size)]
     elsewhere = [Subject(f"held-{i}", "") for i in range(len(held))]

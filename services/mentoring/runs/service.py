@@ -8,10 +8,11 @@ the places left (capacity less the open mentorships of that kind).
   student's list from their preferences; each mentor's from their ranking, else every
   applicant in the default order. A pair is never matched when the mentor is no longer
   eligible (paused, the discipline dropped, no lab places), when the two are in conflict (the
-  shared rules, checked again now), or when staff banned it; forced pairs are placed first and
+  shared rules, checked again now), when an approved re-match request parted them, or when
+  staff banned it; forced pairs are placed first and
   the rest matched stably around them, and the run lists every blocking pair that leaves.
 - A life run is shared/assignment.py with one mentor per student: loads as even as the places
-  allow, never a conflicted or banned pair, forced pairs kept. When there are fewer places
+  allow, never a conflicted, parted or banned pair, forced pairs kept. When there are fewer places
   than students, the students first in the default order are placed.
 
 Only after the round's window has closed; each new run supersedes the round's draft. Staff
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.mentoring.db import chain, conflicts, directory
 from services.mentoring.mentors.service import OPEN, mentees
+from services.mentoring.mentorships.service import REMATCH_RULE, rematched_pairs
 from services.mentoring.models import DefaultOrder, Mentor, MentorKind, MentorRanking, Mentorship, MentorshipStatus, Need, NeedKind, Preference, Round
 from services.mentoring.rounds.service import lab_ineligible, locked_round, refuse_published
 from services.mentoring.runs.models import Decision, Override, OverrideAction, Run, RunEntry, RunStatus
@@ -115,6 +117,16 @@ async def _conflicted(session: AsyncSession, pairs: Sequence[tuple[uuid.UUID, Ne
     return out
 
 
+async def _excluded(session: AsyncSession, pairs: Sequence[tuple[uuid.UUID, Need]]) -> dict[tuple[uuid.UUID, uuid.UUID], str]:
+    """`_conflicted`, and the pairs an approved re-match request parted: never matched, nor forced, again."""
+    out = await _conflicted(session, pairs)
+    parted = await rematched_pairs(session, list({n.student_id for _, n in pairs}))
+    for m, n in pairs:
+        if (m, n.student_id) in parted:
+            out[(m, n.id)] = REMATCH_RULE
+    return out
+
+
 def _check_forced(found: Round, forced: dict[uuid.UUID, Override], needs: dict[uuid.UUID, Need],
                   room: dict[uuid.UUID, tuple[Mentor, int]], conflicted: dict) -> None:
     """Every forced pair still possible: the need in the pool, the mentor eligible and unconflicted, within their places."""
@@ -159,7 +171,7 @@ async def _lab(session: AsyncSession, found: Round, needs: list[Need], room: dic
         rule = ineligible(found, room.get(m, (None, 0))[0], by_id[n]) if n in by_id else None
         if rule:
             why[(m, n)] = f"the mentor {rule}"
-    conflicted = await _conflicted(session, [(m, by_id[n]) for m, n in pairs if n in by_id])
+    conflicted = await _excluded(session, [(m, by_id[n]) for m, n in pairs if n in by_id])
     _check_forced(found, forced, by_id, room, conflicted)
     why.update(conflicted)
     for o in overrides:
@@ -216,7 +228,7 @@ async def _life(session: AsyncSession, found: Round, needs: list[Need], room: di
     by_id = {n.id: n for n in needs}
     open_mentors = {m: r for m, (mentor, r) in room.items() if r > 0}
     forced = {o.need_id: o for o in overrides if o.action is OverrideAction.force}
-    conflicted = await _conflicted(session, [(m, n) for m in open_mentors for n in needs])
+    conflicted = await _excluded(session, [(m, n) for m in open_mentors for n in needs])
     _check_forced(found, forced, by_id, room, conflicted)
     banned = set(conflicted) | {(o.mentor_id, o.need_id) for o in overrides if o.action is OverrideAction.ban}
     left: dict[uuid.UUID, str] = {}

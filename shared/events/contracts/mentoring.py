@@ -4,6 +4,11 @@
 student now has this mentor, of this kind (a lab mentor in the discipline, or a life mentor).
 Subject: the student's id. Tracking adds it to the student's timeline. No names: ids only.
 
+`mentoring.mentorship.ended` goes out once per mentorship when it ends: staff approved either
+side's request to end it or to re-match the student (`reason` "end_request" or
+"rematch_request"), or the student left the programme ("exited"). The mentor's place is free
+again; after a request the student's need waits for the next round. Subject: the student's id.
+
 `mentoring.milestone.due` is a timer: published when a project's milestone is set (or its due
 date moves), available some hours before the due date (`remind_at`). It carries the due date it
 was set for: a consumer that finds the milestone due at another time, or gone, knows the timer
@@ -66,3 +71,16 @@ class DefenseCompleted(EventContract):
     result: Literal["passed", "failed"]
     score: float = Field(description="The mean of the judges' weighted totals, 0-100.")
     decided_at: datetime
+@contract("mentoring.mentorship.ended", 1)
+class MentorshipEnded(EventContract):
+    """A mentorship ended, for good: an approved request, or the student's exit."""
+
+    mentorship_id: uuid.UUID
+    student_id: uuid.UUID
+    mentor_id: uuid.UUID
+    kind: Literal["lab", "life"]
+    discipline: Discipline | None = Field(description="The lab mentorship's discipline; null for a life mentor.")
+    ended_at: datetime
+    reason: Literal["end_request", "rematch_request", "exited"] = Field(
+        description="end_request / rematch_request: staff approved that request of the student, their guardian or the mentor; "
+                    "exited: the student left the programme.")

@@ -1,7 +1,7 @@
 """Research projects and their defenses: members, milestones, submissions, defense panels and scores.
 
 Revision ID: men0009
-Revises: men0006
+Revises: men0008
 Create Date: 2026-12-03 14:20:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "men0009"
-down_revision: str | None = "men0006"
+down_revision: str | None = "men0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.mentoring.db import chain, directory
 from services.mentoring.events import consumers
+from services.mentoring.lectures.router import router as lectures
 from services.mentoring.mentors.router import router as mentors
 from services.mentoring.rounds.router import router as rounds
 from services.mentoring.runs.router import router as runs
@@ -20,7 +21,7 @@ def create_app(settings: MentoringSettings | None = None) -> FastAPI:
         settings,
         title="Sprout mentoring",
         description="Mentors: the registry, matching each admitted student to a lab mentor and a life mentor, projects and defenses.",
-        routers=[mentors, rounds, runs, record_router(chain)],
+        routers=[mentors, rounds, runs, record_router(chain), lectures],
         migration_tree=service_tree("mentoring", Path(__file__).parent),
         consumers=consumers,
         directory=directory,

@@ -2,9 +2,12 @@
 
 `mentoring.pools` takes the admissions (a student needs a lab and a life mentor) and the exits
 (their needs close, their mentorships end).
+`mentoring.lectures` takes the exits too: the student's registrations for lectures starting after
+the exit are cancelled and their places freed.
 """
 
 from services.mentoring.db import directory
+from services.mentoring.lectures import service as lectures
 from services.mentoring.mentors import service as mentors
 from shared.events import Consumer
 
@@ -13,4 +16,8 @@ pools = Consumer("mentoring.pools", {
     "tracking.student.exited": mentors.on_exited,
 })
 
-consumers: list = [directory.consumer, pools]
+lecture_places = Consumer("mentoring.lectures", {
+    "tracking.student.exited": lectures.on_exited,
+})
+
+consumers: list = [directory.consumer, pools, lecture_places]

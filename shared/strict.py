@@ -304,7 +304,9 @@ class StrictRoute(APIRoute):
 
 
 # A reason a person writes for the record (a forced pair, a decision against the proposal): the
-# spaces around it dropped, then 3 to 2000 characters, not all spaces.
+# spaces around it dropped, then 3 to 2000 characters, not all spaces. The pattern says the
+# 3 of what is left, so the schema does not promise that " 00" (2 once stripped) is taken.
+REASON_PATTERN = r"^\s*[^\s\u0000][^\u0000]+[^\s\u0000]\s*$"
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=NAME_PATTERN),
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000, pattern=REASON_PATTERN),
 ]

@@ -112,6 +112,10 @@ codes({
     "mentoring_lecture_invalid": _e(
         422, "Lecture does not hold", "讲座信息无效", "The lecture cannot be saved: {reason}.", "讲座信息无法保存：{reason}。",
     ),
+    "mentoring_time_zone_required": _e(
+        422, "Time zone required", "需要时区",
+        "Give `{field}` with its time zone, e.g. 2027-03-06T09:00:00+08:00.", "请为 `{field}` 注明时区，例如 2027-03-06T09:00:00+08:00。",
+    ),
     "mentoring_lecture_capacity_below_taken": _e(
         409, "Capacity below places taken", "名额少于已报名人数",
         "The capacity {capacity} is below the {taken} place(s) taken; registrations are not cancelled for it.",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Response
-from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from shared.disciplines import Discipline
 from shared.etag import PRECONDITION_PROBLEMS, IfMatch, set_etag
 from shared.idempotency import IdempotencyKey
 from shared.pagination import Page, PageParams, paginate
-from shared.problems import problem_responses
+from shared.problems import ProblemError, problem_responses
 from shared.routes import APIRouter
 from shared.tokens import Principal
 
@@ -71,13 +71,17 @@ async def create_lecture(principal: Staff, body: LectureIn, session: DbSession, 
     return await idempotency.save(await _lecture_out(session, found, response))
 
 
-@lectures.get("", response_model=Page[LectureOut], summary="The lectures, soonest first (every signed-in person)")
+@lectures.get("", response_model=Page[LectureOut], responses=problem_responses("mentoring_time_zone_required"),
+              summary="The lectures, soonest first (every signed-in person)")
 async def list_lectures(
     _: Browser, session: DbSession, page: PageParams, discipline: Discipline | None = None,
-    starts_from: Annotated[AwareDatetime | None, Query(alias="from", description="Those starting at or after this time.")] = None,
-    starts_to: Annotated[AwareDatetime | None, Query(alias="to", description="Those starting before this time.")] = None,
+    starts_from: Annotated[datetime | None, Query(alias="from", description="Those starting at or after this time (with its time zone).")] = None,
+    starts_to: Annotated[datetime | None, Query(alias="to", description="Those starting before this time (with its time zone).")] = None,
 ) -> Page[LectureOut]:
     """Without `from`, the lectures that have not ended yet (cancelled ones too, with their reason)."""
+    for name, value in (("from", starts_from), ("to", starts_to)):
+        if value is not None and value.tzinfo is None:
+            raise ProblemError("mentoring_time_zone_required", field=name)
     stmt = select(Lecture)
     if discipline is not None:
         stmt = stmt.where(Lecture.disciplines.contains([discipline.value]))

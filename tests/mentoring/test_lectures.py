@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.mentoring.db import chain, directory
+from services.mentoring.events import consumers, lecture_places
 from services.mentoring.lectures import service as lectures
 from services.mentoring.lectures.models import Lecture, LectureRegistration
 from services.mentoring.mentors import service as mentors
@@ -291,6 +292,8 @@ async def test_an_exit_cancels_the_students_places_at_lectures_after_it_once_and
         later = await _lecture(w, clock.now() + timedelta(days=6))
         again = (await _register(w, "staff", later["id"], student)).json()
         event = exited_envelope(student, exit_at)
+        # Its own consumer, beside the pools' (which ends the mentorships).
+        assert lecture_places.handlers == {"tracking.student.exited": lectures.on_exited} and lecture_places in consumers
         for _ in range(2):
             await lectures.on_exited(s, event)
         states = {r.id: (r.status.value, r.cancel_reason) for r in (await s.execute(sa.select(LectureRegistration).where(

@@ -242,4 +242,53 @@ codes({
         409, "Goal closed", "目标已结束",
         "Goal {goal_id} is {state}; a goal achieved or dropped takes no more updates.", "目标 {goal_id} 已{state}，不再接受进度更新。",
     ),
+    # lectures (services/mentoring/lectures/).
+    "mentoring_lecture_not_found": _e(
+        404, "Lecture not found", "未找到讲座", "There is no lecture {lecture_id} you may see.", "不存在您可查看的讲座 {lecture_id}。",
+    ),
+    "mentoring_lecture_invalid": _e(
+        422, "Lecture does not hold", "讲座信息无效", "The lecture cannot be saved: {reason}.", "讲座信息无法保存：{reason}。",
+    ),
+    "mentoring_time_zone_required": _e(
+        422, "Time zone required", "需要时区",
+        "Give `{field}` with its time zone, e.g. 2027-03-06T09:00:00+08:00.", "请为 `{field}` 注明时区，例如 2027-03-06T09:00:00+08:00。",
+    ),
+    "mentoring_lecture_capacity_below_taken": _e(
+        409, "Capacity below places taken", "名额少于已报名人数",
+        "The capacity {capacity} is below the {taken} place(s) taken; registrations are not cancelled for it.",
+        "名额 {capacity} 少于已报名的 {taken} 人；不会为此取消报名。",
+    ),
+    "mentoring_lecture_cancelled": _e(
+        409, "Lecture cancelled", "讲座已取消", "Lecture {lecture_id} was cancelled ({reason}).", "讲座 {lecture_id} 已取消（{reason}）。",
+    ),
+    "mentoring_lecture_started": _e(
+        409, "Lecture started", "讲座已开始",
+        "Lecture {lecture_id} started at {starts_at}; registrations and cancellations close when it starts.",
+        "讲座 {lecture_id} 已于 {starts_at} 开始；报名与取消在讲座开始时截止。",
+    ),
+    "mentoring_lecture_not_started": _e(
+        409, "Lecture not started", "讲座尚未开始",
+        "Lecture {lecture_id} starts at {starts_at}; attendance is marked after it starts.", "讲座 {lecture_id} 将于 {starts_at} 开始；开始后方可登记出勤。",
+    ),
+    "mentoring_lecture_full": _e(
+        409, "Lecture full", "讲座已满",
+        "All {capacity} places of lecture {lecture_id} are taken; nothing was stored. Try again if someone cancels.",
+        "讲座 {lecture_id} 的 {capacity} 个名额已满，未作任何登记；如有人取消可再次报名。",
+    ),
+    "mentoring_not_in_programme": _e(
+        422, "Not a student of the programme", "不是本项目学生",
+        "{student_id} is not a student of the programme (admitted, not exited, with an active account).",
+        "{student_id} 不是本项目的学生（须已录取、未退出且账号有效）。",
+    ),
+    "mentoring_registration_student_required": _e(
+        422, "Student required", "需要指定学生", "Name the student (student_id) you register.", "请用 student_id 指明为哪位学生报名。",
+    ),
+    "mentoring_registration_not_found": _e(
+        404, "Registration not found", "未找到报名", "There is no registration {registration_id} of this lecture you may see.",
+        "本讲座不存在您可查看的报名 {registration_id}。",
+    ),
+    "mentoring_registration_cancelled": _e(
+        409, "Registration cancelled", "报名已取消",
+        "Registration {registration_id} was cancelled ({reason}); its attendance is not marked.", "报名 {registration_id} 已取消（{reason}），不登记出勤。",
+    ),
 })

@@ -329,6 +329,34 @@ def _mentoring() -> list[Route]:
         Route("mentoring", "GET", "/defenses/{defense_id}/scores", frozenset({"admin", "staff", "mentor"}), path_params={"defense_id": "defense_b"}),
         Route("mentoring", "POST", "/defenses/{defense_id}/decision", frozenset({"staff"}), path_params={"defense_id": "defense_a"},
               json={"note": "A careful method; present the bound more clearly."}),
+        # lectures: everyone signed in browses them; registrations are scoped like the needs, plus the speaker-mentor's lecture.
+        Route("mentoring", "POST", "/lectures", frozenset({"staff"}), json={
+            "title": "化学与生活", "abstract": "厨房里的化学反应。", "speaker_name": "林工程师", "organisation": "福建炼化公司",
+            "disciplines": ["chemistry"], "starts_at": "2027-03-06T09:00:00+08:00", "ends_at": "2027-03-06T11:00:00+08:00",
+            "place": "泉州五中 实验楼", "capacity": 40}),
+        Route("mentoring", "GET", "/lectures", PEOPLE, query=PAGE, rows={r: at_least("lecture") for r in PEOPLE}),
+        Route("mentoring", "GET", "/lectures/{lecture_id}", PEOPLE, path_params={"lecture_id": "lecture"}),
+        Route("mentoring", "PATCH", "/lectures/{lecture_id}", frozenset({"staff"}), path_params={"lecture_id": "lecture"},
+              json={"place": "泉州五中 图书馆报告厅"}, headers={"If-Match": "*"}),
+        Route("mentoring", "POST", "/lectures/{lecture_id}/cancel", frozenset({"staff"}), path_params={"lecture_id": "lecture"},
+              json={"reason": "The speaker is ill; a new date will follow."}),
+        Route("mentoring", "POST", "/lectures/{lecture_id}/registrations", frozenset({"staff", "student", "guardian"}),
+              path_params={"lecture_id": "lecture"},
+              json=lambda role: {"student_id": Ref("child")} if role == "guardian" else {"student_id": Ref("student")} if role == "staff" else {}),
+        Route("mentoring", "GET", "/lectures/{lecture_id}/registrations", browsers, query=PAGE, path_params={"lecture_id": "lecture"}, rows={
+            "admin": at_least("lecture_reg_student", "lecture_reg_child", "lecture_reg_other_student"), "staff": at_least("lecture_reg_student", "lecture_reg_child", "lecture_reg_other_student"), "coordinator": only("lecture_reg_student", "lecture_reg_child"),
+            "student": only("lecture_reg_student"), "guardian": only("lecture_reg_child"), "mentor": only("lecture_reg_student", "lecture_reg_child", "lecture_reg_other_student"),
+        }),
+        Route("mentoring", "POST", "/lectures/{lecture_id}/registrations/{registration_id}/cancel", frozenset({"staff", "student", "guardian"}),
+              path_params={"lecture_id": "lecture", "registration_id": {"guardian": "lecture_reg_child", "*": "lecture_reg_student"}}),
+        Route("mentoring", "PUT", "/lectures/{lecture_id}/registrations/{registration_id}/attendance", frozenset({"staff", "mentor"}),
+              path_params={"lecture_id": "lecture_past", "registration_id": "lecture_reg_past"}, json={"attendance": "attended"}),
+        Route("mentoring", "GET", "/lecture-registrations", browsers, query=PAGE, rows={
+            "admin": at_least("lecture_reg_student", "lecture_reg_child", "lecture_reg_other_student", "lecture_reg_past"), "staff": at_least("lecture_reg_student", "lecture_reg_child", "lecture_reg_other_student", "lecture_reg_past"),
+            "coordinator": only("lecture_reg_student", "lecture_reg_child", "lecture_reg_past"),
+            "student": only("lecture_reg_student", "lecture_reg_past"), "guardian": only("lecture_reg_child"),
+            "mentor": only("lecture_reg_student", "lecture_reg_child", "lecture_reg_other_student", "lecture_reg_past"),
+        }),
         # mentorships: the guardian's calls are on the child's (life) mentorship, everyone else's on the student's (lab).
         *_mentorships(browsers),
     ]

@@ -484,6 +484,27 @@ async def _mentoring(w: World) -> None:
     await projects.set_panel(s, staff, defense_b.id, PanelIn(judges=[uuid.UUID(ids["mentor"]), extra["judge_1"], extra["judge_2"]]))
     ids.update(project_a=str(a.id), project_b=str(b.id), project_c=str(c.id), milestone_a=str(milestone.id), submission_a=str(submission.id),
                defense_a=str(defense_a.id), defense_b=str(defense_b.id))
+    # lectures: `lecture` (next month, given by the mentor) with the student, the child and the other
+    # student registered (`lecture_reg_student`, ...); `lecture_past` (given by the mentor two days
+    # ago) with the student registered before it started (`lecture_reg_past`).
+    from shared import clock as _clock
+    from services.mentoring.lectures import service as lectures
+    from services.mentoring.lectures.schemas import LectureIn
+
+    def _lecture(starts) -> LectureIn:
+        return LectureIn(title="数学之美", abstract="从数论到密码学：一位研究员的三十年。", speaker_name="陈研究员", speaker_id=uuid.UUID(ids["mentor"]),
+                         organisation="中国科学院数学与系统科学研究院", disciplines=["math"], starts_at=starts, ends_at=starts + _days(hours=2),
+                         place="泉州五中 科学楼报告厅", capacity=50)
+
+    upcoming = await lectures.create(s, _as(w, "staff"), _lecture(now + _days(days=30)))
+    ids["lecture"] = str(upcoming.id)
+    for name, by in (("student", "student"), ("child", "guardian"), ("other_student", "staff")):
+        reg, _ = await lectures.register(s, _as(w, by), upcoming.id, uuid.UUID(ids[name]))
+        ids[f"lecture_reg_{name}"] = str(reg.id)
+    with _clock.use_clock(_clock.FrozenClock(now - _days(days=3))):
+        past = await lectures.create(s, _as(w, "staff"), _lecture(now - _days(days=2)))
+        reg, _ = await lectures.register(s, _as(w, "student"), past.id, None)
+    ids.update(lecture_past=str(past.id), lecture_reg_past=str(reg.id))
     # mentorships (services/mentoring/mentorships/): their requests, meetings and goals.
     await _mentoring_mentorships(w)
 

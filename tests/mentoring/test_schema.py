@@ -4,6 +4,7 @@ from services.mentoring import models as _models  # noqa: F401
 from services.mentoring.runs import models as _runs  # noqa: F401
 from services.mentoring.mentorships import models as _mentorships  # noqa: F401
 from services.mentoring.projects import models as _projects  # noqa: F401
+from services.mentoring.lectures import models as _lectures  # noqa: F401
 from services.mentoring.db import SCHEMA, Base
 from tests.schema_support import schema_diff
 

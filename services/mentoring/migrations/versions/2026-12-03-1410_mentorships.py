@@ -1,7 +1,7 @@
 """Mentorships: pauses, requests to end or re-match, meetings, goals and their progress updates.
 
 Revision ID: men0008
-Revises: men0006
+Revises: men0007
 Create Date: 2026-12-03 14:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "men0008"
-down_revision: str | None = "men0006"
+down_revision: str | None = "men0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

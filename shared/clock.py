@@ -4,13 +4,16 @@ Everything that compares times for behaviour (an event's `available_at`, a claim
 retention) reads this clock, never `datetime.now()`, so a 24-hour window is tested in
 milliseconds. Code that waits on time (the event worker) watches the clock with
 `on_change`, so moving a frozen clock wakes it at once instead of at its next poll.
+
+The programme's days are its city's: `today()` is the date in China (ages, birthdays, a
+meeting held "today").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Protocol
 
 
@@ -46,8 +49,17 @@ _clock: Clock = SystemClock()
 _watchers: list[Callable[[], None]] = []
 
 
+# China keeps one offset all year, so a fixed zone needs no time-zone database.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
 def now() -> datetime:
     return _clock.now()
+
+
+def today() -> date:
+    """Today on the programme's calendar (China's)."""
+    return now().astimezone(CHINA).date()
 
 
 def get_clock() -> Clock:

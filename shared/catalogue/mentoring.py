@@ -180,6 +180,10 @@ codes({
         422, "Scores not on the rubric", "评分不符合细则",
         "{count} score(s) do not fit the defense's rubric; see `errors`.", "有 {count} 项评分不符合答辩评分细则，详见 errors。",
     ),
+    "mentoring_defense_not_started": _e(
+        409, "Defense not begun", "答辩尚未开始",
+        "Defense {defense_id} begins at {starts_at}; its judges score it from then.", "答辩 {defense_id} 于 {starts_at} 开始；评委自开始时起评分。",
+    ),
     "mentoring_defense_scores_missing": _e(
         409, "Not every judge has scored", "评委尚未全部评分",
         "{scored} of the {judges} judges have scored; decide once every judge has.", "{judges} 位评委中已有 {scored} 位评分；请在全部评委评分后决定结果。",

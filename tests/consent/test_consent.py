@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from services.gateway.app import create_app
 from services.gateway.consent import service as consent_service
 from services.gateway.consent.models import Consent, ConsentPurpose
-from services.gateway.identity import service as identity
+from shared import clock
 from services.gateway.identity.models import Partner
 from shared.clock import FrozenClock, use_clock
 from shared.problems import ProblemError
@@ -23,7 +23,7 @@ from tests.identity.tokens import bearer
 
 def same_day(years_back: int) -> date:
     """Today's date `years_back` years ago (28 February for a 29 February that year lacks)."""
-    today = identity.today()
+    today = clock.today()
     try:
         return today.replace(year=today.year - years_back)
     except ValueError:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from services.gateway.directory import publisher, records, timers
 from services.gateway.identity import service as identity
 from services.gateway.identity.schemas import UserIn, UserPatch
+from shared import clock
 from shared.clock import FrozenClock, use_clock
 from shared.db import sessionmaker
 from shared.events import Consumer, run_consumers
@@ -22,7 +23,7 @@ from tests.events.support import claims, wait_until
 from tests.identity.committed import forget, fresh_connection
 from tests.identity.factories import cipher, make_school, unique
 
-CHINA = identity.CHINA
+CHINA = clock.CHINA
 
 
 def china(day: date, hour: int = 0, minute: int = 0) -> datetime:

@@ -363,7 +363,7 @@ def _mentoring() -> list[Route]:
 
 
 def _mentorships(browsers: frozenset[str]) -> list[Route]:
-    from services.mentoring.mentorships.service import today
+    from shared.clock import today
 
     mine = {"guardian": "mentorship_child_life", "*": "mentorship_student_lab"}
     every = ("mentorship_student_lab", "mentorship_child_life", "mentorship_other_life")

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from services.cli import SERVICES
 from services.gateway.identity import service as identity
 from services.gateway.tokens import service as tokens
+from shared import clock
 from shared.db import get_session
 from tests.identity.factories import id_number, link, make_school, make_user
 from tests.servers import bound_socket, serve
@@ -102,7 +103,7 @@ def _settings_class(name: str):
 
 
 def _born(years: int) -> date:
-    today = identity.today()
+    today = clock.today()
     return today.replace(year=today.year - years, day=min(today.day, 28)) - timedelta(days=40)
 
 
@@ -476,11 +477,15 @@ async def _mentoring(w: World) -> None:
                                                                                        link="https://example.org/review"))
     rubric = {"criteria": [{"key": "method", "title": "Method", "weight": 2, "min": 0, "max": 10},
                            {"key": "presentation", "title": "Presentation", "weight": 1, "min": 0, "max": 10}]}
-    defense_a = await projects.schedule(s, staff, a.id, DefenseIn(starts_at=now + _days(days=60), place="Room 301", rubric=rubric, pass_mark=60))
+    # Both defenses began yesterday (scheduled three days ago): their judges may score them.
+    from shared import clock as _clock
+
+    with _clock.use_clock(_clock.FrozenClock(now - _days(days=3))):
+        defense_a = await projects.schedule(s, staff, a.id, DefenseIn(starts_at=now - _days(days=1), place="Room 301", rubric=rubric, pass_mark=60))
+        defense_b = await projects.schedule(s, staff, b.id, DefenseIn(starts_at=now - _days(days=1), place="Room 302", rubric=rubric, pass_mark=60))
     await projects.set_panel(s, staff, defense_a.id, PanelIn(judges=[extra["judge_1"], extra["judge_2"], extra["mentor_b"]]))
     for person in (extra["judge_1"], extra["judge_2"], extra["mentor_b"]):
         await projects.score(s, _Principal(id=str(person), kind="user", roles=frozenset({"mentor"})), defense_a.id, {"method": 7, "presentation": 8})
-    defense_b = await projects.schedule(s, staff, b.id, DefenseIn(starts_at=now + _days(days=61), place="Room 302", rubric=rubric, pass_mark=60))
     await projects.set_panel(s, staff, defense_b.id, PanelIn(judges=[uuid.UUID(ids["mentor"]), extra["judge_1"], extra["judge_2"]]))
     ids.update(project_a=str(a.id), project_b=str(b.id), project_c=str(c.id), milestone_a=str(milestone.id), submission_a=str(submission.id),
                defense_a=str(defense_a.id), defense_b=str(defense_b.id))
@@ -550,7 +555,7 @@ async def _mentoring_mentorships(w: World) -> None:
     await mentorships.pause(s, _as(w, "staff"), uuid.UUID(ids["mentorship_other_life"]), "The student is in hospital for a month.")
     lab = (await s.execute(sa.select(Mentorship.id).where(Mentorship.student_id == uuid.UUID(ids["student"])))).scalar_one()
     ids["mentorship_student_lab"] = str(lab)
-    today = mentorships.today()
+    today = clock.today()
     for name, who, mentorship in (("student", _as(w, "student"), lab), ("mentor", _as(w, "mentor"), lab),
                                   ("child", other_mentor, uuid.UUID(ids["mentorship_child_life"]))):
         meeting = await mentorships.log_meeting(s, who, mentorship, MeetingIn(

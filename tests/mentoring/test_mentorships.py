@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from services.mentoring.db import chain
 from services.mentoring.mentors import service as mentors
 from services.mentoring.mentorships.models import Goal, GoalUpdate, Meeting, MentorshipPause, MentorshipRequest
-from services.mentoring.mentorships.service import CHINA, REMATCH_RULE, today
+from services.mentoring.mentorships.service import REMATCH_RULE
+from shared.clock import CHINA, today
 from services.mentoring.models import Mentorship
 from shared import clock
 from shared.events.models import Event

@@ -59,8 +59,10 @@ async def _project(w, who: str = "staff", **body) -> dict:
 
 
 async def _defense(w, project_id: str, days: int = 40, **body) -> dict:
-    r = await call(w, "staff", "POST", f"/projects/{project_id}/defenses", json={
-        "starts_at": (clock.now() + timedelta(days=days)).isoformat(), "place": "报告厅 2", "rubric": RUBRIC, "pass_mark": 60, **body})
+    """A defense scheduled `days` ago for a day later: it has begun, its judges may score it."""
+    with clock.use_clock(clock.FrozenClock(clock.now() - timedelta(days=days))):
+        r = await call(w, "staff", "POST", f"/projects/{project_id}/defenses", json={
+            "starts_at": (clock.now() + timedelta(days=1)).isoformat(), "place": "报告厅 2", "rubric": RUBRIC, "pass_mark": 60, **body})
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -483,3 +485,24 @@ async def test_a_panel_that_cannot_be_proposed_names_its_constraint_and_stores_n
                    "mentoring_panel_infeasible")
     assert "(conflicts)" in body["detail"], body
     assert await _count(w, Judge, Judge.defense_id == uuid.UUID(defense["id"])) == 0
+
+
+async def test_judges_score_a_defense_from_its_start_not_before(w):
+    project = await _project(w, mentor_id=w.ids["mentor_b"], members=[w.ids["student_b"]], discipline="chemistry")
+    with clock.use_clock(clock.FrozenClock()) as moved:
+        starts = clock.now() + timedelta(hours=2)
+        r = await call(w, "staff", "POST", f"/projects/{project['id']}/defenses", json={
+            "starts_at": starts.isoformat(), "place": "报告厅 2", "rubric": RUBRIC, "pass_mark": 60})
+        assert r.status_code == 201, r.text
+        defense = r.json()["id"]
+        judges = [w.ids["mentor"], await register_mentor(w), await register_mentor(w)]
+        assert (await call(w, "staff", "PUT", f"/defenses/{defense}/panel", json={"judges": judges})).status_code == 200
+        path = f"/defenses/{defense}/scores"
+        body = problem(await call(w, "mentor", "PUT", path, json={"scores": {"method": 5, "presentation": 5}}), 409,
+                       "mentoring_defense_not_started")
+        assert starts.isoformat() in body["detail"], body
+        assert await _count(w, DefenseScore, DefenseScore.defense_id == uuid.UUID(defense)) == 0
+        moved.advance(hours=2)
+        r = await call(w, "mentor", "PUT", path, json={"scores": {"method": 5, "presentation": 5}})
+        assert r.status_code == 200, r.text
+        assert await _count(w, DefenseScore, DefenseScore.defense_id == uuid.UUID(defense)) == 1

@@ -1,10 +1,11 @@
 """A cohort's mentors through the gateway, with real tokens and real HTTP servers: six students
-admitted in math (the admitted events as selection publishes them), five mentors registered
+admitted in math (the admitted events as selection publishes them), six mentors registered
 (a school teacher who teaches one of the students declares it), a lab round in which the students
 rank their mentors and one mentor ranks their applicants, a run drafted, a pair banned and one
 forced (the stability it gave up named), the run published once, a life round balanced, the
-assignment events reaching a consumer in another process, each person seeing only their rows,
-and an exit ending the student's mentorships and freeing the places.
+assignment events reaching a consumer in another process, each person seeing only their rows, a
+meeting logged (not by another mentor), a team's research project defended before a proposed
+panel and scored on a rubric, and an exit ending the student's mentorships and freeing the places.
 
 The services run in this process on a clock set three days back, so the rounds' windows close by
 moving it to the present; the other process reads the events on the real clock."""
@@ -18,6 +19,7 @@ import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -38,8 +40,9 @@ from tests.servers import bound_socket, serve
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long story passphrase 3"
 STUDENTS = 6
-# Lab mentors in math, two places each: a professor, a researcher, and the school's teacher who teaches s3.
-LAB = {"mA": "professor", "mB": "researcher", "mC": "teacher"}
+# Lab mentors in math, two places each: a professor, a researcher, the school's teacher who teaches s3,
+# and an engineer no student ranks (a judge of the defense).
+LAB = {"mA": "professor", "mB": "researcher", "mC": "teacher", "mD": "engineer"}
 LIFE = ("mL1", "mL2")
 # Each student's list (first choice first); mA ranks their applicants s2, s0, s1 (s4 left out);
 # mB and mC take theirs in the round's default order (the admission's rank: s0 first).
@@ -122,7 +125,7 @@ async def test_a_cohorts_mentors_from_the_admitted_events_to_an_exit(server_url,
                     return False
             return True
 
-        await _eventually(registered, "the five mentors are registered")
+        await _eventually(registered, "the six mentors are registered")
 
         async def needs_open() -> list[dict]:
             r = await http.get(f"{men}/needs", params={"limit": 100}, headers=staff)
@@ -223,6 +226,52 @@ async def test_a_cohorts_mentors_from_the_admitted_events_to_an_exit(server_url,
             assert {e["student_id"] for e in r.json()["items"]} == sees, (who, r.text)
         r = await http.get(f"{men}/rounds/{lab_round}/runs/{first}", headers=tokens["s0"])
         assert r.status_code == 404 and r.json()["code"] == "mentoring_run_not_found", r.text
+
+        # s0's lab mentor logs a meeting; another mentor cannot log one for s0. The guardian reads it.
+        [s0_lab] = (await http.get(f"{men}/mentorships", params={"student_id": students[0], "kind": "lab"}, headers=tokens["mB"])).json()["items"]
+        mine = (await http.get(f"{men}/mentorships", headers=tokens["s1"])).json()["items"]
+        assert sorted((m["student_id"], m["kind"]) for m in mine) == [(students[1], "lab"), (students[1], "life")]
+        meeting = {"held_on": datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat(), "minutes": 60, "topic": "组合数学：鸽巢原理",
+                   "notes": "Read the first chapter; bring two problems next week."}
+        r = await http.post(f"{men}/mentorships/{s0_lab['id']}/meetings", json=meeting, headers=tokens["mA"])
+        assert r.status_code == 404 and r.json()["code"] == "mentoring_mentorship_not_found", r.text
+        r = await http.post(f"{men}/mentorships/{s0_lab['id']}/meetings", json=meeting, headers=tokens["mB"])
+        assert r.status_code == 201, r.text
+        r = await http.get(f"{men}/mentorships/{s0_lab['id']}/meetings", headers=tokens["g0"])
+        assert [(m["topic"], m["notes"]) for m in r.json()["items"]] == [(meeting["topic"], meeting["notes"])], r.text
+
+        # s2 and s4, mA's mentees, defend their project before a proposed panel (never mA), scored on the rubric.
+        r = await http.post(f"{men}/projects", headers=tokens["mA"], json={
+            "title": "多米诺骨牌铺砌的计数", "abstract": "Counting domino tilings of the Aztec diamond, and why the answer is a power of two.",
+            "discipline": "math", "members": [students[2], students[4]]})
+        assert r.status_code == 201, r.text
+        project = r.json()["id"]
+        r = await http.post(f"{men}/projects/{project}/defenses", headers=staff, json={
+            "starts_at": (clock.now() + timedelta(hours=1)).isoformat(), "place": "基地报告厅", "pass_mark": 60, "rubric": {"criteria": [
+                {"key": "method", "title": "研究方法", "weight": 3, "min": 0, "max": 10},
+                {"key": "presentation", "title": "答辩表现", "weight": 2, "min": 0, "max": 10}]}})
+        assert r.status_code == 201, r.text
+        defense = r.json()["id"]
+        r = await http.put(f"{men}/defenses/{defense}/panel", json={"judges": [mentors["mA"], mentors["mB"], mentors["mC"]]}, headers=staff)
+        assert r.status_code == 422 and r.json()["code"] == "mentoring_judge_not_eligible", r.text
+        r = await http.put(f"{men}/defenses/{defense}/panel", json={"size": 3}, headers=staff)
+        assert r.status_code == 200 and set(r.json()["judges"]) == {mentors[m] for m in ("mB", "mC", "mD")}, r.text
+        scores = {"mB": (8, 7), "mC": (9, 8), "mD": (7, 7)}  # weighted totals 76, 86, 70
+        r = await http.put(f"{men}/defenses/{defense}/scores", json={"scores": {"method": 8, "presentation": 7}}, headers=tokens["mB"])
+        assert r.status_code == 409 and r.json()["code"] == "mentoring_defense_not_started", r.text
+        clock.get_clock().advance(hours=1)
+        for name, (method, presentation) in scores.items():
+            r = await http.put(f"{men}/defenses/{defense}/scores", json={"scores": {"method": method, "presentation": presentation}},
+                               headers=tokens[name])
+            assert r.status_code == 200, r.text
+        r = await http.post(f"{men}/defenses/{defense}/decision", json={"note": "A clear method; the bound needs a proof."}, headers=staff)
+        assert r.status_code == 200 and (r.json()["result"], round(r.json()["score"], 2)) == ("passed", 77.33), r.text
+        r = await http.post(f"{men}/defenses/{defense}/decision", json={"note": "Again."}, headers=staff)
+        assert r.status_code == 409 and r.json()["code"] == "mentoring_defense_decided", r.text
+        seen = (await http.get(f"{men}/defenses/{defense}", headers=tokens["s4"])).json()
+        assert seen["result"] == "passed", seen
+        r = await http.get(f"{men}/defenses/{defense}", headers=tokens["s1"])
+        assert r.status_code == 404, r.text
 
         # s0 leaves the programme: both mentorships end, mB and their life mentor have a place again.
         assert (await http.get(f"{men}/mentors/{mentors['mB']}", headers=staff)).json()["lab_mentees"] == 2

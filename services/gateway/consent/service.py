@@ -83,7 +83,7 @@ async def give(*, session: AsyncSession, principal: Principal, data: ConsentIn, 
         if as_uuid(principal.id) != student.id:
             # Someone else's child: answered as if the student did not exist.
             raise ProblemError("student_not_found", student_id=student.id)
-        age = rules.age_of(student.birth_date, identity.today())
+        age = rules.age_of(student.birth_date, clock.today())
         if not rules.may_consent_for_self(age, consent_age=settings.consent_age):
             raise ProblemError("consent_not_allowed", reason=f"a student under {settings.consent_age} needs a guardian's consent")
     current = getattr(texts(settings), data.purpose.value)
@@ -118,7 +118,7 @@ async def withdraw(*, session: AsyncSession, principal: Principal, consent_id: u
         if as_uuid(principal.id) != consent.student_id:
             raise ProblemError("consent_not_found", consent_id=consent_id)
         student = await _student(session, consent.student_id)
-        age = rules.age_of(student.birth_date, identity.today())
+        age = rules.age_of(student.birth_date, clock.today())
         if not rules.may_consent_for_self(age, consent_age=settings.consent_age):
             raise ProblemError("consent_not_allowed", reason=f"a student under {settings.consent_age} needs a guardian to withdraw")
     if consent.ended_at is not None:
@@ -156,7 +156,7 @@ async def check(
             guardian_in_office=await repo.is_guardian_in_office(session, open_consent.guardian_id, student.id),
         )
     decision = rules.decide(
-        purpose, age=rules.age_of(student.birth_date, identity.today()), open_consent=found, consent_age=settings.consent_age
+        purpose, age=rules.age_of(student.birth_date, clock.today()), open_consent=found, consent_age=settings.consent_age
     )
     return ConsentCheck(
         student_id=student.id, purpose=purpose, partner_id=partner_id, required=decision.required,
@@ -207,7 +207,7 @@ def partner_of(principal: Principal) -> uuid.UUID:
 
 def shared_query(principal: Principal, settings: GatewaySettings) -> Select:
     """The students whose data may be shared with the caller's university now."""
-    born_by = rules.latest_birth_date_of_age(settings.consent_age, identity.today())
+    born_by = rules.latest_birth_date_of_age(settings.consent_age, clock.today())
     return repo.shared_with_partner_query(partner_of(principal), self_consent_born_by=born_by)
 
 

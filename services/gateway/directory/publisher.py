@@ -33,7 +33,6 @@ from services.gateway.consent.models import Consent, ConsentEnd
 from services.gateway.directory import records
 from services.gateway.directory.versions import next_version
 from services.gateway.identity import repository as repo
-from services.gateway.identity import service as identity
 from services.gateway.identity.models import GuardianLink, Partner, School, UserAccount
 from shared import clock
 from shared.events import Outgoing, publish, publish_many
@@ -55,7 +54,7 @@ def _kinds() -> dict[type, _Kind]:
     # Built on first use: records.py and identity/service.py import each other's modules.
     return {
         UserAccount: _Kind(
-            lambda user: records.person_fields(user, identity.today()), records.person_record,
+            lambda user: records.person_fields(user, clock.today()), records.person_record,
             contract.PERSON_REGISTERED, contract.PERSON_UPDATED,
         ),
         GuardianLink: _Kind(
@@ -157,7 +156,7 @@ async def imported(session: AsyncSession, people: Sequence[uuid.UUID]) -> int:
     (every link of a new student is new), a batch of people at a time, so no stretch of Python
     work between statements holds the event loop long; how many events."""
     count = 0
-    on = identity.today()
+    on = clock.today()
     accounts, links = UserAccount.__table__, GuardianLink.__table__
     for start in range(0, len(people), PUBLISH_BATCH):
         ids = bindparam("ids", list(people[start : start + PUBLISH_BATCH]), type_=ARRAY(UUID(as_uuid=True)))
@@ -188,7 +187,7 @@ async def person_turned_14(session: AsyncSession, person_id: uuid.UUID) -> bool:
     (so their published record says under 14), a new version and `identity.person.updated`.
     True when it published. Again, or for a birth date changed since, it does nothing."""
     user = await repo.get_user(session, person_id, for_update=True)
-    if user is None or user.birth_date is None or records.under_14(user.birth_date, identity.today()):
+    if user is None or user.birth_date is None or records.under_14(user.birth_date, clock.today()):
         return False
     published = user.directory_published_at
     if published is not None and published >= records.turns_14_at(user.birth_date):
@@ -237,7 +236,7 @@ async def _publish(session: AsyncSession, type: str, record: DirectoryRecord) ->
 
 async def _schedule_turns_14(session: AsyncSession, user: UserAccount) -> None:
     """The timer for the day a person under 14 turns 14 (none when the birth date is unknown)."""
-    if records.under_14(user.birth_date, identity.today()):
+    if records.under_14(user.birth_date, clock.today()):
         timer = _turns_14(user.id, user.birth_date)  # type: ignore[arg-type]
         await publish(
             session, type=timer.type, subject=timer.subject, payload=timer.payload, source=contract.SOURCE,

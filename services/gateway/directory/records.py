@@ -4,7 +4,7 @@ Each function reads only the attributes its record needs, so it takes an ORM obj
 row of the same columns (the import's `UPDATE ... RETURNING`). What a record carries is
 what the contracts (shared/events/contracts/identity.py) say and nothing else: never an ID
 number, a phone or an address; of the birth date, the year and whether the person is under
-14 on the programme's calendar (`identity.service.today`, China time).
+14 on the programme's calendar (`shared.clock.today`, China time).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from services.gateway.identity import service as identity
+from shared import clock
 from shared.personal import age_on
 from shared.events.contracts.identity import (
     ConsentRecord,
@@ -38,7 +38,7 @@ def turns_14_at(birth_date: date) -> datetime:
         day = birth_date.replace(year=birth_date.year + CONSENT_AGE)
     except ValueError:
         day = date(birth_date.year + CONSENT_AGE, 3, 1)
-    return datetime.combine(day, time(0), identity.CHINA)
+    return datetime.combine(day, time(0), clock.CHINA)
 
 
 def person_fields(user: Any, on: date) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def person_fields(user: Any, on: date) -> dict[str, Any]:
 
 
 def person_record(user: Any, *, on: date | None = None) -> PersonRecord:
-    return PersonRecord(version=user.directory_version, **person_fields(user, on or identity.today()))
+    return PersonRecord(version=user.directory_version, **person_fields(user, on or clock.today()))
 
 
 def guardian_link_fields(link: Any) -> dict[str, Any]:

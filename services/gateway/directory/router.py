@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from services.gateway.consent.models import Consent
 from services.gateway.directory import records
-from services.gateway.identity import service as identity
+from shared import clock
 from services.gateway.identity.models import GuardianLink, Partner, School, UserAccount
 from shared.auth import require
 from shared.db import DbSession
@@ -66,7 +66,7 @@ def _example(item: BaseModel) -> dict[str, Any]:
     )),
 )
 async def directory_people(principal: Reader, session: DbSession, page: PageParams) -> Page[PersonRecord]:
-    on = identity.today()
+    on = clock.today()
     stmt = select(UserAccount).where(UserAccount.directory_version > 0)
     return await paginate(
         session, stmt, order_by=(UserAccount.id,), params=page, item=lambda user: records.person_record(user, on=on)

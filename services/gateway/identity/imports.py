@@ -18,6 +18,7 @@ from services.gateway.identity import repository as repo
 from services.gateway.identity import service, sheets
 from services.gateway.identity.models import GuardianLink, UserAccount
 from services.gateway.identity.schemas import ImportMode
+from shared import clock
 from shared.crypto import FieldCipher
 from shared.ids import as_uuid
 from shared.problems import ProblemError
@@ -89,7 +90,7 @@ async def import_students(
         default_school = school.name
 
     read: sheets.Read = await in_worker(
-        pool, sheets.read, data, cipher=cipher, today=service.today(), default_school=default_school, max_rows=max_rows,
+        pool, sheets.read, data, cipher=cipher, today=clock.today(), default_school=default_school, max_rows=max_rows,
         max_unpacked=MAX_UNPACKED_XLSX,
     )
     # What the database knows, asked once per file rather than once per row.

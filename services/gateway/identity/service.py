@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -45,19 +45,11 @@ from shared.problems import InvalidValue, ProblemError
 from shared.tokens import Principal
 from shared.unique import flush_unique, insert_unique
 
-# Ages and birthdays are counted on the calendar of the programme's city; China keeps one
-# offset all year, so a fixed zone needs no time-zone database.
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-
 # Who may ask for unmasked personal data, besides the person themself and their guardians.
 REVEAL_ROLES = ("admin", "staff")
 
 # The problem a unique violation of each of the identity tables' constraints is (shared/unique.py).
 CONSTRAINTS = {"uq_user_account_id_number_index": "id_number_taken", "uq_user_account_username_lower": "username_taken"}
-
-
-def today() -> date:
-    return clock.now().astimezone(CHINA).date()
 
 
 # ---------------------------------------------------------------- schools
@@ -214,7 +206,7 @@ async def create_user(*, session: AsyncSession, data: UserIn, cipher: FieldCiphe
         password_hash=password_hash,
         personal=PersonalInput(id_number=data.id_number, phone=data.phone, address=data.address),
         cipher=cipher,
-        on=today(),
+        on=clock.today(),
     )
     await _check_profile(session, user, school_changed=True, partner_changed=True)
     if user.id_number_index and await repo.id_indexes_taken(session, [user.id_number_index]):
@@ -255,7 +247,7 @@ async def update_user(
         user.partner_id = changes["partner_id"]
     if "grade" in changes:
         user.grade = changes["grade"]
-    on = today()
+    on = clock.today()
     if "id_number" in changes:
         old_index = user.id_number_index
         set_id_number(user, changes["id_number"], cipher=cipher, on=on)

@@ -127,7 +127,7 @@ async def list_requests(principal: Reader, mentorship_id: uuid.UUID, session: Db
 @router.post("/{mentorship_id}/requests/{request_id}/decision", response_model=RequestOut,
              responses=problem_responses(*NOT_FOUND, "mentoring_request_not_found", "mentoring_request_decided"),
              summary="Approve or decline a pending request with a note (staff); approving ends the mentorship")
-async def decide(principal: Staff, mentorship_id: uuid.UUID, request_id: uuid.UUID, body: DecisionIn, session: DbSession) -> RequestOut:
+async def decide_request(principal: Staff, mentorship_id: uuid.UUID, request_id: uuid.UUID, body: DecisionIn, session: DbSession) -> RequestOut:
     """Once: a decided request answers `mentoring_request_decided`. Approving ends the
     mentorship (announced as `mentoring.mentorship.ended`), frees the mentor's place and leaves
     the student's need waiting for the next round's run; after a re-match request that run,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
@@ -36,14 +36,8 @@ from shared.ids import as_uuid
 from shared.problems import ProblemError
 from shared.tokens import Principal
 
-# The programme's days are Quanzhou's: a meeting "today" is today in Beijing time.
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 REMATCH_RULE = "ended by an approved re-match request"
 END_REASONS = {RequestKind.end: "ended by an approved end request", RequestKind.rematch: REMATCH_RULE}
-
-
-def today() -> date:
-    return clock.now().astimezone(CHINA).date()
 
 
 # ---------------------------------------------------------------- who reads and who acts
@@ -274,9 +268,9 @@ async def rematched_pairs(session: AsyncSession, student_ids: list[uuid.UUID]) -
 
 
 def _check_held_on(m: Mentorship, held_on: date) -> None:
-    if held_on > today():
+    if held_on > clock.today():
         raise ProblemError("mentoring_meeting_date_invalid", held_on=held_on.isoformat(), reason="it is in the future")
-    began = m.started_at.astimezone(CHINA).date()
+    began = m.started_at.astimezone(clock.CHINA).date()
     if held_on < began:
         raise ProblemError("mentoring_meeting_date_invalid", held_on=held_on.isoformat(), reason=f"the mentorship began on {began.isoformat()}")
 
@@ -318,7 +312,7 @@ async def set_goal(session: AsyncSession, principal: Principal, mentorship_id: u
     """The mentor or the student sets a goal on their active mentorship."""
     m = await _of_party(session, principal, mentorship_id)
     refuse_inactive(m)
-    if data.target_date is not None and data.target_date < today():
+    if data.target_date is not None and data.target_date < clock.today():
         raise ProblemError("mentoring_goal_invalid", reason=f"the target date {data.target_date.isoformat()} is in the past")
     now = clock.now()
     row = Goal(mentorship_id=m.id, title=data.title, description=data.description, target_date=data.target_date,

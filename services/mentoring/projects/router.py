@@ -204,9 +204,9 @@ async def set_panel(principal: Staff, defense_id: uuid.UUID, body: PanelIn, sess
 
 @router.put(
     "/defenses/{defense_id}/scores", response_model=ScoreOut,
-    responses=problem_responses("mentoring_not_a_judge", "mentoring_defense_decided", "mentoring_judge_conflicted",
-                                "mentoring_defense_scores_invalid"),
-    summary="Score a defense you judge on its rubric (a judge); again to change it, until the defense is decided",
+    responses=problem_responses("mentoring_not_a_judge", "mentoring_defense_not_started", "mentoring_defense_decided",
+                                "mentoring_judge_conflicted", "mentoring_defense_scores_invalid"),
+    summary="Score a defense you judge on its rubric (a judge), once it has begun; again to change it, until the defense is decided",
 )
 async def score_defense(principal: Mentor, defense_id: uuid.UUID, body: ScoresIn, session: DbSession) -> ScoreOut:
     """Every criterion of the rubric, on its scale; every problem is answered at once in `errors`."""
@@ -227,7 +227,7 @@ async def defense_scores(principal: ScoreReader, defense_id: uuid.UUID, session:
                                 "mentoring_defense_scores_missing"),
     summary="Decide a defense once every judge has scored: the mean total against the pass mark (staff); once",
 )
-async def decide(principal: Staff, defense_id: uuid.UUID, body: DecisionIn, session: DbSession) -> DefenseOut:
+async def decide_defense(principal: Staff, defense_id: uuid.UUID, body: DecisionIn, session: DbSession) -> DefenseOut:
     """Passed when the mean of the judges' weighted totals reaches the pass mark. Announced as
     `mentoring.defense.completed` in the same transaction; deciding again is refused
     (`mentoring_defense_decided`)."""

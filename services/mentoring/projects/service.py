@@ -409,9 +409,12 @@ async def _as_judge(session: AsyncSession, principal: Principal, defense_id: uui
 
 
 async def score(session: AsyncSession, principal: Principal, defense_id: uuid.UUID, scores: dict[str, Any]) -> DefenseScore:
-    """A judge's scores on the rubric (every problem at once); again to change them, until the decision."""
+    """A judge's scores on the rubric (every problem at once), from the defense's start; again to
+    change them, until the decision."""
     defense, me = await _as_judge(session, principal, defense_id)
     _refuse_decided(defense)
+    if clock.now() < defense.starts_at:
+        raise ProblemError("mentoring_defense_not_started", defense_id=defense_id, starts_at=defense.starts_at.isoformat())
     students = (await members_of(session, [defense.project_id]))[defense.project_id]
     # A conflict declared after the panel was named: the judge stands aside.
     conflict = _conflict_words(await conflicts.between(session, [me], students, affiliations={}), me, students)

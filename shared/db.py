@@ -26,15 +26,16 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Enum, MetaData, event, text
+from sqlalchemy import DateTime, Enum, MetaData, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session
 from sqlalchemy.pool import Pool
 
 from shared.settings import BaseServiceSettings
@@ -96,7 +97,25 @@ def declarative_base(schema: str) -> type[DeclarativeBase]:
         metadata = make_metadata(schema)
 
     Base.__name__ = f"{schema.title()}Base"
+    event.listen(Base, "before_insert", _utc_times, propagate=True)
+    event.listen(Base, "before_update", _utc_times, propagate=True)
     return Base
+
+
+@lru_cache(maxsize=None)
+def _aware_time_keys(mapper: Mapper) -> tuple[str, ...]:
+    return tuple(mapper.get_property_by_column(c).key for c in mapper.columns
+                 if isinstance(c.type, DateTime) and c.type.timezone)
+
+
+def _utc_times(mapper: Mapper, connection: Any, target: Any) -> None:
+    """A row's aware times in UTC as it is written, as the database gives them back: a row
+    answered from memory right after a write ("+08:00" as a client sent it) reads the same as on
+    every later read ("Z")."""
+    for key in _aware_time_keys(mapper):
+        value = target.__dict__.get(key)
+        if isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() != timedelta(0):
+            setattr(target, key, value.astimezone(UTC))
 
 
 def async_url(url: str) -> str:

@@ -93,3 +93,16 @@ async def test_a_round_needs_a_window_that_closes_after_it_opens(w):
         problem(await call(w, "staff", "POST", "/rounds", json={**body, **_window(1, 5), **bad}), 422, "validation_failed")
     rounds = (await call(w, "student", "GET", "/rounds", params={"limit": 200})).json()["items"]
     assert [r["title"] for r in rounds] == ["2027 lab mentors", "2027 lab mentors, first round"]  # the world's, newest window first
+
+
+async def test_times_are_answered_in_utc_as_written_and_as_read_again(w):
+    """A client writing Beijing time reads the same instant back in UTC, from the write's answer
+    as from every later read (shared/db.py writes aware times in UTC)."""
+    body = {"kind": "life", "cohort_year": 2027, "title": "Times", "opens_at": "2027-09-01T08:00:00+08:00",
+            "closes_at": "2027-09-10T20:30:00+08:00"}
+    r = await call(w, "staff", "POST", "/rounds", json=body)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert (created["opens_at"], created["closes_at"]) == ("2027-09-01T00:00:00Z", "2027-09-10T12:30:00Z")
+    read = (await call(w, "student", "GET", f"/rounds/{created['id']}")).json()
+    assert (read["opens_at"], read["closes_at"]) == (created["opens_at"], created["closes_at"])

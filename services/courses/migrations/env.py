@@ -1,3 +1,4 @@
+from services.courses import models as _models  # noqa: F401  (registers the tables)
 from services.courses.db import SCHEMA, Base
 from shared.migrations import run_env
 

@@ -1,0 +1,10 @@
+"""The migrated courses schema is exactly what the models and the record chain declare."""
+
+from services.courses import models as _models  # noqa: F401
+from services.courses.db import SCHEMA, Base
+from tests.schema_support import schema_diff
+
+
+async def test_migrations_match_the_models(engine):
+    diff = await schema_diff(engine, Base.metadata, SCHEMA)
+    assert diff == [], diff

@@ -20,6 +20,7 @@ from services.courses.models import Completion, CompletionBasis, Course, CourseT
 from shared import clock
 from shared.directory.store import apply
 from shared.disciplines import Discipline
+from shared.events.contracts.courses import GradeSkipApproved
 from shared.events.contracts.identity import PersonRecord
 from shared.events.models import Event
 from shared.problems import ProblemError
@@ -116,8 +117,15 @@ async def test_a_course_exemption_approved_completes_the_course_once_and_for_goo
     assert f"{applied['id']} is approved" in again["detail"]
     assert (await _ok(await call(w, "student", "GET", f"/exemptions/{applied['id']}")))["status"] == "approved"
     problem(await call(w, "student", "POST", f"/exemptions/{applied['id']}/withdraw"), 409, "courses_application_decided")
-    # Completed, the course is exempt already.
+    # Completed, the course has nothing left to exempt: neither the course nor an exam of it.
     problem(await call(w, "student", "POST", "/exemptions", json=_exemption(course)), 409, "courses_exemption_granted")
+    section = Section(course_id=uuid.UUID(course), term_id=(await w.tx.session.execute(sa.select(Term.id).limit(1))).scalar_one(), code="Z",
+                      host_kind=HostKind.base, host_id=None, teacher_name="陈老师", place="泉州五中", capacity=5, taken=0,
+                      created_by=w.ids["staff"], updated_at=clock.now())
+    w.tx.session.add(section)
+    await w.tx.session.flush()
+    problem(await call(w, "student", "POST", "/exemptions", json=_exemption(course, "exam", section_id=str(section.id))),
+            409, "courses_exemption_granted")
     assert await _count(w, Exemption, course_id=uuid.UUID(course)) == 1
     assert await _kinds(w, Exemption.__table__, applied["id"]) == ["exemption.applied_course", "exemption.approved"]
     assert await _kinds(w, Completion.__table__, str(done.id)) == ["completion.exempted"]
@@ -255,6 +263,7 @@ async def test_a_grade_skip_approved_at_all_three_levels_in_order_publishes_the_
     assert [(d["level"], d["outcome"]) for d in granted["decisions"]] == [("coordinator", "approved"), ("staff", "approved"), ("admin", "approved")]
     [event] = await _approved_events(w, w.ids["student"])
     assert (event.source, event.version) == ("courses", 1)
+    GradeSkipApproved.model_validate(event.payload)
     assert event.payload == {"application_id": skip, "student_id": w.ids["student"], "from_grade": 9, "to_grade": 11,
                              "approved_at": event.payload["approved_at"]}
     assert event.payload["approved_at"].startswith(granted["decided_at"][:19])

@@ -129,17 +129,17 @@ async def _section_of(session: AsyncSession, data: ExemptionIn) -> uuid.UUID | N
 
 async def apply_exemption(session: AsyncSession, principal: Principal, data: ExemptionIn) -> Exemption:
     """A pending course or exam exemption; refused if one is pending for the student and course,
-    if the course is completed already (course) or the section's exam already waived (exam)."""
+    if the course is completed already, or (exam) the section's exam is waived already."""
     student_id, side = await _applicant(session, principal, data.student_id)
     await get_or_raise(session, Course, data.course_id, ProblemError("courses_course_not_found", course_id=data.course_id))
     section_id = await _section_of(session, data)
     await xact_lock(session, "courses.applications", student_id)
-    if data.kind is ExemptionKind.course:
-        done = (await session.execute(select(Completion.id).where(Completion.student_id == student_id,
-                                                                  Completion.course_id == data.course_id))).first()
-        if done is not None:
-            raise ProblemError("courses_exemption_granted", reason="the student has completed the course")
-    else:
+    # Completed, the course has neither a course to exempt nor an exam to waive.
+    done = (await session.execute(select(Completion.id).where(Completion.student_id == student_id,
+                                                              Completion.course_id == data.course_id))).first()
+    if done is not None:
+        raise ProblemError("courses_exemption_granted", reason="the student has completed the course")
+    if data.kind is ExemptionKind.exam:
         waived = await session.execute(select(Exemption.id).where(
             Exemption.student_id == student_id, Exemption.section_id == section_id, Exemption.kind == ExemptionKind.exam,
             Exemption.status == ApplicationStatus.approved))

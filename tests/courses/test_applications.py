@@ -139,12 +139,14 @@ async def test_an_exam_exemption_refused_stores_nothing_granted_and_approved_is_
     refused = await _ok(await call(w, "staff", "POST", f"/exemptions/{first['id']}/decision",
                                    json={"outcome": "refused", "reason": "A school exam is not the programme's final exam."}))
     assert refused["status"] == "refused"
+    assert await applications.waived_exams(w.tx.session, uuid.UUID(section)) == set()
     # Refused, the student may apply again, with better evidence.
     second = await _ok(await call(w, "guardian", "POST", "/exemptions", json=_exemption(course, "exam", student_id=child, section_id=section)), 201)
     await _ok(await call(w, "staff", "POST", f"/exemptions/{second['id']}/decision",
                          json={"outcome": "approved", "reason": "The national award covers the exam's content."}))
     waived = await _ok(await call(w, "staff", "GET", "/exemptions", params={"kind": "exam", "status": "approved", "section_id": section}))
     assert [(x["id"], x["student_id"]) for x in waived["items"]] == [(second["id"], child)]
+    assert await applications.waived_exams(w.tx.session, uuid.UUID(section)) == {uuid.UUID(child)}
     # An exam exemption grants no completion: the course is still to be passed.
     assert await _count(w, Completion, course_id=uuid.UUID(course)) == 0
     problem(await call(w, "guardian", "POST", "/exemptions", json=_exemption(course, "exam", student_id=child, section_id=section)),

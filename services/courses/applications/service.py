@@ -232,13 +232,14 @@ async def decide_grade_skip(session: AsyncSession, principal: Principal, applica
     admin. A refusal ends the application; admin's approval grants it and announces it."""
     found = await get_or_raise(session, GradeSkip, application_id, _not_found(GradeSkip, application_id),
                                with_for_update=True, populate_existing=True)
-    _refuse_closed(found)
     if not principal.has_role(level.value):
         raise ProblemError("courses_grade_skip_level_not_yours", level=level.value)
-    if level is not found.waiting_for:
-        raise ProblemError("courses_grade_skip_out_of_order", waiting_for=found.waiting_for.value, level=level.value)
+    # Before its state: a coordinator of another school learns nothing of the application.
     if level is Level.coordinator and not await _coordinates(session, principal, found.student_id):
         raise ProblemError("courses_grade_skip_wrong_school")
+    _refuse_closed(found)
+    if level is not found.waiting_for:
+        raise ProblemError("courses_grade_skip_out_of_order", waiting_for=found.waiting_for.value, level=level.value)
     now = clock.now()
     decision = GradeSkipDecision(grade_skip_id=found.id, level=level, outcome=outcome, reason=reason, decided_by=principal.id, decided_at=now)
     session.add(decision)
@@ -263,6 +264,13 @@ async def decide_grade_skip(session: AsyncSession, principal: Principal, applica
 
 
 # ---------------------------------------------------------------- reading
+
+
+async def waived_exams(session: AsyncSession, section_id: uuid.UUID) -> set[uuid.UUID]:
+    """The students whose final exam of the section is waived (an approved exam exemption): what results read."""
+    stmt = select(Exemption.student_id).where(Exemption.section_id == section_id, Exemption.kind == ExemptionKind.exam,
+                                              Exemption.status == ApplicationStatus.approved)
+    return set((await session.execute(stmt)).scalars())
 
 
 async def decisions_of(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[GradeSkipDecision]]:

@@ -412,12 +412,49 @@ def _mentorships(browsers: frozenset[str]) -> list[Route]:
     ]
 
 
+def _courses_applications() -> list[Route]:
+    """Exemptions and grade skips (services/courses/applications/)."""
+    readers = frozenset({"admin", "staff", "coordinator", "student", "guardian"})
+    applicants = frozenset({"student", "guardian"})
+    deciders = frozenset({"coordinator", "staff", "admin"})
+    evidence = {"evidence_kind": "competition_award", "evidence": "2026 全国中学生物理竞赛（福建赛区）二等奖", "links": ["https://example.org/cpho"]}
+    mine = {"guardian": "exemption_child", "*": "exemption_student"}
+    my_skip = {"guardian": "grade_skip_child", "*": "grade_skip_student"}
+
+    def scoped(student: str, child: str, other: str) -> dict[str, Rows]:
+        return {"admin": at_least(student, child, other), "staff": at_least(student, child, other), "coordinator": only(student, child),
+                "student": only(student), "guardian": only(child)}
+
+    return [
+        Route("courses", "POST", "/exemptions", applicants, json=lambda role: {
+            "student_id": Ref("child" if role == "guardian" else "student"), "course_id": Ref("course_b"), "kind": "course", **evidence}),
+        Route("courses", "GET", "/exemptions", readers, query=PAGE, rows=scoped("exemption_student", "exemption_child", "exemption_other")),
+        Route("courses", "GET", "/exemptions/{application_id}", readers, path_params={"application_id": mine}),
+        Route("courses", "POST", "/exemptions/{application_id}/decision", frozenset({"staff"}), path_params={"application_id": "exemption_other"},
+              json={"outcome": "approved", "reason": "The olympiad award covers the course."}),
+        Route("courses", "POST", "/exemptions/{application_id}/withdraw", applicants, path_params={"application_id": mine}),
+        # The student's and the child's grade skips are pending: a second one is refused (courses_application_open).
+        Route("courses", "POST", "/grade-skips", applicants, json=lambda role: {
+            "student_id": Ref("child" if role == "guardian" else "student"), "to_grade": 11, **evidence},
+              expect={"student": 409, "guardian": 409}),
+        Route("courses", "GET", "/grade-skips", readers, query=PAGE, rows=scoped("grade_skip_student", "grade_skip_child", "grade_skip_other")),
+        Route("courses", "GET", "/grade-skips/queue", deciders, query=PAGE, rows={
+            "coordinator": only("grade_skip_child"), "staff": at_least("grade_skip_student"), "admin": at_least("grade_skip_other")}),
+        Route("courses", "GET", "/grade-skips/{application_id}", readers, path_params={"application_id": my_skip}),
+        Route("courses", "POST", "/grade-skips/{application_id}/decisions", deciders,
+              path_params={"application_id": {"coordinator": "grade_skip_child", "staff": "grade_skip_student", "*": "grade_skip_other"}},
+              json=lambda role: {"level": role if role in deciders else "staff", "outcome": "approved", "reason": "The evidence holds."}),
+        Route("courses", "POST", "/grade-skips/{application_id}/withdraw", applicants, path_params={"application_id": my_skip}),
+    ]
+
+
 ROUTES: list[Route] = [
     # ---------------------------------------------------------------- every service: probes and the caller
     *(r for name in ("gateway", *DOMAIN_SERVICES) for r in _probes(name)),
     *(r for name in DOMAIN_SERVICES for r in _directory(name)),
     *_selection(),
     *_mentoring(),
+    *_courses_applications(),
     # ---------------------------------------------------------------- gateway: docs and keys
     Route("gateway", "GET", "/openapi.json", PUBLIC),
     Route("gateway", "GET", "/docs", PUBLIC),

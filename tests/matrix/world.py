@@ -228,6 +228,7 @@ async def _populate(w: World) -> None:
     await _fill_read_models(w, [*people.values(), child, other_student], [school_a, school_b], [(people["guardian"], child)])
     await _selection(w)
     await _mentoring(w)
+    await _courses_applications(w)
 
     # One unmasked read, so the access log has a row to show.
     r = await http.get(
@@ -572,6 +573,70 @@ async def _mentoring_mentorships(w: World) -> None:
     pending = await mentorships.make_request(s, other_mentor, uuid.UUID(ids["mentorship_other_life"]), RequestKind.rematch,
                                              "Our schedules no longer meet.")
     ids.update(request_student=str(declined.id), request_other=str(pending.id))
+    await s.flush()
+
+
+async def _courses_applications(w: World) -> None:
+    """Two courses (`course_a`, with its section `section_a`; `course_b`, nobody's application),
+    made with the ORM; the student's pending course exemption of course_a (`exemption_student`),
+    the child's pending exam exemption of section_a by the guardian (`exemption_child`), the other
+    student's (`exemption_other`); grade skips: the student's waiting for staff
+    (`grade_skip_student`), the child's by the guardian waiting for the coordinator
+    (`grade_skip_child`), the other student's waiting for admin (`grade_skip_other`, approved by a
+    coordinator of school B, `coordinator_b`, and staff)."""
+    from datetime import date
+
+    from services.courses.applications import service as applications
+    from services.courses.applications.models import Level, Outcome
+    from services.courses.applications.schemas import ExemptionIn, GradeSkipIn
+    from services.courses.db import directory
+    from services.courses.models import Course, CourseType, HostKind, Section, Term
+    from shared.directory.store import apply
+    from shared.disciplines import Discipline
+    from shared.events.contracts.identity import PersonRecord
+    from shared.tokens import Principal
+
+    s, ids, now = w.tx.session, w.ids, clock.now()
+    made = dict(created_by=ids["staff"], updated_at=now)
+    for name in ("course_a", "course_b"):
+        course = Course(code=f"{name}-{ids['tag']}", title="数论初步", type=CourseType.extended, discipline=Discipline.math, level=2, min_grade=4,
+                        max_grade=12, prerequisites=[], hours=32, description="同余、素数与不定方程。", **made)
+        s.add(course)
+        await s.flush()
+        ids[name] = str(course.id)
+    term = Term(title=f"2027 spring {ids['tag']}", starts_on=date(2027, 3, 1), ends_on=date(2027, 6, 30), load_limit=4, **made)
+    s.add(term)
+    await s.flush()
+    section = Section(course_id=uuid.UUID(ids["course_a"]), term_id=term.id, code="A", host_kind=HostKind.base, host_id=None,
+                      teacher_name="林老师", place="泉州五中 科学楼 301", capacity=30, taken=0, **made)
+    s.add(section)
+    await s.flush()
+    ids["section_a"] = str(section.id)
+    other = Principal(id=ids["other_student"], kind="user", roles=frozenset({"student"}))
+    evidence = dict(evidence_kind="competition_award", evidence="2026 全国中学生数学奥林匹克竞赛（福建赛区）一等奖",
+                    links=["https://example.org/awards/2026"])
+    course_a = uuid.UUID(ids["course_a"])
+    for name, who, student, kind, section_id in (
+        ("exemption_student", _as(w, "student"), None, "course", None),
+        ("exemption_child", _as(w, "guardian"), uuid.UUID(ids["child"]), "exam", section.id),
+        ("exemption_other", other, None, "course", None),
+    ):
+        found = await applications.apply_exemption(s, who, ExemptionIn(student_id=student, course_id=course_a, kind=kind,
+                                                                       section_id=section_id, **evidence))
+        ids[name] = str(found.id)
+    student = await applications.apply_grade_skip(s, _as(w, "student"), GradeSkipIn(to_grade=10, **evidence))
+    await applications.decide_grade_skip(s, _as(w, "coordinator"), student.id, Level.coordinator, Outcome.approved,
+                                         "Ready for grade 10 mathematics.")
+    child = await applications.apply_grade_skip(s, _as(w, "guardian"), GradeSkipIn(student_id=uuid.UUID(ids["child"]), to_grade=6, **evidence))
+    coordinator_b = uuid.uuid4()
+    await apply(s, directory.tables, [PersonRecord(version=10**9, person_id=coordinator_b, roles=["coordinator"], display_name="黄老师",
+                                                   school_id=uuid.UUID(ids["school_b"]))])
+    skip = await applications.apply_grade_skip(s, other, GradeSkipIn(to_grade=11, **evidence))
+    for who, level in ((Principal(id=str(coordinator_b), kind="user", roles=frozenset({"coordinator"})), Level.coordinator),
+                       (_as(w, "staff"), Level.staff)):
+        await applications.decide_grade_skip(s, who, skip.id, level, Outcome.approved, "The evidence holds.")
+    ids.update(grade_skip_student=str(student.id), grade_skip_child=str(child.id), grade_skip_other=str(skip.id),
+               coordinator_b=str(coordinator_b))
     await s.flush()
 
 

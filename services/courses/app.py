@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.courses.catalogue.router import router as catalogue
 from services.courses.db import directory
 from services.courses.events import consumers
 from services.courses.settings import CoursesSettings
@@ -16,7 +17,7 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         settings,
         title="Sprout courses",
         description="Courses: the catalogue, sections, cross-school registration with waitlists, exemptions and grade skips.",
-        routers=[],
+        routers=[catalogue],
         migration_tree=service_tree("courses", Path(__file__).parent),
         consumers=consumers,
         directory=directory,

@@ -28,7 +28,7 @@ codes({
     ),
     "courses_course_code_taken": _e(
         409, "Course code taken", "课程代码已被使用",
-        "Another course has the code {code}; pick another.", "已有其他课程使用代码 {code}，请另选。",
+        "Another course has the code {course_code}; pick another.", "已有其他课程使用代码 {course_code}，请另选。",
     ),
     "courses_grades_invalid": _e(
         422, "Eligible grades do not hold", "适用年级无效",
@@ -67,8 +67,8 @@ codes({
     ),
     "courses_section_code_taken": _e(
         409, "Section code taken", "教学班代码已被使用",
-        "The course already has a section {code} in this term; pick another code.",
-        "该课程本学期已有代码为 {code} 的教学班，请另选代码。",
+        "The course already has a section {section_code} in this term; pick another code.",
+        "该课程本学期已有代码为 {section_code} 的教学班，请另选代码。",
     ),
     "courses_host_invalid": _e(
         422, "Host does not hold", "承办方无效", "The section's host does not hold: {reason}.", "教学班承办方无效：{reason}。",

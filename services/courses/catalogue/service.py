@@ -47,6 +47,12 @@ async def _locked(session: AsyncSession, model: Any, key: uuid.UUID, problem: Pr
     return found
 
 
+async def _refuse_taken(session: AsyncSession, column: Any, value: Any, *where: Any, problem: ProblemError) -> None:
+    """The clear answer to the common case; the unique constraint still answers a request that commits the same value meanwhile."""
+    if (await session.execute(select(column).where(column == value, *where).limit(1))).first() is not None:
+        raise problem
+
+
 def _refuse_nulls(changes: dict[str, Any], nullable: Sequence[str] = ()) -> None:
     for name, value in changes.items():
         if value is None and name not in nullable:
@@ -94,8 +100,9 @@ async def create_course(session: AsyncSession, principal: Principal, data: Cours
     values = data.model_dump()
     values["prerequisites"] = rules.unique_in_order(data.prerequisites)
     await _check_prerequisites(session, None, values["prerequisites"])
+    await _refuse_taken(session, Course.code, data.code, problem=ProblemError("courses_course_code_taken", course_code=data.code))
     found = Course(**values, created_by=principal.id, updated_at=clock.now())
-    await insert_unique(session, found, "courses_course_code_taken", constraints=COURSE_CONSTRAINTS, code=data.code)
+    await insert_unique(session, found, "courses_course_code_taken", constraints=COURSE_CONSTRAINTS, course_code=data.code)
     await session.flush()
     await _record(session, principal, "course.created", found)
     return found
@@ -114,10 +121,12 @@ async def change_course(session: AsyncSession, principal: Principal, course_id: 
     changes = {k: v for k, v in changes.items() if getattr(found, k) != v}
     if not changes:
         return found
+    if "code" in changes:
+        await _refuse_taken(session, Course.code, changes["code"], problem=ProblemError("courses_course_code_taken", course_code=changes["code"]))
     for name, value in changes.items():
         setattr(found, name, value)
     found.updated_at = clock.now()
-    await flush_unique(session, "courses_course_code_taken", constraints=COURSE_CONSTRAINTS, code=found.code)
+    await flush_unique(session, "courses_course_code_taken", constraints=COURSE_CONSTRAINTS, course_code=found.code)
     await _record(session, principal, "course.changed", found, {"fields": sorted(changes)})
     return found
 
@@ -160,6 +169,7 @@ def _add_blocks(session: AsyncSession, term_id: uuid.UUID, blocks: Sequence[Bloc
 
 async def create_term(session: AsyncSession, principal: Principal, data: TermIn) -> Term:
     _check_term(data.starts_on, data.ends_on, data.blocks)
+    await _refuse_taken(session, Term.title, data.title, problem=ProblemError("courses_term_title_taken", title=data.title))
     found = Term(**data.model_dump(exclude={"blocks"}), created_by=principal.id, updated_at=clock.now())
     await insert_unique(session, found, "courses_term_title_taken", constraints=TERM_CONSTRAINTS, title=data.title)
     await session.flush()
@@ -172,7 +182,7 @@ async def create_term(session: AsyncSession, principal: Principal, data: TermIn)
 async def _term_meetings(session: AsyncSession, term_id: uuid.UUID) -> list[Meeting]:
     stmt = select(SectionMeeting.starts_at, SectionMeeting.ends_at).join(Section, Section.id == SectionMeeting.section_id).where(
         Section.term_id == term_id)
-    return [Meeting(a, b) for a, b in (await session.execute(stmt)).tuples()]
+    return [Meeting(a, b) for a, b in (await session.execute(stmt)).all()]
 
 
 def _refuse_outside(blocks: Sequence[rules.Span], meetings: Sequence[Meeting]) -> None:
@@ -196,6 +206,8 @@ async def change_term(session: AsyncSession, principal: Principal, term_id: uuid
     changes = {k: v for k, v in changes.items() if getattr(found, k) != v}
     if not changes and not new_blocks:
         return found
+    if "title" in changes:
+        await _refuse_taken(session, Term.title, changes["title"], problem=ProblemError("courses_term_title_taken", title=changes["title"]))
     for name, value in changes.items():
         setattr(found, name, value)
     found.updated_at = clock.now()
@@ -241,6 +253,11 @@ async def _teacher_name(session: AsyncSession, teacher_id: uuid.UUID) -> str:
     if person is None or person.disabled or not TEACHING_ROLES.intersection(person.roles):
         raise ProblemError("courses_teacher_not_found", teacher_id=teacher_id)
     return person.display_name
+
+
+async def _section_code_free(session: AsyncSession, course_id: uuid.UUID, term_id: uuid.UUID, code: str) -> None:
+    await _refuse_taken(session, Section.code, code, Section.course_id == course_id, Section.term_id == term_id,
+                        problem=ProblemError("courses_section_code_taken", section_code=code))
 
 
 def _meeting_order(m: Meeting) -> None:
@@ -299,13 +316,15 @@ async def create_section(session: AsyncSession, principal: Principal, data: Sect
     await _check_host(session, data.host_kind, data.host_id)
     teacher_name = data.teacher_name
     if data.teacher_id is not None:
-        teacher_name = teacher_name or await _teacher_name(session, data.teacher_id)
+        known = await _teacher_name(session, data.teacher_id)  # checked even when a name is given
+        teacher_name = teacher_name or known
     if teacher_name is None:
         raise ProblemError("courses_teacher_name_required")
     meetings = await _checked_meetings(session, data.term_id, data.meetings, data.weekly)
+    await _section_code_free(session, data.course_id, data.term_id, data.code)
     found = Section(**data.model_dump(exclude={"meetings", "weekly", "teacher_name"}), teacher_name=teacher_name, taken=0,
                     created_by=principal.id, updated_at=clock.now())
-    await insert_unique(session, found, "courses_section_code_taken", constraints=SECTION_CONSTRAINTS, code=data.code)
+    await insert_unique(session, found, "courses_section_code_taken", constraints=SECTION_CONSTRAINTS, section_code=data.code)
     await session.flush()
     _add_meetings(session, found.id, meetings)
     await session.flush()
@@ -332,10 +351,12 @@ async def change_section(session: AsyncSession, principal: Principal, section_id
     changes = {k: v for k, v in changes.items() if getattr(found, k) != v}
     if not changes:
         return found
+    if "code" in changes:
+        await _section_code_free(session, found.course_id, found.term_id, changes["code"])
     for name, value in changes.items():
         setattr(found, name, value)
     found.updated_at = clock.now()
-    await flush_unique(session, "courses_section_code_taken", constraints=SECTION_CONSTRAINTS, code=found.code)
+    await flush_unique(session, "courses_section_code_taken", constraints=SECTION_CONSTRAINTS, section_code=found.code)
     await _record(session, principal, "section.changed", found, {"fields": sorted(changes)})
     return found
 

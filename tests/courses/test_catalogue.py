@@ -236,6 +236,7 @@ async def test_a_course_that_does_not_hold_is_refused_and_nothing_is_stored(w):
         ({"type": "advanced"}, 422, "validation_failed"),
         ({"discipline": "alchemy"}, 422, "validation_failed"),
         ({"code": "M" * 41}, 422, "validation_failed"),
+        ({"code": " MATH-1"}, 422, "validation_failed"),  # a code is an identifier: nothing stripped around it
         ({"description": "x" * 4001}, 422, "validation_failed"),
         ({"title": "数论\u0000初步"}, 422, "validation_failed"),
         ({"title": "   "}, 422, "validation_failed"),

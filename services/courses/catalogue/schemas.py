@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from services.courses.models import BlockKind, CourseType, HostKind
 from shared.disciplines import Discipline
@@ -16,6 +16,8 @@ MAX_PREREQUISITES = 20
 MAX_BLOCKS = 20
 MAX_MEETINGS = 400
 MAX_PATTERNS = 10
+# A course's or a section's code: an identifier, so no spaces around it (and nothing stripped).
+Code = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[^\s\u0000](?:[^\u0000]*[^\s\u0000])?$")]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -23,7 +25,7 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 
 
 class CourseIn(RequestModel):
-    code: name_type(40) = Field(description="Unique in the catalogue, e.g. MATH-B101.")  # type: ignore[valid-type]
+    code: Code = Field(description="Unique in the catalogue, e.g. MATH-B101.")
     title: name_type(200)  # type: ignore[valid-type]
     type: CourseType
     discipline: Discipline
@@ -39,7 +41,7 @@ class CourseIn(RequestModel):
 class CoursePatch(RequestModel):
     """Only the fields sent change."""
 
-    code: name_type(40) | None = None  # type: ignore[valid-type]
+    code: Code | None = None
     title: name_type(200) | None = None  # type: ignore[valid-type]
     type: CourseType | None = None
     discipline: Discipline | None = None
@@ -140,7 +142,7 @@ class MeetingsIn(RequestModel):
 class SectionIn(RequestModel):
     course_id: uuid.UUID
     term_id: uuid.UUID
-    code: name_type(40) = Field(description="Unique for the course in the term, e.g. A or 周六上午班.")  # type: ignore[valid-type]
+    code: Code = Field(description="Unique for the course in the term, e.g. A or 周六上午班.")
     host_kind: HostKind = Field(description="base (the pilot base), school (a school of the city: cross-school) or partner (a university).")
     host_id: uuid.UUID | None = Field(default=None, description="The directory's school or partner; none for the base.")
     teacher_id: uuid.UUID | None = Field(default=None, description="The teacher, when a person of the directory (staff, a mentor, a coordinator).")
@@ -154,7 +156,7 @@ class SectionIn(RequestModel):
 class SectionPatch(RequestModel):
     """Only the fields sent change. No capacity: registration changes it (a raise makes waitlist offers)."""
 
-    code: name_type(40) | None = None  # type: ignore[valid-type]
+    code: Code | None = None
     host_kind: HostKind | None = None
     host_id: uuid.UUID | None = Field(default=None, description="null for the base.")
     teacher_id: uuid.UUID | None = Field(default=None, description="null: no person of the directory (keep a teacher_name).")

@@ -486,3 +486,19 @@ async def test_a_sections_meetings_are_replaced_by_a_weekly_pattern_with_the_sec
     assert same.status_code == 200 and same.headers["ETag"] == done.headers["ETag"] and same.json()["meetings"] == meetings
     assert await _kinds(w, Section.__table__, section["id"]) == ["section.created", "section.meetings_set"]
     assert await _count(w, SectionMeeting, SectionMeeting.section_id == uuid.UUID(section["id"])) == len(meetings)
+
+
+async def test_a_change_to_a_taken_term_title_or_section_code_is_refused_and_nothing_changes(w):
+    term, other = await _term(w), await _term(w)
+    path = f"/terms/{term['id']}"
+    etag = (await call(w, "staff", "GET", path)).headers["ETag"]
+    problem(await _send(w, "staff", "PATCH", path, {"title": other["title"]}, etag), 409, "courses_term_title_taken")
+    course = await _course(w)
+    a = (await call(w, "staff", "POST", "/sections", json=_section_body(course, term))).json()
+    b = (await call(w, "staff", "POST", "/sections", json=_section_body(course, term, meetings=[]))).json()
+    section_etag = (await call(w, "staff", "GET", f"/sections/{b['id']}")).headers["ETag"]
+    problem(await _send(w, "staff", "PATCH", f"/sections/{b['id']}", {"code": a["code"]}, section_etag), 409, "courses_section_code_taken")
+    assert (await call(w, "staff", "GET", path)).json()["title"] == term["title"]
+    assert (await call(w, "staff", "GET", f"/sections/{b['id']}")).json()["code"] == b["code"]
+    assert await _kinds(w, Term.__table__, term["id"]) == ["term.created"]
+    assert await _kinds(w, Section.__table__, b["id"]) == ["section.created"]

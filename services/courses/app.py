@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.courses.applications.router import router as applications
+from services.courses.catalogue.router import router as catalogue
 from services.courses.db import directory
 from services.courses.events import consumers
 from services.courses.settings import CoursesSettings
@@ -17,7 +18,7 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         settings,
         title="Sprout courses",
         description="Courses: the catalogue, sections, cross-school registration with waitlists, exemptions and grade skips.",
-        routers=[applications],
+        routers=[catalogue, applications],
         migration_tree=service_tree("courses", Path(__file__).parent),
         consumers=consumers,
         directory=directory,

@@ -54,6 +54,9 @@ class Course(Base):
     description: Mapped[str] = mapped_column(String(4000))
     created_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer)  # raised by every change: the ETag a change's If-Match names
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 chain.track(Course.__table__, ["code", "title", "type", "discipline", "level", "min_grade", "max_grade", "prerequisites", "hours", "description"])
@@ -75,6 +78,9 @@ class Term(Base):
     load_limit: Mapped[int] = mapped_column(Integer)  # sections a student may hold in the term
     created_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer)  # raised by every change: the ETag a change's If-Match names
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 chain.track(Term.__table__, ["title", "starts_on", "ends_on", "load_limit"])
@@ -129,6 +135,9 @@ class Section(Base):
     taken: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer)  # raised by every change: the ETag a change's If-Match names
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 chain.track(Section.__table__, ["course_id", "term_id", "code", "host_kind", "host_id", "teacher_id", "teacher_name", "place", "capacity"])

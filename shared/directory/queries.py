@@ -69,6 +69,27 @@ class DirectoryQueries:
         stmt = select(p.c.person_id, p.c.display_name).where(p.c.person_id.in_(set(person_ids)))
         return {row.person_id: row.display_name for row in await session.execute(stmt)}
 
+    async def school_name(self, session: AsyncSession, school_id: uuid.UUID) -> str | None:
+        """The name of an enabled school of the directory, or None (unknown or disabled)."""
+        s = self.tables.school
+        return (await session.execute(select(s.c.name).where(s.c.school_id == school_id, s.c.disabled.is_(False)))).scalar_one_or_none()
+
+    async def partner_name(self, session: AsyncSession, partner_id: uuid.UUID) -> str | None:
+        """The name of a partner university of the directory, or None."""
+        t = self.tables.partner
+        return (await session.execute(select(t.c.name).where(t.c.partner_id == partner_id))).scalar_one_or_none()
+
+    async def organisation_names(self, session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The names of the schools and partner universities among `ids` (disabled schools too: a name once shown stays)."""
+        if not ids:
+            return {}
+        s, t = self.tables.school, self.tables.partner
+        rows = (await session.execute(
+            select(s.c.school_id, s.c.name).where(s.c.school_id.in_(ids))
+            .union_all(select(t.c.partner_id, t.c.name).where(t.c.partner_id.in_(ids)))
+        )).all()
+        return {i: name for i, name in rows}
+
     async def is_disabled(self, session: AsyncSession, person_id: uuid.UUID) -> bool:
         """True for a disabled account, and for one the directory does not know."""
         disabled = await self._value(session, self.tables.person.c.disabled, person_id)

@@ -448,12 +448,43 @@ def _courses_applications() -> list[Route]:
     ]
 
 
+def _courses_catalogue() -> list[Route]:
+    staff = frozenset({"staff"})
+    weekly = {"block_id": Ref("term_weekends"), "weekday": "saturday", "starts": "13:00", "ends": "15:00"}
+    return [
+        Route("courses", "POST", "/courses", staff, json={
+            "code": "PHYS-B-MATRIX", "title": "力学基础", "type": "basic", "discipline": "physics", "level": 1, "min_grade": 7,
+            "max_grade": 9, "prerequisites": [], "hours": 24, "description": "牛顿定律与守恒量。"}),
+        Route("courses", "GET", "/courses", PEOPLE, query=PAGE, rows={r: at_least("course_basic", "course_extended") for r in PEOPLE}),
+        Route("courses", "GET", "/courses/{course_id}", PEOPLE, path_params={"course_id": "course_basic"}),
+        Route("courses", "PATCH", "/courses/{course_id}", staff, path_params={"course_id": "course_extended"},
+              json={"hours": 40}, headers={"If-Match": "*"}),
+        Route("courses", "POST", "/terms", staff, json={
+            "title": "matrix summer term", "starts_on": "2028-07-01", "ends_on": "2028-08-31", "load_limit": 3,
+            "blocks": [{"kind": "summer", "starts_on": "2028-07-10", "ends_on": "2028-08-20"}]}),
+        Route("courses", "GET", "/terms", PEOPLE, query=PAGE, rows={r: at_least("term") for r in PEOPLE}),
+        Route("courses", "GET", "/terms/{term_id}", PEOPLE, path_params={"term_id": "term"}),
+        Route("courses", "PATCH", "/terms/{term_id}", staff, path_params={"term_id": "term"}, json={"load_limit": 5},
+              headers={"If-Match": "*"}),
+        Route("courses", "POST", "/sections", staff, json={
+            "course_id": Ref("course_basic"), "term_id": Ref("term"), "code": "M", "host_kind": "school", "host_id": Ref("school_a"),
+            "teacher_name": "王老师", "place": "A 校 101", "capacity": 25, "weekly": [weekly]}),
+        Route("courses", "GET", "/sections", PEOPLE, query=PAGE, rows={r: at_least("section_base", "section_school_b") for r in PEOPLE}),
+        Route("courses", "GET", "/sections/{section_id}", PEOPLE, path_params={"section_id": "section_school_b"}),
+        Route("courses", "PATCH", "/sections/{section_id}", staff, path_params={"section_id": "section_base"},
+              json={"place": "泉州五中 科学楼 302"}, headers={"If-Match": "*"}),
+        Route("courses", "PUT", "/sections/{section_id}/meetings", staff, path_params={"section_id": "section_base"},
+              json={"weekly": [weekly]}, headers={"If-Match": "*"}),
+    ]
+
+
 ROUTES: list[Route] = [
     # ---------------------------------------------------------------- every service: probes and the caller
     *(r for name in ("gateway", *DOMAIN_SERVICES) for r in _probes(name)),
     *(r for name in DOMAIN_SERVICES for r in _directory(name)),
     *_selection(),
     *_mentoring(),
+    *_courses_catalogue(),
     *_courses_applications(),
     # ---------------------------------------------------------------- gateway: docs and keys
     Route("gateway", "GET", "/openapi.json", PUBLIC),

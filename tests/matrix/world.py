@@ -225,9 +225,11 @@ async def _populate(w: World) -> None:
     assert r.status_code == 200, r.text
     ids["other_sharing"] = await give(other_headers, ids["other_student"], "partner_sharing", ids["other_university"])
 
-    await _fill_read_models(w, [*people.values(), child, other_student], [school_a, school_b], [(people["guardian"], child)])
+    await _fill_read_models(w, [*people.values(), child, other_student], [school_a, school_b], [(people["guardian"], child)],
+                            partners=[partner, partner_q])
     await _selection(w)
     await _mentoring(w)
+    await _courses_catalogue(w)
     await _courses_applications(w)
 
     # One unmasked read, so the access log has a row to show.
@@ -236,6 +238,43 @@ async def _populate(w: World) -> None:
         headers={**w.caller("admin").headers, "X-Access-Reason": "matrix setup"},
     )
     assert r.status_code == 200, r.text
+
+
+async def _courses_catalogue(w: World) -> None:
+    """The catalogue (services/courses/catalogue/): `course_basic` (math, grades 7 to 9) and
+    `course_extended` (its prerequisite course_basic); `term` from next week with its weekends
+    block (`term_weekends`) and a winter block (`term_winter`); `section_base` of the basic course
+    at the base, every Saturday 09:00-11:30 of the weekends block, taught by the staff member;
+    `section_school_b` of the extended course hosted by school B, every Sunday 14:00-16:30, taught
+    by the mentor."""
+    from datetime import time, timedelta
+
+    from services.courses.catalogue import service as catalogue
+    from services.courses.catalogue.schemas import BlockIn, CourseIn, SectionIn, TermIn, WeeklyIn
+    from shared import clock as _clock
+
+    s, ids, staff, tag = w.tx.session, w.ids, _as(w, "staff"), w.ids["tag"]
+    basic = await catalogue.create_course(s, staff, CourseIn(
+        code=f"MATH-B-{tag}", title="数论初步", type="basic", discipline="math", level=1, min_grade=7, max_grade=9, hours=32,
+        description="整除、同余与不定方程。"))
+    extended = await catalogue.create_course(s, staff, CourseIn(
+        code=f"MATH-E-{tag}", title="组合数学", type="extended", discipline="math", level=2, min_grade=7, max_grade=12, hours=48,
+        prerequisites=[basic.id], description="计数、图论与极值问题。"))
+    start = _clock.today() + timedelta(days=7)
+    term = await catalogue.create_term(s, staff, TermIn(
+        title=f"matrix term {tag}", starts_on=start, ends_on=start + timedelta(days=120), load_limit=4, blocks=[
+            BlockIn(kind="weekends", starts_on=start, ends_on=start + timedelta(days=89)),
+            BlockIn(kind="winter", starts_on=start + timedelta(days=90), ends_on=start + timedelta(days=120))]))
+    weekends, winter = (await catalogue.blocks_of(s, [term.id]))[term.id]
+    base = await catalogue.create_section(s, staff, SectionIn(
+        course_id=basic.id, term_id=term.id, code="A", host_kind="base", teacher_id=uuid.UUID(ids["staff"]), place="泉州五中 科学楼 301",
+        capacity=30, weekly=[WeeklyIn(block_id=weekends.id, weekday="saturday", starts=time(9), ends=time(11, 30))]))
+    school_b = await catalogue.create_section(s, staff, SectionIn(
+        course_id=extended.id, term_id=term.id, code="B", host_kind="school", host_id=uuid.UUID(ids["school_b"]),
+        teacher_id=uuid.UUID(ids["mentor"]), teacher_name="陈老师", place="B 校 实验楼 2 层", capacity=20,
+        weekly=[WeeklyIn(block_id=weekends.id, weekday="sunday", starts=time(14), ends=time(16, 30))]))
+    ids.update(course_basic=str(basic.id), course_extended=str(extended.id), term=str(term.id), term_weekends=str(weekends.id),
+               term_winter=str(winter.id), section_base=str(base.id), section_school_b=str(school_b.id))
 
 
 def new_id_number() -> str:
@@ -248,7 +287,7 @@ def new_phone() -> str:
     return "139" + "".join(random.choices("0123456789", k=8))
 
 
-async def _fill_read_models(w: World, users, schools, links) -> None:
+async def _fill_read_models(w: World, users, schools, links, partners=()) -> None:
     """Each domain service's directory read model holds the world, as its consumer would have it."""
     from services.gateway.directory import records
     from services.gateway.identity import repository
@@ -259,6 +298,7 @@ async def _fill_read_models(w: World, users, schools, links) -> None:
         *(records.person_record(u) for u in users),
         *(records.school_record(school) for school in schools),
         *(records.guardian_link_record(link) for link in found),
+        *(records.partner_record(partner) for partner in partners),
     ]
     for app in w.apps.values():
         read_model = getattr(app.state, "directory", None)

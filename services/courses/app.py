@@ -6,10 +6,11 @@ from fastapi import FastAPI
 
 from services.courses.applications.router import router as applications
 from services.courses.catalogue.router import router as catalogue
-from services.courses.db import directory
+from services.courses.db import chain, directory
 from services.courses.events import consumers
 from services.courses.settings import CoursesSettings
 from shared.app import create_service_app, service_tree
+from shared.chain_api import record_router
 
 
 def create_app(settings: CoursesSettings | None = None) -> FastAPI:
@@ -18,7 +19,7 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         settings,
         title="Sprout courses",
         description="Courses: the catalogue, sections, cross-school registration with waitlists, exemptions and grade skips.",
-        routers=[catalogue, applications],
+        routers=[catalogue, applications, record_router(chain)],
         migration_tree=service_tree("courses", Path(__file__).parent),
         consumers=consumers,
         directory=directory,

@@ -452,6 +452,7 @@ def _courses_catalogue() -> list[Route]:
     staff = frozenset({"staff"})
     weekly = {"block_id": Ref("term_weekends"), "weekday": "saturday", "starts": "13:00", "ends": "15:00"}
     return [
+        Route("courses", "GET", "/record/verify", ADMIN),
         Route("courses", "POST", "/courses", staff, json={
             "code": "PHYS-B-MATRIX", "title": "力学基础", "type": "basic", "discipline": "physics", "level": 1, "min_grade": 7,
             "max_grade": 9, "prerequisites": [], "hours": 24, "description": "牛顿定律与守恒量。"}),

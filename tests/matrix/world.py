@@ -629,8 +629,9 @@ async def _courses_applications(w: World) -> None:
     from services.courses.applications import service as applications
     from services.courses.applications.models import Level, Outcome
     from services.courses.applications.schemas import ExemptionIn, GradeSkipIn
-    from services.courses.db import directory
+    from services.courses.db import chain as _courses_chain, directory
     from services.courses.models import Course, CourseType, HostKind, Section, Term
+    from shared.chain import Change
     from shared.directory.store import apply
     from shared.disciplines import Discipline
     from shared.events.contracts.identity import PersonRecord
@@ -652,6 +653,11 @@ async def _courses_applications(w: World) -> None:
     s.add(section)
     await s.flush()
     ids["section_a"] = str(section.id)
+    # On the record as the catalogue would have put them there.
+    await _courses_chain.append_many(s, [
+        *(Change("course.created", ids["staff"], Course.__table__, uuid.UUID(ids[n])) for n in ("course_a", "course_b")),
+        Change("term.created", ids["staff"], Term.__table__, term.id), Change("section.created", ids["staff"], Section.__table__, section.id),
+    ])
     other = Principal(id=ids["other_student"], kind="user", roles=frozenset({"student"}))
     evidence = dict(evidence_kind="competition_award", evidence="2026 全国中学生数学奥林匹克竞赛（福建赛区）一等奖",
                     links=["https://example.org/awards/2026"])

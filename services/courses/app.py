@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.courses.db import directory
 from services.courses.events import consumers
+from services.courses.registration.router import router as registration
 from services.courses.settings import CoursesSettings
 from shared.app import create_service_app, service_tree
 
@@ -16,7 +17,7 @@ def create_app(settings: CoursesSettings | None = None) -> FastAPI:
         settings,
         title="Sprout courses",
         description="Courses: the catalogue, sections, cross-school registration with waitlists, exemptions and grade skips.",
-        routers=[],
+        routers=[registration],
         migration_tree=service_tree("courses", Path(__file__).parent),
         consumers=consumers,
         directory=directory,

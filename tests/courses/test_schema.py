@@ -1,6 +1,7 @@
 """The migrated courses schema is exactly what the models and the record chain declare."""
 
 from services.courses import models as _models  # noqa: F401
+from services.courses.registration import models as _registration  # noqa: F401
 from services.courses.db import SCHEMA, Base
 from tests.schema_support import schema_diff
 

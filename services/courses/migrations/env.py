@@ -1,4 +1,5 @@
 from services.courses import models as _models  # noqa: F401  (registers the tables)
+from services.courses.registration import models as _registration  # noqa: F401
 from services.courses.db import SCHEMA, Base
 from shared.migrations import run_env
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -68,3 +68,15 @@ def window_in(term_id: uuid.UUID, *, opens: datetime, closes: datetime, drop: da
         "term_id": term_id, "groups": groups or [{"label": "全体学生", "opens_at": opens}], "closes_at": closes,
         "drop_deadline": drop or closes, "claim_hours": claim_hours,
     })
+
+
+def admission(student: str, school: str, *, stage: str = "middle", grade: int = 9, at: datetime | None = None) -> Any:
+    """A `selection.candidate.admitted` delivery as the worker hands it to courses' consumer."""
+    from shared.events.contracts.selection import CandidateAdmitted
+    from shared.events.worker import EventEnvelope
+
+    at = at or datetime.now(UTC)
+    payload = CandidateAdmitted(candidate_id=uuid.uuid4(), campaign_id=uuid.uuid4(), student_id=uuid.UUID(student), discipline="math",
+                                cohort_year=2027, school_id=uuid.UUID(school), grade=grade, stage=stage, rank=1, decided_at=at)
+    return EventEnvelope(event_id=uuid.uuid4(), type="selection.candidate.admitted", version=1, source="selection", subject=student,
+                         payload=payload, occurred_at=at, traceparent=None, attempt=1, delivery_id=1, consumer="courses.programme")

@@ -6,7 +6,7 @@ after its deadline refused, capacity changes, an idempotent retry, roles, and ex
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,20 +20,10 @@ from shared import clock
 from shared.directory.store import apply
 from shared.events.contracts import parse_for_consumer
 from shared.events.contracts.identity import PersonRecord
-from shared.events.contracts.selection import CandidateAdmitted
 from shared.events.models import Event
-from shared.events.worker import EventEnvelope
-from tests.courses.support import call, new_course, new_section, new_term, window_in
+from tests.courses.support import admission, call, new_course, new_section, new_term, window_in
 from tests.mentoring.test_needs import exited_envelope
 from tests.selection.support import problem
-
-
-def _admitted(student: str, school: str, *, stage: str = "middle", grade: int = 9, at: datetime | None = None) -> EventEnvelope:
-    at = at or datetime.now(UTC)
-    payload = CandidateAdmitted(candidate_id=uuid.uuid4(), campaign_id=uuid.uuid4(), student_id=uuid.UUID(student), discipline="math",
-                                cohort_year=2027, school_id=uuid.UUID(school), grade=grade, stage=stage, rank=1, decided_at=at)
-    return EventEnvelope(event_id=uuid.uuid4(), type="selection.candidate.admitted", version=1, source="selection", subject=student,
-                         payload=payload, occurred_at=at, traceparent=None, attempt=1, delivery_id=1, consumer="courses.programme")
 
 
 async def _student(w, school: str = "school_a", *, grade: int = 9, stage: str = "middle", admitted: bool = True) -> str:
@@ -42,7 +32,7 @@ async def _student(w, school: str = "school_a", *, grade: int = 9, stage: str = 
     await apply(w.tx.session, directory.tables, [PersonRecord(version=10**9, person_id=uuid.UUID(student), roles=["student"],
                                                               display_name="学生", school_id=uuid.UUID(w.ids[school]), grade=grade)])
     if admitted:
-        await service.on_admitted(w.tx.session, _admitted(student, w.ids[school], stage=stage, grade=grade,
+        await service.on_admitted(w.tx.session, admission(student, w.ids[school], stage=stage, grade=grade,
                                                           at=clock.now() - timedelta(days=1)))
     return student
 
@@ -119,7 +109,7 @@ async def test_groups_open_in_turn_seats_then_a_waitlist_a_drop_offers_one_seat_
         # Full: the next ones wait, in the order of their requests; the world's student is third.
         first = (await _register(w, "staff", section.id, seventh)).json()
         moved.advance(seconds=1)
-        await service.on_admitted(s, _admitted(w.ids["student"], w.ids["school_a"]))
+        await service.on_admitted(s, admission(w.ids["student"], w.ids["school_a"]))
         mine = await _register(w, "student", section.id)
         assert mine.status_code == 201, mine.text
         moved.advance(seconds=1)
@@ -237,7 +227,7 @@ async def test_each_check_is_refused_with_its_rule_and_nothing_is_stored(w):
 
 async def test_hostile_inputs_are_refused_and_store_nothing(w):
     _, section = await _world_term(w)
-    await service.on_admitted(w.tx.session, _admitted(w.ids["student"], w.ids["school_a"]))
+    await service.on_admitted(w.tx.session, admission(w.ids["student"], w.ids["school_a"]))
     before = await _count(w, Registration)
     problem(await _register(w, "staff", uuid.uuid4(), w.ids["student"]), 404, "courses_registration_section_not_found")
     # A student registers only themself; staff name the student; a guardian registers no one.
@@ -389,13 +379,13 @@ async def test_an_exit_drops_future_seats_and_waitlist_places_offers_them_on_and
     assert kinds == ["registration.confirmed", "registration.dropped"]
     problem(await _register(w, "staff", full.id, leaving), 422, "courses_not_in_programme")
     # Re-admitted later, the old exit delivered again late does not remove them.
-    await service.on_admitted(s, _admitted(leaving, w.ids["school_a"], at=now + timedelta(hours=1)))
+    await service.on_admitted(s, admission(leaving, w.ids["school_a"], at=now + timedelta(hours=1)))
     await service.on_exited(s, event)
     found = await s.get(ProgrammeStudent, uuid.UUID(leaving), populate_existing=True)
     assert found.exited_at is None and found.admitted_at == now + timedelta(hours=1)
     # An admission older than the exit, delivered late, does not bring them back.
     await service.on_exited(s, exited_envelope(leaving, now + timedelta(hours=2)))
-    await service.on_admitted(s, _admitted(leaving, w.ids["school_a"], at=now + timedelta(hours=1, minutes=30)))
+    await service.on_admitted(s, admission(leaving, w.ids["school_a"], at=now + timedelta(hours=1, minutes=30)))
     assert (await s.get(ProgrammeStudent, uuid.UUID(leaving), populate_existing=True)).exited_at == now + timedelta(hours=2)
 
 
@@ -406,5 +396,5 @@ async def test_a_research_student_is_one_admitted_at_the_high_school_stage(w):
     # A second delivery of the admission changes nothing.
     row = await s.get(ProgrammeStudent, uuid.UUID(high))
     admitted_at = row.admitted_at
-    await service.on_admitted(s, _admitted(high, w.ids["school_a"], stage="middle", at=clock.now()))
+    await service.on_admitted(s, admission(high, w.ids["school_a"], stage="middle", at=clock.now()))
     assert (await s.get(ProgrammeStudent, uuid.UUID(high), populate_existing=True)).admitted_at == admitted_at

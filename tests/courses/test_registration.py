@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 
 from services.courses.db import chain, directory
 from services.courses.events import consumers, offers, programme
@@ -20,7 +21,8 @@ from shared import clock
 from shared.directory.store import apply
 from shared.events.contracts import parse_for_consumer
 from shared.events.contracts.identity import PersonRecord
-from shared.events.models import Event
+from shared.events.models import Delivery, Event, Subscription
+from shared.events.worker import RetryPolicy, claim_due
 from tests.courses.support import admission, call, new_course, new_section, new_term, window_in
 from tests.mentoring.test_needs import exited_envelope
 from tests.selection.support import problem
@@ -398,3 +400,38 @@ async def test_a_research_student_is_one_admitted_at_the_high_school_stage(w):
     admitted_at = row.admitted_at
     await service.on_admitted(s, admission(high, w.ids["school_a"], stage="middle", at=clock.now()))
     assert (await s.get(ProgrammeStudent, uuid.UUID(high), populate_existing=True)).admitted_at == admitted_at
+
+
+async def test_the_offer_timer_is_held_until_the_claim_deadline_and_the_first_eligible_student_gets_the_seat(w):
+    s = w.tx.session
+    # The offers' consumer subscribed (as its process does at start), so the timer fans out to it.
+    await s.execute(insert(Subscription).values(consumer="courses.offers", event_type="courses.offer.deadline").on_conflict_do_nothing())
+    _, section = await _world_term(w, capacity=0, claim_hours=6)
+    held, eligible = await _student(w), await _student(w)
+    with clock.use_clock(clock.FrozenClock()) as moved:
+        first = (await _register(w, "staff", section.id, held)).json()
+        moved.advance(seconds=1)
+        second = (await _register(w, "staff", section.id, eligible)).json()
+        # The first waitlisted is on hold by the time a seat frees: the seat goes to the next, the first keeps their place.
+        await service.place_hold(s, service_principal(w), uuid.UUID(held), "Fees for the last term are unpaid.")
+        assert (await call(w, "staff", "PUT", f"/sections/{section.id}/capacity", json={"capacity": 1})).status_code == 200
+        assert await _open_offer(w, first["id"]) is None
+        offer = await _open_offer(w, second["id"])
+        assert offer.claim_by == clock.now() + timedelta(hours=6)
+        assert (await call(w, "staff", "GET", f"/registrations/{first['id']}")).json()["position"] == 1
+        [timer] = await _events(w, "courses.offer.deadline", str(offer.id))
+        delivery = (await s.execute(sa.select(Delivery).where(Delivery.consumer == "courses.offers", Delivery.event_id == timer.id))).scalar_one()
+        assert delivery.available_at == offer.claim_by
+
+        async def due() -> set[int]:
+            rows = await claim_due(s, consumer="courses.offers", types=["courses.offer.deadline"], now=clock.now(), limit=50,
+                                   retry=RetryPolicy(3, 1.0, 10.0))
+            return {r.delivery_id for r in rows if r.delivery_id is not None}
+
+        assert delivery.id not in await due()  # held until the deadline
+        moved.advance(hours=6)
+        assert delivery.id in await due()
+        await service.on_offer_deadline(s, Delivered(timer))
+        assert (await call(w, "staff", "GET", f"/registrations/{second['id']}")).json()["status"] == "expired"
+        # The student on hold is still not offered the seat: it is free again.
+        assert await _open_offer(w, first["id"]) is None and await _taken(w, section.id) == 0

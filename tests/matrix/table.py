@@ -362,6 +362,46 @@ def _mentoring() -> list[Route]:
     ]
 
 
+def _courses_registration() -> list[Route]:
+    """Registration (services/courses/registration/): windows and holds by staff; a student registers
+    themself, staff anyone, a guardian no one; every list scoped by the directory's rows."""
+    readers = frozenset({"admin", "staff", "coordinator", "student", "guardian"})
+    actors = frozenset({"staff", "student"})
+    window = {"groups": [{"label": "研究型学生", "opens_at": "2027-01-04T09:00:00+08:00", "research_only": True},
+                         {"label": "全体学生", "opens_at": "2027-01-05T09:00:00+08:00"}],
+              "closes_at": "2027-01-20T18:00:00+08:00", "drop_deadline": "2027-02-20T18:00:00+08:00", "claim_hours": 24}
+    ours = ("reg_student", "reg_student_offered")
+    school_a = (*ours, "reg_child")
+    every = (*school_a, "reg_other_student", "reg_other_waitlisted")
+    return [
+        Route("courses", "POST", "/registration-windows", frozenset({"staff"}), json={**window, "term_id": Ref("reg_term_free")}),
+        Route("courses", "GET", "/registration-windows", PEOPLE, query=PAGE, rows={r: at_least("reg_window") for r in PEOPLE}),
+        Route("courses", "GET", "/registration-windows/{window_id}", PEOPLE, path_params={"window_id": "reg_window"}),
+        Route("courses", "PUT", "/registration-windows/{window_id}", frozenset({"staff"}), path_params={"window_id": "reg_window"}, json=window),
+        Route("courses", "POST", "/registration-holds", frozenset({"staff"}), json={"student_id": Ref("student"), "reason": "The guardian asked for a pause."}),
+        Route("courses", "GET", "/registration-holds", readers, query=PAGE, rows={
+            "admin": at_least("reg_hold"), "staff": at_least("reg_hold"), "coordinator": NOTHING, "student": NOTHING, "guardian": NOTHING}),
+        Route("courses", "POST", "/registration-holds/{hold_id}/release", frozenset({"staff"}), path_params={"hold_id": "reg_hold"}),
+        Route("courses", "POST", "/registrations", actors,
+              json=lambda role: {"section_id": Ref("reg_section_open"), **({"student_id": Ref("student")} if role == "staff" else {})}),
+        Route("courses", "GET", "/registrations", readers, query=PAGE, rows={
+            "admin": at_least(*every), "staff": at_least(*every), "coordinator": only(*school_a), "student": only(*ours),
+            "guardian": only("reg_child")}),
+        Route("courses", "GET", "/registrations/{registration_id}", readers,
+              path_params={"registration_id": {"guardian": "reg_child", "*": "reg_student"}}),
+        Route("courses", "POST", "/registrations/{registration_id}/drop", actors, path_params={"registration_id": "reg_student"}),
+        Route("courses", "POST", "/offers/{offer_id}/claim", actors, path_params={"offer_id": "offer_student"}),
+        Route("courses", "POST", "/offers/{offer_id}/decline", actors, path_params={"offer_id": "offer_student"}),
+        Route("courses", "GET", "/sections/{section_id}/roster", frozenset({"admin", "staff", "coordinator", "mentor", "expert", "partner"}),
+              query=PAGE, path_params={"section_id": "reg_section"}, rows={
+                  "admin": only("reg_student", "reg_child", "reg_other_student"), "staff": only("reg_student", "reg_child", "reg_other_student"),
+                  "coordinator": only("reg_student", "reg_child"), "mentor": only("reg_student", "reg_child", "reg_other_student"),
+                  "expert": NOTHING, "partner": NOTHING}),
+        Route("courses", "PUT", "/sections/{section_id}/capacity", frozenset({"staff"}), path_params={"section_id": "reg_section"},
+              json={"capacity": 20}),
+    ]
+
+
 def _mentorships(browsers: frozenset[str]) -> list[Route]:
     from shared.clock import today
 
@@ -487,6 +527,7 @@ ROUTES: list[Route] = [
     *_mentoring(),
     *_courses_catalogue(),
     *_courses_applications(),
+    *_courses_registration(),
     # ---------------------------------------------------------------- gateway: docs and keys
     Route("gateway", "GET", "/openapi.json", PUBLIC),
     Route("gateway", "GET", "/docs", PUBLIC),

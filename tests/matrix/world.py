@@ -231,6 +231,7 @@ async def _populate(w: World) -> None:
     await _mentoring(w)
     await _courses_catalogue(w)
     await _courses_applications(w)
+    await _courses_registration(w)
 
     # One unmasked read, so the access log has a row to show.
     r = await http.get(
@@ -684,6 +685,48 @@ async def _courses_applications(w: World) -> None:
     ids.update(grade_skip_student=str(student.id), grade_skip_child=str(child.id), grade_skip_other=str(skip.id),
                coordinator_b=str(coordinator_b))
     await s.flush()
+
+
+async def _courses_registration(w: World) -> None:
+    """Registration (services/courses/registration/): `reg_term` with its open window `reg_window`
+    and `reg_term_free` without one; `reg_course`; `reg_section` (taught by the mentor) where the
+    student, the child and the other student are confirmed (`reg_student`, `reg_child`,
+    `reg_other_student`); `reg_section_full` (no seats) with the other student waitlisted
+    (`reg_other_waitlisted`); `reg_section_offer` whose one seat is offered to the student
+    (`reg_student_offered`, `offer_student`); `reg_section_open` (free seats, nobody yet); a hold on
+    the other student (`reg_hold`). The three students are admitted by the courses consumer."""
+    from services.courses.registration import service as registration
+    from tests.courses.support import new_course, new_section, new_term, window_in
+
+    s, ids = w.tx.session, w.ids
+    for name, school in (("student", "school_a"), ("child", "school_a"), ("other_student", "school_b")):
+        await registration.on_admitted(s, admitted_envelope(ids[name], ids[school], "math"))
+    now = clock.now()
+    term, free_term, course = await new_term(s), await new_term(s), await new_course(s)
+    window = await registration.create_window(s, _as(w, "staff"), window_in(term.id, opens=now - timedelta(days=1),
+                                                                            closes=now + timedelta(days=30)))
+    start = now + timedelta(days=40)
+    section = await new_section(s, term, course, starts=start, teacher_id=uuid.UUID(ids["mentor"]))
+    full = await new_section(s, term, course, starts=start + timedelta(days=1), capacity=0)
+    offered = await new_section(s, term, course, starts=start + timedelta(days=2), capacity=0)
+    open_section = await new_section(s, term, course, starts=start + timedelta(days=3))
+    ids.update(reg_term=str(term.id), reg_term_free=str(free_term.id), reg_course=str(course.id), reg_window=str(window.id),
+               reg_section=str(section.id), reg_section_full=str(full.id), reg_section_offer=str(offered.id), reg_section_open=str(open_section.id))
+    for name in ("student", "child", "other_student"):
+        row, _ = await registration.register(s, _as(w, "staff"), section.id, uuid.UUID(ids[name]))
+        ids[f"reg_{name}"] = str(row.id)
+    row, _ = await registration.register(s, _as(w, "staff"), full.id, uuid.UUID(ids["other_student"]))
+    ids["reg_other_waitlisted"] = str(row.id)
+    row, _ = await registration.register(s, _as(w, "student"), offered.id, None)
+    await registration.set_capacity(s, _as(w, "staff"), offered.id, 1)
+    ids["reg_student_offered"] = str(row.id)
+    import sqlalchemy as sa
+
+    from services.courses.registration.models import Offer
+
+    ids["offer_student"] = str((await s.execute(sa.select(Offer.id).where(Offer.registration_id == row.id))).scalar_one())
+    hold = await registration.place_hold(s, _as(w, "staff"), uuid.UUID(ids["other_student"]), "Fees for the last term are unpaid.")
+    ids["reg_hold"] = str(hold.id)
 
 
 def admitted_envelope(student_id: str, school_id: str, discipline: str, *, candidate_id: uuid.UUID | None = None, grade: int = 8,

@@ -1,7 +1,7 @@
 """Applications: course and exam exemptions, grade skips and their levels' decisions.
 
 Revision ID: cou0007
-Revises: cou0005
+Revises: cou0006
 Create Date: 2026-12-03 15:30:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "cou0007"
-down_revision: str | None = "cou0005"
+down_revision: str | None = "cou0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

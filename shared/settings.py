@@ -61,6 +61,9 @@ class BaseServiceSettings(BaseSettings):
     events_max_attempts: int = Field(default=8, ge=1)
     events_backoff_base: float = Field(default=1.0, gt=0)
     events_backoff_max: float = Field(default=600.0, gt=0)
+    # A claim's deliveries are its claimer's this long before another replica may take them
+    # as abandoned (their process died): how soon a crash's deliveries run again.
+    events_claim_lease: float = Field(default=10.0, ge=0)
     events_retention_days: int = Field(default=14, ge=1)
 
     # Tokens: every service verifies the gateway's access tokens against its JWKS.

@@ -17,7 +17,9 @@ Counting attempts. The attempt is committed before the handler runs, so a handle
 kills its process or its connection uses up attempts like one that raises, and is
 dead-lettered at the limit instead of being claimed first forever; the retry scheduled at
 the claim is when another claim (a replica, or the process a supervisor restarts) may take
-it. A claim whose process died with several deliveries in hand cannot tell which one killed
+it: the attempt's backoff, but never sooner than `events_claim_lease` after the claim, so a
+replica that is merely slow (a loaded machine) keeps what it claimed. A handler that raises
+is retried at its backoff from when it failed, whatever the lease. A claim whose process died with several deliveries in hand cannot tell which one killed
 it, so none of them is charged for that attempt; each is then claimed alone, and a lone
 attempt that dies is charged. A poison delivery so costs one batch and `max_attempts` lone
 attempts, and the rest of its batch only the attempt that handles them. A handler abandoned
@@ -156,20 +158,34 @@ class Consumer:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with equal jitter, capped; `max_attempts` attempts in all before dead."""
+    """Exponential backoff with equal jitter, capped; `max_attempts` attempts in all before dead.
+
+    `lease`: how long a claim is its claimer's before another may take its deliveries as
+    abandoned (the retry the claim schedules is never sooner). A healthy replica slowed down
+    between its claim and its handling (a loaded machine, a pause) so keeps what it claimed,
+    instead of having it taken over and the takeover counted as an attempt that died.
+    """
 
     max_attempts: int
     base: float
     cap: float
+    lease: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: BaseServiceSettings) -> RetryPolicy:
-        return cls(settings.events_max_attempts, settings.events_backoff_base, settings.events_backoff_max)
+        return cls(
+            settings.events_max_attempts, settings.events_backoff_base, settings.events_backoff_max,
+            settings.events_claim_lease,
+        )
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         full = min(self.cap, self.base * 2.0 ** min(attempt - 1, 60))
         return full / 2 + random.uniform(0, full / 2)
+
+    def held_for(self, attempt: int) -> float:
+        """Seconds a claim making attempt number `attempt` keeps its deliveries: the retry it schedules."""
+        return max(self.lease, self.delay(attempt))
 
 
 # The claim, one statement: `events.claim_deliveries` (migration e0002, where each of its steps
@@ -211,7 +227,8 @@ async def claim_due(
     The first row always carries `due_seen` and `next_due`; each claimed row has a
     `delivery_id`, the `attempt` it makes, and `dies` if it was dead-lettered instead (its
     last lone attempt died with its process and it has none left). Retries are scheduled at
-    `retry`'s delay for that attempt, one jittered delay per attempt number and claim.
+    `retry`'s delay for that attempt, one jittered delay per attempt number and claim, and
+    never sooner than its lease.
     """
     params = {
         "consumer": consumer,
@@ -220,7 +237,7 @@ async def claim_due(
         "limit": limit,
         "claim_id": claim_id or uuid.uuid4(),
         "max_attempts": retry.max_attempts,
-        "delays": [retry.delay(n) for n in range(1, retry.max_attempts + 1)],
+        "delays": [retry.held_for(n) for n in range(1, retry.max_attempts + 1)],
         "died": _DIED,
     }
     return (await conn.execute(_CLAIM, params)).all()

@@ -46,6 +46,9 @@ def make_settings(database_url):
             "events_max_attempts": 3,
             "events_backoff_base": 0.05,
             "events_backoff_max": 0.2,
+            # Long enough that a loaded machine's pause between claim and handling is not taken
+            # for a crash; the tests of crashes set it short.
+            "events_claim_lease": 1.0,
         }
         values.update(overrides)
         return BaseServiceSettings(database_url=database_url, env="test", **values)

@@ -40,6 +40,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--exit-on-seq", type=int, help="the handler of this seq ends the process (exit code 1)")
     p.add_argument("--max-attempts", type=int, default=8)
     p.add_argument("--backoff", type=float, default=1.0, help="events_backoff_base, seconds")
+    p.add_argument("--lease", type=float, default=10.0, help="events_claim_lease, seconds")
     return p.parse_args(argv)
 
 
@@ -60,7 +61,7 @@ async def run(args: argparse.Namespace) -> None:
 
     settings = BaseServiceSettings(
         database_url=args.db, events_batch_size=args.batch, events_poll_interval=args.poll, log_json=True,
-        events_max_attempts=args.max_attempts, events_backoff_base=args.backoff,
+        events_max_attempts=args.max_attempts, events_backoff_base=args.backoff, events_claim_lease=args.lease,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -51,7 +51,7 @@ async def test_a_handler_that_exits_its_process_is_dead_lettered_after_the_attem
         assert time.monotonic() < deadline, "the consumer did not settle within 120 s"
         proc = ConsumerProcess(
             workdir, db=database_url, consumer=consumer_name, event_type=ping_type, tag=f"run{deaths}",
-            batch=10, exit_on_seq=POISON, max_attempts=MAX_ATTEMPTS, backoff=0.05,
+            batch=10, exit_on_seq=POISON, max_attempts=MAX_ATTEMPTS, backoff=0.05, lease=0.05,
         )
         try:
             await proc.wait_ready()
@@ -97,7 +97,9 @@ async def test_a_handler_that_kills_its_database_connection_is_dead_lettered_aft
     consumer = Consumer(consumer_name, {ping_type: handle})
     await register_subscriptions(engine, [consumer])
     await publish_pings(engine, ping_type, [(f"student-{i}", i) for i in range(20)])
-    settings = make_settings(events_batch_size=10, events_max_attempts=MAX_ATTEMPTS, events_backoff_base=0.05)
+    settings = make_settings(
+        events_batch_size=10, events_max_attempts=MAX_ATTEMPTS, events_backoff_base=0.05, events_claim_lease=0.05
+    )
     async with run_consumers(engine, database_url, [consumer], settings, cleanup_every=None):
         await wait_until(
             lambda: settled(engine, consumer_name, {"done": 19, "dead": 1}), timeout=60, interval=0.05, what="settling"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from datetime import timedelta
 
 from shared.db import sessionmaker
-from shared.events import Consumer, contracts, publish, register_subscriptions, run_consumers
+from shared import clock
+from shared.events import Consumer, RetryPolicy, contracts, publish, register_subscriptions, run_consumers
+from shared.events.worker import claim_due
 from tests.events.support import (
     ConsumerProcess,
     Ping,
@@ -65,6 +68,29 @@ async def test_two_consumer_processes_share_3000_events_with_none_lost_and_none_
     print("events handled per replica:", dict(by_pid))
 
 
+async def test_a_claim_is_its_replicas_for_its_lease_even_past_the_attempts_backoff(engine, ping_type, consumer_name):
+    """A replica slowed down between its claim and its handling keeps what it claimed: another
+    replica may take it over only once the lease has run out, as a crash's deliveries."""
+    await register_subscriptions(engine, [Consumer(consumer_name, {ping_type: _never})])
+    await publish_pings(engine, ping_type, [("student-1", 1), ("student-2", 2)])
+    retry = RetryPolicy(max_attempts=3, base=0.05, cap=0.2, lease=10.0)
+    claimed_at = clock.now()
+
+    async def claim(after: float) -> list:
+        async with engine.connect() as conn:
+            found = await claim_due(
+                conn, consumer=consumer_name, types=[ping_type], now=claimed_at + timedelta(seconds=after), limit=10, retry=retry
+            )
+            await conn.commit()
+        return [(r.subject, r.attempt) for r in found if r.delivery_id is not None]
+
+    assert await claim(0) == [("student-1", 1), ("student-2", 1)]
+    assert await claim(1.0) == []  # five times the backoff's cap later: still the first claim's
+    assert await claim(9.9) == []
+    # Lapsed: taken over as an interrupted claim of two, so alone and not charged (see worker.py).
+    assert await claim(10.1) == [("student-1", 1)]
+
+
 async def test_a_consumer_killed_mid_batch_loses_nothing_and_duplicates_no_effect(
     engine, database_url, effects, ping_type, consumer_name, workdir
 ):
@@ -74,7 +100,7 @@ async def test_a_consumer_killed_mid_batch_loses_nothing_and_duplicates_no_effec
 
     victim = ConsumerProcess(
         workdir, db=database_url, consumer=consumer_name, event_type=ping_type, tag="victim",
-        batch=10, sleep=0.05, invocations=invocations,
+        batch=10, sleep=0.05, invocations=invocations, lease=0.5,
     )
     try:
         await victim.wait_ready()
@@ -90,7 +116,9 @@ async def test_a_consumer_killed_mid_batch_loses_nothing_and_duplicates_no_effec
     assert len(committed) % 10 == 0  # whole batches only: nothing of the one in hand
     assert await settled(engine, consumer_name, {"done": len(committed), "pending": 60 - len(committed)})
 
-    successor = ConsumerProcess(workdir, db=database_url, consumer=consumer_name, event_type=ping_type, tag="successor")
+    successor = ConsumerProcess(
+        workdir, db=database_url, consumer=consumer_name, event_type=ping_type, tag="successor", lease=0.5
+    )
     try:
         await successor.wait_ready()
         await wait_until(lambda: settled(engine, consumer_name, {"done": 60}), timeout=20, interval=0.05, what="60 done")

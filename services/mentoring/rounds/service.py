@@ -23,7 +23,7 @@ from services.mentoring.rounds.schemas import RoundIn
 from services.mentoring.runs.models import Run, RunStatus
 from shared import clock
 from shared.db import get_or_raise
-from shared.ids import as_uuid
+from shared.ids import as_uuid, first_repeated
 from shared.problems import ProblemError
 from shared.tokens import Principal
 
@@ -90,11 +90,8 @@ async def set_preferences(
     now = clock.now()
     if not (found.opens_at <= now < found.closes_at):
         raise ProblemError("mentoring_window_closed", opens_at=found.opens_at.isoformat(), closes_at=found.closes_at.isoformat())
-    seen: set[uuid.UUID] = set()
-    for mentor_id in mentor_ids:
-        if mentor_id in seen:
-            raise ProblemError("mentoring_preference_repeated", mentor_id=mentor_id)
-        seen.add(mentor_id)
+    if (repeated := first_repeated(mentor_ids)) is not None:
+        raise ProblemError("mentoring_preference_repeated", mentor_id=repeated)
     mentors = {m.person_id: m for m in (await session.execute(select(Mentor).where(Mentor.person_id.in_(mentor_ids)))).scalars()}
     for mentor_id in mentor_ids:
         rule = lab_ineligible(mentors.get(mentor_id), need.discipline.value)

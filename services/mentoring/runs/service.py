@@ -43,7 +43,7 @@ from shared.assignment import Assessor, AssignmentInfeasible, Subject, assign
 from shared.chain import Change
 from shared.events.bus import Outgoing, publish_many
 from shared.events.contracts.mentoring import SOURCE, MentorAssigned
-from shared.ids import as_uuid
+from shared.ids import as_uuid, first_repeated
 from shared.problems import ProblemError
 from shared.tokens import Principal
 
@@ -427,11 +427,8 @@ async def set_ranking(session: AsyncSession, principal: Principal, round_id: uui
     if await session.get(Mentor, mentor_id) is None:
         raise ProblemError("mentoring_mentor_not_found", mentor_id=mentor_id)
     await refuse_published(session, round_id)
-    seen: set[uuid.UUID] = set()
-    for need_id in need_ids:
-        if need_id in seen:
-            raise ProblemError("mentoring_applicant_repeated", need_id=need_id)
-        seen.add(need_id)
+    if (repeated := first_repeated(need_ids)) is not None:
+        raise ProblemError("mentoring_applicant_repeated", need_id=repeated)
     listed = set((await session.execute(select(Preference.need_id).where(
         Preference.round_id == round_id, Preference.mentor_id == mentor_id, Preference.need_id.in_(need_ids)))).scalars())
     for need_id in need_ids:

@@ -12,33 +12,20 @@ moving it to the present; the other process reads the events on the real clock."
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 
-from services.gateway.app import create_app as gateway_app
-from services.gateway.identity import admin as identity_admin
-from services.gateway.settings import GatewaySettings
 from services.mentoring.app import create_app as mentoring_app
 from services.mentoring.settings import MentoringSettings
 from shared import clock
-from shared.db import create_engine, sessionmaker
-from shared.events.bus import publish
 from shared.events.contracts.selection import CandidateAdmitted
 from shared.events.contracts.tracking import StudentExited
 from tests.conftest import fresh_database
-from tests.selection_story.test_story import _eventually
-from tests.servers import bound_socket, serve
+from tests.stories import consumer_process, eventually, gateway_and, publish_events
 
-ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "a long story passphrase 3"
 STUDENTS = 6
 # Lab mentors in math, two places each: a professor, a researcher, the school's teacher who teaches s3,
 # and an engineer no student ranks (a judge of the defense).
@@ -49,55 +36,15 @@ LIFE = ("mL1", "mL2")
 LISTS = {0: ["mA", "mB"], 1: ["mA", "mC"], 2: ["mA", "mB"], 3: ["mC", "mB"], 4: ["mB", "mA"], 5: ["mC"]}
 
 
-async def _publish(url: str, events: list[tuple[str, str, object]]) -> None:
-    """Events as their services publish them, committed (type, source, payload)."""
-    engine = create_engine(url)
-    try:
-        async with sessionmaker(engine)() as session, session.begin():
-            for type, source, payload in events:
-                await publish(session, type=type, subject=payload.student_id, payload=payload, source=source)
-    finally:
-        await engine.dispose()
-
-
 async def test_a_cohorts_mentors_from_the_admitted_events_to_an_exit(server_url, worker_id, tmp_path):
     async with fresh_database(server_url, worker_id) as url, AsyncExitStack() as stack:
-        gw_sock, gw_url = bound_socket()
-        men_sock, men_url = bound_socket()
-        gsettings = GatewaySettings(database_url=url, env="test", rate_limit_enabled=False, mentoring_url=men_url)
-        await identity_admin.create_user(url, gsettings, username="story-bureau-admin", roles=["admin"], password=PASSWORD, display_name="Bureau")
-        await identity_admin.create_user(url, gsettings, username="story-base-staff", roles=["staff"], password=PASSWORD, display_name="Base staff")
-        stack.enter_context(clock.use_clock(clock.FrozenClock(datetime.now(UTC) - timedelta(days=3))))
-        await stack.enter_async_context(serve(gateway_app(gsettings), gw_sock))
-        await stack.enter_async_context(serve(mentoring_app(MentoringSettings(
-            database_url=url, env="test", gateway_url=gw_url, jwks_url=f"{gw_url}/.well-known/jwks.json",
-            events_poll_interval=0.2, directory_bootstrap=False,
-        )), men_sock))
-
-        out = tmp_path / "assigned.txt"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SPROUT_")} | {"SPROUT_DATABASE_URL": url}
-        consumer = subprocess.Popen(
-            [sys.executable, "-m", "tests.consumer_process", str(out), "120", "mentoring.mentor.assigned", "student_id", "mentor_id", "kind"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        stack.callback(consumer.kill)
-        assert consumer.stdout.readline().strip() == "subscribed"
-
-        http = await stack.enter_async_context(httpx.AsyncClient(base_url=gw_url, timeout=30, trust_env=False))
-
-        async def login(username: str) -> dict[str, str]:
-            r = await http.post("/auth/token", data={"grant_type": "password", "username": f"story-{username}", "password": PASSWORD})
-            assert r.status_code == 200, r.text
-            return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-        admin, staff = await login("bureau-admin"), await login("base-staff")
+        people, admin, staff = await gateway_and(stack, url, "mentoring", mentoring_app, MentoringSettings, days_back=3)
+        lines = consumer_process(stack, url, tmp_path / "assigned.txt", "mentoring.mentor.assigned", "student_id", "mentor_id", "kind")
+        http = people.http
         men = "/api/mentoring"
 
         async def user(username: str, roles: list[str], **extra) -> str:
-            r = await http.post("/identity/users", headers=admin, json={
-                "username": f"story-{username}", "display_name": f"{username}同学" if "student" in roles else f"{username}老师",
-                "roles": roles, "password": PASSWORD, **extra})
-            assert r.status_code == 201, r.text
-            return r.json()["id"]
+            return await people.user(username, roles, f"{username}同学" if "student" in roles else f"{username}老师", **extra)
 
         school = (await http.post("/identity/schools", json={"name": "第一中学", "district": "思明区", "level": "middle"}, headers=admin)).json()["id"]
         students = [await user(f"s{i}", ["student"], school_id=school, grade=7 + i % 2, birth_date="2012-05-01") for i in range(STUDENTS)]
@@ -106,11 +53,11 @@ async def test_a_cohorts_mentors_from_the_admitted_events_to_an_exit(server_url,
         assert r.status_code in (200, 201), r.text
         mentors = {name: await user(name, ["mentor"], **({"school_id": school} if kind == "teacher" else {})) for name, kind in LAB.items()}
         mentors |= {name: await user(name, ["mentor"]) for name in LIFE}
-        tokens = {name: await login(name) for name in [*mentors, *(f"s{i}" for i in range(STUDENTS)), "g0"]}
+        tokens = {name: await people.login(name) for name in [*mentors, *(f"s{i}" for i in range(STUDENTS)), "g0"]}
 
         # Selection admits the six in math (their ranks 1..6).
         now = clock.now()
-        await _publish(url, [("selection.candidate.admitted", "selection", CandidateAdmitted(
+        await publish_events(url, [("selection.candidate.admitted", "selection", CandidateAdmitted(
             candidate_id=uuid.uuid4(), campaign_id=uuid.uuid4(), student_id=uuid.UUID(s), discipline="math", cohort_year=2027,
             school_id=uuid.UUID(school), grade=7 + i % 2, stage="middle", rank=i + 1, decided_at=now)) for i, s in enumerate(students)])
 
@@ -125,13 +72,13 @@ async def test_a_cohorts_mentors_from_the_admitted_events_to_an_exit(server_url,
                     return False
             return True
 
-        await _eventually(registered, "the six mentors are registered")
+        await eventually(registered, "the six mentors are registered")
 
         async def needs_open() -> list[dict]:
             r = await http.get(f"{men}/needs", params={"limit": 100}, headers=staff)
             return r.json()["items"] if len(r.json()["items"]) == 2 * STUDENTS else []
 
-        needs = await _eventually(needs_open, "the admissions open a lab and a life need each")
+        needs = await eventually(needs_open, "the admissions open a lab and a life need each")
         lab_need = {n["student_id"]: n["id"] for n in needs if n["kind"] == "lab"}
         window = {"cohort_year": 2027, "opens_at": (now - timedelta(hours=1)).isoformat(), "closes_at": (now + timedelta(days=1)).isoformat()}
         r = await http.post(f"{men}/rounds", json={"kind": "lab", "title": "2027 lab mentors", **window}, headers=staff)
@@ -211,12 +158,10 @@ async def test_a_cohorts_mentors_from_the_admitted_events_to_an_exit(server_url,
         expected = {(students[i], mentors[m], "lab") for i, m in enumerate(["mB", "mC", "mA", "mB", "mA", "mC"])}
 
         async def delivered():
-            if not out.exists():
-                return False
-            got = {tuple(line.split()) for line in out.read_text().splitlines()}
+            got = {tuple(line.split()) for line in lines()}
             return {g for g in got if g[2] == "lab"} == expected and len([g for g in got if g[2] == "life"]) == STUDENTS
 
-        await _eventually(delivered, "the twelve assignment events reach the consumer in another process")
+        await eventually(delivered, "the twelve assignment events reach the consumer in another process")
 
         # Each person sees their rows: a mentor their mentees, a student and a guardian the student's.
         r = await http.get(f"{men}/needs", params={"kind": "lab"}, headers=tokens["mA"])
@@ -275,14 +220,14 @@ async def test_a_cohorts_mentors_from_the_admitted_events_to_an_exit(server_url,
 
         # s0 leaves the programme: both mentorships end, mB and their life mentor have a place again.
         assert (await http.get(f"{men}/mentors/{mentors['mB']}", headers=staff)).json()["lab_mentees"] == 2
-        await _publish(url, [("tracking.student.exited", "tracking", StudentExited(
+        await publish_events(url, [("tracking.student.exited", "tracking", StudentExited(
             student_id=uuid.UUID(students[0]), reason="voluntary", exited_at=datetime.now(UTC)))])
 
         async def freed() -> bool:
             r = await http.get(f"{men}/mentors/{mentors['mB']}", headers=staff)
             return r.json()["lab_mentees"] == 1
 
-        await _eventually(freed, "the exit frees mB's place")
+        await eventually(freed, "the exit frees mB's place")
         r = await http.get(f"{men}/needs", params={"student_id": students[0], "open": "false"}, headers=staff)
         assert {n["closed_at"] is not None and n["mentor_id"] is None for n in r.json()["items"]} == {True}, r.text
         verified = (await http.get(f"{men}/record/verify", headers=admin)).json()

@@ -15,29 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import subprocess
-import sys
-import time
 from contextlib import AsyncExitStack
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, date, datetime
 
-import httpx
 from openpyxl import Workbook
 
-from services.gateway.app import create_app as gateway_app
-from services.gateway.identity import admin as identity_admin
-from services.gateway.settings import GatewaySettings
 from services.selection.app import create_app as selection_app
 from services.selection.settings import SelectionSettings
 from shared import clock
 from tests.conftest import fresh_database
 from tests.identity.factories import id_number
-from tests.servers import bound_socket, serve
+from tests.stories import PASSWORD, consumer_process, eventually, gateway_and
 
-ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "a long story passphrase 3"
 SCHOOLS, IMPORTED = 10, 19
 # The experts: three principals (of the first three schools), three professors, three researchers.
 EXPERTS = [("principal", 0), ("principal", 1), ("principal", 2), *[("professor", None)] * 3, *[("researcher", None)] * 3]
@@ -46,7 +35,6 @@ RUBRIC = {"criteria": [
     {"key": "reasoning", "title": "推理与论证", "weight": 3, "min": 0, "max": 10},
     {"key": "creativity", "title": "创新思维", "weight": 2, "min": 0, "max": 10},
 ]}
-WITHIN = 30.0
 
 
 def _sheet(school: int) -> bytes:
@@ -62,17 +50,6 @@ def _sheet(school: int) -> bytes:
     return out.getvalue()
 
 
-async def _eventually(check, what: str):
-    started = time.monotonic()
-    while True:
-        value = await check()
-        if value:
-            print(f"{what}: {(time.monotonic() - started) * 1000:.0f} ms")
-            return value
-        assert time.monotonic() - started < WITHIN, f"not within {WITHIN}s: {what}"
-        await asyncio.sleep(0.1)
-
-
 def _csv(rows: list[tuple[str, object]]) -> dict:
     text = "候选人编号,成绩\n" + "".join(f"{c},{s}\n" for c, s in rows)
     return {"file": ("scores.csv", text.encode(), "text/csv")}
@@ -80,35 +57,11 @@ def _csv(rows: list[tuple[str, object]]) -> dict:
 
 async def test_a_years_selection_from_nomination_to_the_admitted_events(server_url, worker_id, tmp_path):
     async with fresh_database(server_url, worker_id) as url, AsyncExitStack() as stack:
-        gw_sock, gw_url = bound_socket()
-        sel_sock, sel_url = bound_socket()
-        gsettings = GatewaySettings(database_url=url, env="test", rate_limit_enabled=False, selection_url=sel_url)
-        await identity_admin.create_user(url, gsettings, username="bureau-admin", roles=["admin"], password=PASSWORD, display_name="Bureau")
-        await identity_admin.create_user(url, gsettings, username="base-staff", roles=["staff"], password=PASSWORD, display_name="Base staff")
         # Nine days ago, for everything in this process (tokens keep the real time).
-        stack.enter_context(clock.use_clock(clock.FrozenClock(datetime.now(UTC) - timedelta(days=9))))
-        await stack.enter_async_context(serve(gateway_app(gsettings), gw_sock))
-        await stack.enter_async_context(serve(selection_app(SelectionSettings(
-            database_url=url, env="test", gateway_url=gw_url, jwks_url=f"{gw_url}/.well-known/jwks.json",
-            events_poll_interval=0.2, directory_bootstrap=False,
-        )), sel_sock))
-
+        people, admin, staff = await gateway_and(stack, url, "selection", selection_app, SelectionSettings, days_back=9, prefix="")
         # The consumer in another process, subscribed before anything is published.
-        out = tmp_path / "admitted.txt"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SPROUT_")} | {"SPROUT_DATABASE_URL": url}
-        consumer = subprocess.Popen([sys.executable, "-m", "tests.consumer_process", str(out), "120", "selection.candidate.admitted", "student_id"],
-                                    cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        stack.callback(consumer.kill)
-        assert consumer.stdout.readline().strip() == "subscribed"
-
-        http = await stack.enter_async_context(httpx.AsyncClient(base_url=gw_url, timeout=30, trust_env=False))
-
-        async def login(username: str) -> dict[str, str]:
-            r = await http.post("/auth/token", data={"grant_type": "password", "username": username, "password": PASSWORD})
-            assert r.status_code == 200, r.text
-            return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-        admin, staff = await login("bureau-admin"), await login("base-staff")
+        lines = consumer_process(stack, url, tmp_path / "admitted.txt", "selection.candidate.admitted", "student_id")
+        http, login = people.http, people.login
         sel = "/api/selection"
 
         # Ten schools, each with its list imported, a coordinator, and one student with an account who nominates themself.
@@ -136,7 +89,7 @@ async def test_a_years_selection_from_nomination_to_the_admitted_events(server_u
                 if not cursor:
                     return seen == SCHOOLS * (IMPORTED + 1)
 
-        await _eventually(known, "selection's read model holds the 200 students")
+        await eventually(known, "selection's read model holds the 200 students")
 
         experts = []
         for n, (kind, school) in enumerate(EXPERTS):
@@ -250,9 +203,9 @@ async def test_a_years_selection_from_nomination_to_the_admitted_events(server_u
             students[(await http.get(f"{sel}/candidates/{c}", headers=staff)).json()["student_id"]] = c
 
         async def delivered():
-            return out.exists() and set(out.read_text().split()) == set(students)
+            return set(lines()) == set(students)
 
-        await _eventually(delivered, "the admitted events reach the consumer in another process")
+        await eventually(delivered, "the admitted events reach the consumer in another process")
         ex = (await http.get(f"{sel}/candidates/{target}/explanation", headers=staff)).json()
         assert ex["outcome"] == "admitted" and ex["quota"] == 10 and ex["cut_off"] is not None
         interview = next(x for x in ex["stages"] if x["stage"] == "interview")
@@ -275,7 +228,7 @@ async def _interviews(http, sel, staff, login, campaign, candidates, experts, sc
                 return False
         return True
 
-    await _eventually(registered, "the nine experts are registered")
+    await eventually(registered, "the nine experts are registered")
     r = await http.post(f"{sel}/campaigns/{campaign}/panels/preview", headers=staff)
     assert r.status_code == 200 and r.json()["saved"] is False, r.text
     assert (await http.get(f"{sel}/campaigns/{campaign}/panels", headers=staff)).json() == []

@@ -5,13 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from services.courses.results.models import MAX_ATTENDANCE, PASS_GRADE, AttendanceStatus, ResultOutcome
 from shared.strict import Reason, RequestModel
 
 STATUSES = [s.value for s in AttendanceStatus]
+# A JSON number (the schema says so; a numeric string is still read), two places at most.
+Grade = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2),
+                  WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.01})]
 
 
 class AttendanceEntryIn(RequestModel):
@@ -43,8 +47,7 @@ class ResultIn(RequestModel):
     """A final result: `outcome`, or a `grade` (its outcome follows: pass at 60 or above), or both agreeing."""
 
     outcome: ResultOutcome | None = Field(default=None, description="pass or fail (leave it out when a grade is given).")
-    grade: Decimal | None = Field(default=None, ge=0, le=100, max_digits=5, decimal_places=2,
-                                  description=f"0 to 100, at most two decimal places; {PASS_GRADE} or above passes.")
+    grade: Grade | None = Field(default=None, description=f"0 to 100, at most two decimal places; {PASS_GRADE} or above passes.")
     reason: Reason | None = Field(default=None, description="Why a recorded result is corrected: required for a correction.")
 
 

@@ -253,3 +253,62 @@ codes({
         404, "Hold not found", "未找到选课暂停", "There is no hold {hold_id} you may see.", "不存在您可查看的选课暂停 {hold_id}。",
     ),
 })
+
+codes({
+    # results (services/courses/results/): attendance per meeting and final results.
+    "courses_not_section_teacher": _e(
+        403, "Not your section", "非本教学班教师",
+        "Only the section's teacher, or staff, record its attendance and results.", "只有该教学班的授课教师或工作人员可以记录考勤和成绩。",
+    ),
+    "courses_meeting_not_found": _e(
+        404, "Meeting not found", "未找到课次",
+        "Section {section_id} has no meeting {meeting_id}.", "教学班 {section_id} 没有课次 {meeting_id}。",
+    ),
+    "courses_meeting_not_started": _e(
+        409, "Meeting not started", "课次尚未开始",
+        "The meeting starts at {starts_at}; its attendance is recorded once it has started.", "该课次于 {starts_at} 开始；开始后才能记录考勤。",
+    ),
+    "courses_attendance_status_unknown": _e(
+        422, "Unknown attendance status", "未知的考勤状态",
+        "{value} is no attendance status: use present, late, absent or excused.", "{value} 不是考勤状态：请使用 present、late、absent 或 excused。",
+    ),
+    "courses_attendance_student_repeated": _e(
+        422, "Student listed twice", "学生重复",
+        "Student {student_id} is listed more than once; list each student once.", "学生 {student_id} 出现了不止一次；每名学生只列一次。",
+    ),
+    "courses_student_not_in_section": _e(
+        422, "Not a student of the section", "非本教学班学生",
+        "Student {student_id} holds no confirmed seat in section {section_id}.", "学生 {student_id} 在教学班 {section_id} 中没有已确认的名额。",
+    ),
+    "courses_section_not_started": _e(
+        409, "Section not started", "教学班尚未开课",
+        "A final result is recorded once the section's first meeting has started ({starts_at}).",
+        "教学班首次课（{starts_at}）开始后才能记录最终成绩。",
+    ),
+    "courses_result_invalid": _e(
+        422, "Result does not hold", "成绩无效", "The result cannot be recorded: {reason}.", "无法记录该成绩：{reason}。",
+    ),
+    "courses_result_reason_required": _e(
+        422, "Correction needs a reason", "更正需说明理由",
+        "The student's result is recorded already ({outcome}); a correction gives its reason.", "该学生已有成绩（{outcome}）；更正成绩须说明理由。",
+    ),
+    "courses_result_completed": _e(
+        409, "Result completed the course", "成绩已计为课程修完",
+        "This result completed the course for the student; only staff correct it.", "该成绩已使学生修完本课程；只有工作人员可以更正。",
+    ),
+    "courses_completion_in_use": _e(
+        409, "Completion in use", "修课记录已被使用",
+        "The completion is the prerequisite of section(s) {section_ids} the student is registered for; it cannot be withdrawn.",
+        "该修课记录是学生已报名的教学班 {section_ids} 的先修条件，不能撤销。",
+    ),
+    "courses_course_exempted": _e(
+        409, "Course exempted", "课程已免修",
+        "The student completed the course by an exemption (免修); no final result is recorded for it.",
+        "该学生已通过免修完成本课程，不再记录最终成绩。",
+    ),
+    "courses_meetings_attended": _e(
+        409, "Meetings hold attendance", "课次已有考勤",
+        "Attendance is recorded for meetings of section {section_id}; its meetings can no longer be replaced.",
+        "教学班 {section_id} 的课次已记录考勤，不能再替换课次。",
+    ),
+})

@@ -370,9 +370,10 @@ def _courses_registration() -> list[Route]:
     window = {"groups": [{"label": "研究型学生", "opens_at": "2027-01-04T09:00:00+08:00", "research_only": True},
                          {"label": "全体学生", "opens_at": "2027-01-05T09:00:00+08:00"}],
               "closes_at": "2027-01-20T18:00:00+08:00", "drop_deadline": "2027-02-20T18:00:00+08:00", "claim_hours": 24}
-    ours = ("reg_student", "reg_student_offered")
-    school_a = (*ours, "reg_child")
-    every = (*school_a, "reg_other_student", "reg_other_waitlisted")
+    # res_*: the seats in the results' section (_courses_results).
+    ours = ("reg_student", "reg_student_offered", "res_reg_student")
+    school_a = (*ours, "reg_child", "res_reg_child")
+    every = (*school_a, "reg_other_student", "reg_other_waitlisted", "res_reg_other")
     return [
         Route("courses", "POST", "/registration-windows", frozenset({"staff"}), json={**window, "term_id": Ref("reg_term_free")}),
         Route("courses", "GET", "/registration-windows", PEOPLE, query=PAGE, rows={r: at_least("reg_window") for r in PEOPLE}),
@@ -386,7 +387,7 @@ def _courses_registration() -> list[Route]:
               json=lambda role: {"section_id": Ref("reg_section_open"), **({"student_id": Ref("student")} if role == "staff" else {})}),
         Route("courses", "GET", "/registrations", readers, query=PAGE, rows={
             "admin": at_least(*every), "staff": at_least(*every), "coordinator": only(*school_a), "student": only(*ours),
-            "guardian": only("reg_child")}),
+            "guardian": only("reg_child", "res_reg_child")}),
         Route("courses", "GET", "/registrations/{registration_id}", readers,
               path_params={"registration_id": {"guardian": "reg_child", "*": "reg_student"}}),
         Route("courses", "POST", "/registrations/{registration_id}/drop", actors, path_params={"registration_id": "reg_student"}),
@@ -519,6 +520,39 @@ def _courses_catalogue() -> list[Route]:
     ]
 
 
+def _courses_results() -> list[Route]:
+    """Attendance and results (services/courses/results/): the section's teacher (the world's mentor)
+    or staff record; a section's lists for its teacher, staff, admin and a coordinator (their
+    school's students); a student's lists by the directory's row scoping."""
+    recorders = frozenset({"staff", "mentor", "coordinator"})
+    section_readers = frozenset({"admin", "staff", "coordinator", "mentor"})
+    readers = frozenset({"admin", "staff", "coordinator", "student", "guardian"})
+
+    def section_rows(student: str, child: str, other: str) -> dict[str, Rows]:
+        return {**{r: only(student, child, other) for r in ("admin", "staff", "mentor")}, "coordinator": only(student, child)}
+
+    def student_rows(student: str, child: str, other: str) -> dict[str, Rows]:
+        return {"admin": at_least(student, child, other), "staff": at_least(student, child, other), "coordinator": only(student, child),
+                "student": only(student), "guardian": only(child)}
+
+    return [
+        # The coordinator teaches no section of the world: refused with courses_not_section_teacher.
+        Route("courses", "PUT", "/sections/{section_id}/meetings/{meeting_id}/attendance", recorders,
+              path_params={"section_id": "res_section", "meeting_id": "res_meeting_next"},
+              json={"students": [{"student_id": Ref("student"), "status": "late"}, {"student_id": Ref("child"), "status": "excused"}]},
+              expect={"coordinator": 403}),
+        Route("courses", "GET", "/sections/{section_id}/attendance", section_readers, query=PAGE, path_params={"section_id": "res_section"},
+              rows=section_rows("att_student", "att_child", "att_other")),
+        Route("courses", "GET", "/attendance", readers, query=PAGE, rows=student_rows("att_student", "att_child", "att_other")),
+        Route("courses", "PUT", "/sections/{section_id}/results/{student_id}", recorders,
+              path_params={"section_id": "res_section", "student_id": "child"},
+              json={"grade": 55.5, "reason": "The re-sit's marks were added."}, expect={"coordinator": 403}),
+        Route("courses", "GET", "/sections/{section_id}/results", section_readers, query=PAGE, path_params={"section_id": "res_section"},
+              rows=section_rows("result_student", "result_child", "result_other")),
+        Route("courses", "GET", "/results", readers, query=PAGE, rows=student_rows("result_student", "result_child", "result_other")),
+    ]
+
+
 ROUTES: list[Route] = [
     # ---------------------------------------------------------------- every service: probes and the caller
     *(r for name in ("gateway", *DOMAIN_SERVICES) for r in _probes(name)),
@@ -528,6 +562,7 @@ ROUTES: list[Route] = [
     *_courses_catalogue(),
     *_courses_applications(),
     *_courses_registration(),
+    *_courses_results(),
     # ---------------------------------------------------------------- gateway: docs and keys
     Route("gateway", "GET", "/openapi.json", PUBLIC),
     Route("gateway", "GET", "/docs", PUBLIC),

@@ -232,6 +232,7 @@ async def _populate(w: World) -> None:
     await _courses_catalogue(w)
     await _courses_applications(w)
     await _courses_registration(w)
+    await _courses_results(w)
 
     # One unmasked read, so the access log has a row to show.
     r = await http.get(
@@ -727,6 +728,51 @@ async def _courses_registration(w: World) -> None:
     ids["offer_student"] = str((await s.execute(sa.select(Offer.id).where(Offer.registration_id == row.id))).scalar_one())
     hold = await registration.place_hold(s, _as(w, "staff"), uuid.UUID(ids["other_student"]), "Fees for the last term are unpaid.")
     ids["reg_hold"] = str(hold.id)
+
+
+async def _courses_results(w: World) -> None:
+    """Attendance and results (services/courses/results/): `res_section` (taught by the mentor, its
+    first meeting `res_meeting` a week ago, the next one `res_meeting_next` now) with the student,
+    the child and the other student confirmed (`res_reg_student`, `res_reg_child`, `res_reg_other`); their attendance at res_meeting (`att_student`,
+    `att_child`, `att_other`) and their final results (`result_student` a pass that completed the
+    course, `result_child` a fail, `result_other` a graded pass)."""
+    import sqlalchemy as sa
+
+    from services.courses.db import chain as _courses_chain
+    from services.courses.models import SectionMeeting
+    from services.courses.registration import service as registration
+    from services.courses.registration.models import Registration, RegistrationStatus
+    from services.courses.results import service as results
+    from services.courses.results.schemas import AttendanceIn, ResultIn
+    from tests.courses.support import new_course, new_section, new_term, window_in
+
+    s, ids, staff = w.tx.session, w.ids, _as(w, "staff")
+    now = clock.now()
+    term, course = await new_term(s), await new_course(s)
+    await registration.create_window(s, staff, window_in(term.id, opens=now - timedelta(days=30), closes=now + timedelta(days=30)))
+    section = await new_section(s, term, course, starts=now - timedelta(weeks=1), teacher_id=uuid.UUID(ids["mentor"]))
+    first, second = (await s.execute(sa.select(SectionMeeting.id).where(SectionMeeting.section_id == section.id)
+                                     .order_by(SectionMeeting.starts_at))).scalars()
+    ids.update(res_section=str(section.id), res_meeting=str(first), res_meeting_next=str(second))
+    names = ("student", "child", "other_student")
+    for name in names[:2]:
+        row, _ = await registration.register(s, staff, section.id, uuid.UUID(ids[name]))
+        ids[f"res_reg_{name}"] = str(row.id)
+    # The other student is on hold by now (`reg_hold`): seated as registration would have seated them before it.
+    seat = Registration(section_id=section.id, term_id=term.id, student_id=uuid.UUID(ids["other_student"]), status=RegistrationStatus.confirmed,
+                        requested_by=ids["staff"], requested_at=now, confirmed_at=now)
+    s.add(seat)
+    await registration.take_seat(s, section.id)
+    await s.flush()
+    await _courses_chain.append(s, kind="registration.confirmed", table=Registration.__table__, row_id=seat.id, actor=ids["staff"])
+    ids["res_reg_other"] = str(seat.id)
+    rows = await results.record_attendance(s, staff, section.id, first, AttendanceIn.model_validate({"students": [
+        {"student_id": ids[name], "status": status} for name, status in zip(names, ("present", "late", "absent"))]}))
+    for key, row in zip(("att_student", "att_child", "att_other"), rows):
+        ids[key] = str(row.id)
+    for key, name, body in (("result_student", "student", {"outcome": "pass"}), ("result_child", "child", {"grade": 40}),
+                            ("result_other", "other_student", {"grade": 75})):
+        ids[key] = str((await results.record_result(s, staff, section.id, uuid.UUID(ids[name]), ResultIn.model_validate(body))).id)
 
 
 def admitted_envelope(student_id: str, school_id: str, discipline: str, *, candidate_id: uuid.UUID | None = None, grade: int = 8,

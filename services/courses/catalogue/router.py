@@ -217,7 +217,7 @@ async def change_section(principal: Staff, section_id: uuid.UUID, body: SectionP
 
 
 @sections.put("/{section_id}/meetings", response_model=SectionOut,
-              responses=problem_responses("courses_section_not_found", *MEETING_PROBLEMS, *PRECONDITION_PROBLEMS),
+              responses=problem_responses("courses_section_not_found", "courses_meetings_attended", *MEETING_PROBLEMS, *PRECONDITION_PROBLEMS),
               summary="Replace a section's meetings, listed or by weekly patterns (staff), with If-Match: the section's ETag")
 async def set_meetings(principal: Staff, section_id: uuid.UUID, body: MeetingsIn, session: DbSession, response: Response,
                        if_match: IfMatch = None) -> SectionOut:

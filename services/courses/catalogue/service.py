@@ -24,6 +24,7 @@ from services.courses.catalogue.schemas import (
 )
 from services.courses.db import chain, directory
 from services.courses.models import Course, HostKind, Section, SectionMeeting, Term, TermBlock
+from services.courses.results.models import Attendance
 from shared import clock
 from shared.db import xact_lock
 from shared.etag import check_if_match
@@ -370,6 +371,9 @@ async def set_meetings(session: AsyncSession, principal: Principal, section_id: 
     current = [Meeting(m.starts_at, m.ends_at) for m in (await meetings_of(session, [section_id]))[section_id]]
     if current == meetings:
         return found
+    # Attendance names its meeting: meetings that hold some are kept.
+    if (await session.execute(select(Attendance.id).where(Attendance.section_id == section_id).limit(1))).first() is not None:
+        raise ProblemError("courses_meetings_attended", section_id=section_id)
     await session.execute(delete(SectionMeeting).where(SectionMeeting.section_id == section_id))
     _add_meetings(session, section_id, meetings)
     found.updated_at = clock.now()  # and so its version: the ETag covers the meetings

@@ -537,12 +537,13 @@ def visible_registrations(principal: Principal) -> ColumnElement[bool]:
     return directory.visible(principal, Registration.student_id)
 
 
-def visible_roster(principal: Principal, section: Section) -> ColumnElement[bool]:
-    """A section's roster: the directory's scoping, and the section's teacher (a person of the directory) all of it."""
+def visible_roster(principal: Principal, section: Section, student: Any = Registration.student_id) -> ColumnElement[bool]:
+    """A section's roster (or its attendance and results, by their `student` column): the
+    directory's scoping, and the section's teacher (a person of the directory) all of it."""
     me = as_uuid(principal.id)
     if principal.kind == "user" and me is not None and section.teacher_id == me:
         return true()
-    return directory.visible(principal, Registration.student_id) if principal.has_role("admin", "staff", "coordinator") else false()
+    return directory.visible(principal, student) if principal.has_role("admin", "staff", "coordinator") else false()
 
 
 async def positions(session: AsyncSession, rows: list[Registration]) -> dict[uuid.UUID, int]:

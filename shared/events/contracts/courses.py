@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field
@@ -89,3 +90,23 @@ class OfferDeadline(EventContract):
 
     offer_id: uuid.UUID
     claim_by: datetime
+
+
+# `courses.course.completed` goes out when a student's final result in a section completes the
+# course (a pass: the course now counts as a prerequisite met), and again whenever staff
+# correct that result: a corrected grade still passing (`outcome` "pass", the new grade), or a
+# pass corrected to a fail that withdrew the completion (`outcome` "fail": the course is no
+# longer completed). For a student and course the latest event holds. Recording the same
+# result again publishes nothing. A completion by exemption (免修) is not announced here.
+# Subject: the student's id.
+@contract("courses.course.completed", 1)
+class CourseCompleted(EventContract):
+    """The student's result in the section completes the course (pass), or no longer does (fail)."""
+
+    student_id: uuid.UUID
+    course_id: uuid.UUID
+    section_id: uuid.UUID
+    term_id: uuid.UUID
+    outcome: Literal["pass", "fail"]
+    grade: Decimal | None = Field(default=None, ge=0, le=100, description="0-100 when the result was graded.")
+    completed_at: datetime = Field(description="When the completion was written (or, outcome fail, withdrawn).")

@@ -23,17 +23,13 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from services.courses.db import directory
 from services.courses.models import Section
-from services.courses.registration import service
 from services.courses.registration.models import Offer, OfferStatus, Registration, RegistrationStatus
 from services.gateway.app import create_app as gateway_app
 from shared import clock
 from shared.db import sessionmaker
-from shared.directory.store import apply
-from shared.events.contracts.identity import PersonRecord
 from shared.tokens import Principal
-from tests.courses.support import admission, new_course, new_section, new_term, window_in
+from tests.courses.crowd import enrol, open_sections
 from tests.identity.committed import fresh_connection
 from tests.identity.tokens import mint
 from tests.perf.harness import free_port, service_process
@@ -61,13 +57,8 @@ async def test_the_city_registers_at_once_through_two_replicas_and_exactly_the_s
     staff = Principal(id=str(uuid.uuid4()), kind="user", roles=frozenset({"staff"}))
     now = clock.now()
     async with sessionmaker(engine)() as s, s.begin():
-        await apply(s, directory.tables, [PersonRecord(version=1, person_id=p, roles=["student"], display_name="学生", school_id=school,
-                                                       grade=8) for p in students])
-        for p in students:
-            await service.on_admitted(s, admission(str(p), str(school), grade=8, at=now - timedelta(days=1)))
-        term, course = await new_term(s), await new_course(s)
-        await service.create_window(s, staff, window_in(term.id, opens=now - timedelta(hours=1), closes=now + timedelta(days=3)))
-        section = await new_section(s, term, course, starts=now + timedelta(days=30), capacity=SEATS)
+        await enrol(s, students, school, grade=8, at=now - timedelta(days=1))
+        section = (await open_sections(s, staff, sections=1, capacity=SEATS, now=now)).sections[0]
 
     gateway_sock, gateway_url = bound_socket()
     gateway = gateway_app(gateway_settings(database_url))

@@ -13,6 +13,10 @@ the pace of the direct run (measured: fewer requests/s direct than through the g
 `--header 'Name: value'` (repeatable) adds a header to every request, e.g. a bearer token.
 Every answer's status is counted and `non_2xx` totals those outside 2xx, so a request the
 server refuses (a header that did not arrive, say) shows up instead of being timed as work.
+
+`run_list` is the same raw client for a fixed list of distinct requests (each its own token
+and body, say), each sent once over a bounded number of connections, every answer kept:
+tests/perf/registration.py drives registration day with it.
 """
 
 from __future__ import annotations
@@ -167,6 +171,75 @@ async def run_raw(url: str, connections: int, duration: float, headers: Headers 
     await asyncio.wait_for(asyncio.gather(*waiters), duration + _GRACE)
     elapsed = time.perf_counter() - began
     return _summary(len(stats["latencies"]), stats["errors"], stats["statuses"], stats["latencies"], elapsed)
+
+
+class _ListConnection(asyncio.Protocol):
+    """Sends the next of a shared list of requests, waits for its whole answer, until the list is done."""
+
+    def __init__(self, requests: list[bytes], cursor: list[int], answers: list, done: asyncio.Future) -> None:
+        import httptools
+
+        self.requests, self.cursor, self.answers, self.done = requests, cursor, answers, done
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.index, self.start, self.body = -1, 0.0, bytearray()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        self.index = self.cursor[0]
+        if self.index >= len(self.requests):
+            self.transport.close()
+            return
+        self.cursor[0] += 1
+        self.body = bytearray()
+        self.start = time.perf_counter()
+        self.transport.write(self.requests[self.index])
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except Exception:
+            self.transport.close()
+
+    def on_message_complete(self) -> None:
+        self.answers[self.index] = (self.parser.get_status_code(), time.perf_counter() - self.start, bytes(self.body))
+        self._send()
+
+    def connection_lost(self, exc) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def run_list(host: str, port: int, requests: Sequence[bytes], connections: int, timeout: float) -> tuple[list, float]:
+    """Each of `requests` (whole HTTP/1.1 requests, keep-alive) sent once, in order, over `connections`
+    connections, each sending its next as soon as its answer is read: (status, seconds, body) per
+    request (None for one unanswered, its connection lost), and the wall-clock seconds from the
+    first send to the last answer. Bounded: whatever is unanswered after `timeout` s is abandoned."""
+    loop = asyncio.get_running_loop()
+    todo = list(requests)
+    answers: list = [None] * len(todo)
+    cursor = [0]
+    began = time.perf_counter()
+    connected = []
+    for _ in range(min(connections, len(todo))):
+        done = loop.create_future()
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(lambda d=done: _ListConnection(todo, cursor, answers, d), host, port), _GRACE)
+        connected.append((transport, done))
+    try:
+        await asyncio.wait_for(asyncio.gather(*(done for _, done in connected)), timeout)
+    except TimeoutError:
+        pass
+    finally:
+        for transport, _ in connected:
+            transport.close()
+    return answers, time.perf_counter() - began
 
 
 def main(argv: list[str] | None = None) -> int:

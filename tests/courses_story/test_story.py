@@ -6,8 +6,10 @@ student refused before their group opens and a time conflict refused with its ru
 section filling and its waitlist in order; a drop offering the seat, claimed; another offer left
 to expire (the clock moved past its claim deadline) and passed on to the next student; each person
 seeing only their rows; a course exemption (免修) approved, meeting the extended course's
-prerequisite; and two grade skips (跳级): one through the coordinator, staff and admin, its approval
-reaching a consumer in another process, the other refused at the second level.
+prerequisite; two grade skips (跳级): one through the coordinator, staff and admin, its approval
+reaching a consumer in another process, the other refused at the second level; and, the term
+begun, attendance taken by the teacher and a final result completing the course
+(`courses.course.completed` published once).
 
 The services run in this process on a clock set three days back and moved forward as the story
 needs; the other process reads the events on the real clock."""
@@ -16,13 +18,15 @@ from __future__ import annotations
 
 import uuid
 from contextlib import AsyncExitStack
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
+import sqlalchemy as sa
 
 from services.courses.app import create_app as courses_app
 from services.courses.settings import CoursesSettings
 from shared import clock
+from shared.db import create_engine
 from shared.events.contracts.selection import CandidateAdmitted
 from tests.conftest import fresh_database
 from tests.stories import consumer_process, eventually, gateway_and, publish_events
@@ -219,6 +223,28 @@ async def test_a_term_from_the_catalogue_to_offers_exemptions_and_grade_skips(se
         assert [(d["level"], d["outcome"]) for d in seen["decisions"]] == [("coordinator", "approved"), ("staff", "refused")], seen
         await refused(await http.get(f"{cou}/grade-skips/{second['id']}", headers=tokens["e2"]), 404, "courses_grade_skip_not_found")
         assert delivered() == [f"{ids['e2']} 8 9"]
+
+        # The term runs: the teacher takes attendance at the first meeting and records e3's final result; a pass completes the course.
+        meeting = seat["meetings"][0]
+        clock.get_clock().set(datetime.fromisoformat(meeting["starts_at"]) + timedelta(hours=3))
+        attendance = {"students": [{"student_id": ids["e3"], "status": "present"}]}
+        r = await http.put(f"{cou}/sections/{seat['id']}/meetings/{meeting['id']}/attendance", headers=tokens["e3"], json=attendance)
+        assert r.status_code == 403, r.text
+        await ok(await http.put(f"{cou}/sections/{seat['id']}/meetings/{meeting['id']}/attendance", headers=tokens["teacher"], json=attendance))
+        seen = (await ok(await http.get(f"{cou}/attendance", headers=tokens["g3"])))["items"]
+        assert [(x["student_id"], x["status"]) for x in seen] == [(ids["e3"], "present")], seen
+        result = await ok(await http.put(f"{cou}/sections/{seat['id']}/results/{ids['e3']}", headers=tokens["teacher"], json={"grade": 92.5}))
+        assert (result["outcome"], result["completed"]) == ("pass", True), result
+        assert [x["id"] for x in (await ok(await http.get(f"{cou}/results", headers=tokens["g3"])))["items"]] == [result["id"]]
+        assert (await ok(await http.get(f"{cou}/results", headers=tokens["e2"])))["items"] == []
+
+        # Published with the change, once (its timestamp is the moved clock's, so read here rather than by a consumer on the real one).
+        engine = create_engine(url)
+        stack.push_async_callback(engine.dispose)
+        async with engine.connect() as conn:
+            published = (await conn.execute(sa.text(
+                "SELECT payload->>'student_id', payload->>'course_id' FROM events.event WHERE type = 'courses.course.completed'"))).all()
+        assert [tuple(p) for p in published] == [(ids["e3"], basic)]
 
         verified = await ok(await http.get(f"{cou}/record/verify", headers=admin))
         assert verified["ok"] is True, verified

@@ -105,8 +105,8 @@ async def on_grade_skip(session: AsyncSession, event: Any) -> None:
     row.stage, row.updated_at = stage_of(row.grade), clock.now()
     await session.flush()
     reason = f"跳级申请 {skip.application_id} 获批：{skip.from_grade} 年级 → {skip.to_grade} 年级"
-    if row.grade != skip.to_grade:
-        reason += f"（已在 {row.grade} 年级，年级不变）"
+    if before[1] >= skip.to_grade:
+        reason += f"（已在 {before[1]} 年级，年级不变）"
     await _record(session, row, ChangeKind.grade_skipped, before=before, reason=reason, actor=event.source, at=skip.approved_at,
                   event_id=event.event_id)
 

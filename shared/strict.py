@@ -235,7 +235,10 @@ async def _validated_body(request: Request, model: type[RequestModel]) -> Reques
     if invalid is None:
         integral = _integers_written_as_floats(body, errors)
         if integral is not None:
-            return model.__pydantic_validator__.validate_json(integral, strict=True)
+            try:
+                return model.__pydantic_validator__.validate_json(integral, strict=True)
+            except ValidationError as again:  # the integer itself is refused (2101.0 where at most 2100)
+                errors = again.errors(include_url=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
     # The JSON parser refuses text that is not Unicode (a lone surrogate escape, "\ud800") as
     # if it were a syntax error. Python's parser reads it: when it does, the JSON was well

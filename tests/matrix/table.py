@@ -711,4 +711,53 @@ DENIALS: list[Denial] = [
         ("GET", "/defenses/{defense_id}/scores", "mentor", {"defense_id": "defense_a"}, "mentoring_not_a_judge",
          "only the panel reads a defense's scores"),
     )),
+    # tracking: another's enrolment, its history and timeline.
+    *(Denial("GET", path, caller, {"student_id": student}, 404, code, why, "tracking")
+      for path, code in (("/enrolments/{student_id}", "tracking_enrolment_not_found"),
+                         ("/enrolments/{student_id}/history", "tracking_enrolment_not_found"),
+                         ("/students/{student_id}/timeline", "student_not_found"))
+      for caller, student, why in (
+          ("coordinator", "other_student", "a coordinator sees only their school's students"),
+          ("guardian", "student", "a guardian sees only their own child"),
+          ("student", "child", "a student sees only themself"),
+          ("mentor", "child", "a mentor sees only their mentees"),
+      )),
 ]
+
+
+TRACKING_READERS = frozenset({"admin", "staff", "coordinator", "mentor", "student", "guardian"})
+
+
+def _tracking_scoped(student: str, child: str, other: str | None = None) -> dict[str, Rows]:
+    """Rows of the student, the child (the guardian's) and the other student (school B): each reader's."""
+    every = (student, child, *([other] if other else []))
+    return {"admin": at_least(*every), "staff": at_least(*every), "coordinator": only(student, child), "mentor": only(student),
+            "student": only(student), "guardian": only(child)}
+
+
+def _tracking_enrolment() -> list[Route]:
+    """Enrolment (services/tracking/enrolment/): scoped reads; staff advance the school year."""
+    mine = {"guardian": "child", "*": "student"}
+    history = {role: only("change_student_admitted") for role in TRACKING_READERS} | {"guardian": only("change_child_admitted")}
+    return [
+        Route("tracking", "GET", "/enrolments", TRACKING_READERS, query=PAGE, row_key="student_id",
+              rows=_tracking_scoped("student", "child", "other_student")),
+        Route("tracking", "GET", "/enrolments/{student_id}", TRACKING_READERS, path_params={"student_id": mine}),
+        Route("tracking", "GET", "/enrolments/{student_id}/history", TRACKING_READERS, query=PAGE, path_params={"student_id": mine},
+              rows=history),
+        Route("tracking", "POST", "/school-years/advance", frozenset({"staff"}), json={"school_year": 2090}),
+        Route("tracking", "GET", "/school-years", ADMIN_STAFF, query=PAGE, row_key="school_year", rows={r: at_least() for r in ADMIN_STAFF}),
+    ]
+
+
+def _tracking_timeline() -> list[Route]:
+    """Timelines (services/tracking/timeline/): a student's, read by whoever may see the student."""
+    ours = only("tl_student_admitted", "tl_student_mentor")
+    return [
+        Route("tracking", "GET", "/students/{student_id}/timeline", TRACKING_READERS, query=PAGE, row_key="event_id",
+              path_params={"student_id": {"guardian": "child", "*": "student"}},
+              rows={role: ours for role in TRACKING_READERS} | {"guardian": only("tl_child_admitted")}),
+    ]
+
+
+ROUTES += [*_tracking_enrolment(), *_tracking_timeline()]

@@ -233,6 +233,7 @@ async def _populate(w: World) -> None:
     await _courses_applications(w)
     await _courses_registration(w)
     await _courses_results(w)
+    await _tracking(w)
 
     # One unmasked read, so the access log has a row to show.
     r = await http.get(
@@ -773,6 +774,49 @@ async def _courses_results(w: World) -> None:
     for key, name, body in (("result_student", "student", {"outcome": "pass"}), ("result_child", "child", {"grade": 40}),
                             ("result_other", "other_student", {"grade": 75})):
         ids[key] = str((await results.record_result(s, staff, section.id, uuid.UUID(ids[name]), ResultIn.model_validate(body))).id)
+
+
+async def _tracking(w: World) -> None:
+    """Tracking (services/tracking/): the student (grade 9), the child (grade 5) in school A and the
+    other student (grade 9, physics) in school B admitted in math through the enrolment and
+    timeline consumers (`tl_student_admitted`, ...: the events; `change_student_admitted`, ...: the
+    enrolment changes); the mentor assigned to the student (lab, `mentorship_student_lab`,
+    `tl_student_mentor`), so the mentor reads the student's tracking rows."""
+    import sqlalchemy as sa
+
+    from services.tracking.enrolment import service as enrolment
+    from services.tracking.enrolment.models import EnrolmentChange
+    from services.tracking.timeline import service as timeline
+
+    s, ids = w.tx.session, w.ids
+    for name, school, discipline, grade in (("student", "school_a", "math", 9), ("child", "school_a", "math", 5),
+                                            ("other_student", "school_b", "physics", 9)):
+        event = admitted_envelope(ids[name], ids[school], discipline, grade=grade)
+        await enrolment.on_admitted(s, event)
+        await timeline.on_event(s, event)
+        ids[f"tl_{name}_admitted"] = str(event.event_id)
+        ids[f"change_{name}_admitted"] = str((await s.execute(sa.select(EnrolmentChange.id).where(
+            EnrolmentChange.event_id == event.event_id))).scalar_one())
+    assigned = mentor_assigned_envelope(ids["student"], ids["mentor"], ids["mentorship_student_lab"])
+    await timeline.on_mentor_assigned(s, assigned)
+    await timeline.on_event(s, assigned)
+    ids["tl_student_mentor"] = str(assigned.event_id)
+    await s.flush()
+
+
+def mentor_assigned_envelope(student_id: str, mentor_id: str, mentorship_id: str | None = None, kind: str = "lab"):
+    """A `mentoring.mentor.assigned` delivery as the event worker hands it to a handler."""
+    from datetime import UTC, datetime
+
+    from shared.events.contracts.mentoring import MentorAssigned
+    from shared.events.worker import EventEnvelope
+
+    now = datetime.now(UTC)
+    payload = MentorAssigned(mentorship_id=uuid.UUID(mentorship_id) if mentorship_id else uuid.uuid4(), student_id=uuid.UUID(student_id),
+                             mentor_id=uuid.UUID(mentor_id), kind=kind, discipline="math" if kind == "lab" else None, round_id=uuid.uuid4(),
+                             run_id=uuid.uuid4(), started_at=now)
+    return EventEnvelope(event_id=uuid.uuid4(), type="mentoring.mentor.assigned", version=1, source="mentoring", subject=student_id,
+                         payload=payload, occurred_at=now, traceparent=None, attempt=1, delivery_id=1, consumer="tracking.mentors")
 
 
 def admitted_envelope(student_id: str, school_id: str, discipline: str, *, candidate_id: uuid.UUID | None = None, grade: int = 8,

@@ -148,6 +148,10 @@ async def test_an_integral_number_is_an_integer_as_json_says(app_client):
     assert r.status_code == 200 and r.json()["grade"] == 7
 
 
+async def test_an_integral_number_out_of_range_is_refused_like_the_integer(app_client):
+    assert_invalid(await app_client.post("/pupils", json=pupil(grade=13.0)), "grade")
+
+
 async def test_nested_values_are_as_strict_as_top_level_ones(app_client):
     r = await app_client.post("/pupils", json=pupil(guardians=[{"name": "林建国", "phones": [13800000000]}]))
     assert_invalid(r, "guardians.0.phones.0")

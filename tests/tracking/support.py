@@ -13,7 +13,7 @@ from services.tracking.db import directory
 from services.tracking.enrolment.models import Enrolment, EnrolmentStatus, ExitReason
 from services.tracking.events import consumers
 from shared.directory.store import apply
-from shared.events.contracts.courses import GradeSkipApproved, RegistrationConfirmed, RegistrationDropped
+from shared.events.contracts.courses import CourseCompleted, GradeSkipApproved, RegistrationConfirmed, RegistrationDropped
 from shared.events.contracts.identity import PersonRecord
 from shared.events.contracts.mentoring import DefenseCompleted, MentorAssigned, MentorshipEnded
 from shared.events.contracts.selection import CandidateAdmitted, school_stage
@@ -84,6 +84,12 @@ def seat(student: str, *, at: datetime, dropped: bool = False) -> EventEnvelope:
     if dropped:
         return envelope("courses.registration.dropped", student, RegistrationDropped(**ids, reason="dropped", dropped_at=at), at)
     return envelope("courses.registration.confirmed", student, RegistrationConfirmed(**ids, confirmed_at=at), at)
+
+
+def completed(student: str, *, at: datetime, grade: str | None = None, outcome: str = "pass") -> EventEnvelope:
+    return envelope("courses.course.completed", student, CourseCompleted(
+        student_id=uuid.UUID(student), course_id=uuid.uuid4(), section_id=uuid.uuid4(), term_id=uuid.uuid4(), outcome=outcome,
+        grade=grade, completed_at=at), at)
 
 
 async def deliver(w: World, *events: EventEnvelope) -> None:

@@ -8,7 +8,7 @@ import random
 import uuid
 
 from tests.tracking.support import (
-    admitted, assigned, call, deliver, defense, ended, grade_skip, items, later, new_student, seat,
+    admitted, assigned, call, completed, deliver, defense, ended, grade_skip, items, later, new_student, seat,
 )
 
 
@@ -126,3 +126,13 @@ async def test_each_reader_sees_only_the_timelines_of_their_students_and_another
     for params in ({"limit": 10**6}, {"cursor": "\x00"}, {"cursor": "x" * 5000}):
         r = await call(w, "staff", "GET", f"/students/{ours}/timeline", params=params)
         assert r.status_code in (400, 422) and r.headers["content-type"].startswith("application/problem+json"), (params, r.text)
+
+
+async def test_a_course_completed_and_a_correction_withdrawing_it_are_both_on_the_timeline(w):
+    student = await new_student(w)
+    events = [admitted(w, student, grade=8), completed(student, at=later(60), grade="92.5"),
+              completed(student, at=later(61), outcome="fail")]
+    await deliver(w, *events, *events)
+    found = await _timeline(w, "staff", student)
+    assert [(e["kind"], e["summary"]) for e in found[1:]] == [
+        ("courses.course.completed", "课程结业（92.5 分）"), ("courses.course.completed", "课程结业撤销（成绩更正）")]

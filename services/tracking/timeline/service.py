@@ -62,6 +62,8 @@ KINDS: dict[str, Kind] = {
     "courses.registration.confirmed": Kind("confirmed_at", lambda p: "选课确认：获得教学班名额"),
     "courses.registration.dropped": Kind("dropped_at", lambda p: "退课" + ("（学生退出项目）" if p.reason == "exited" else "")),
     "courses.grade_skip.approved": Kind("approved_at", lambda p: f"跳级获批：{p.from_grade} 年级 → {p.to_grade} 年级"),
+    "courses.course.completed": Kind("completed_at", lambda p: (
+        "课程结业" + (f"（{p.grade:g} 分）" if p.grade is not None else "") if p.outcome == "pass" else "课程结业撤销（成绩更正）")),
 }
 
 

@@ -303,7 +303,7 @@ codes({
     ),
     "courses_course_exempted": _e(
         409, "Course exempted", "课程已免修",
-        "The student completed the course by an exemption (免修); no final result is recorded for it.",
+        "The student completed the course by a course exemption; no final result is recorded for it.",
         "该学生已通过免修完成本课程，不再记录最终成绩。",
     ),
     "courses_meetings_attended": _e(

@@ -257,13 +257,17 @@ _PUT_BACK = text(
     bindparam("available_at", type_=ARRAY(DateTime(timezone=True))),
 )
 
-# The handling transaction's hold on its claim: rows still carrying our claim id, not locked by
-# a claim that took them over (possible only once the retry we scheduled fell due meanwhile).
+# The handling transaction's hold on its claim: rows still carrying our claim id (another claim
+# takes them over only once the lease has run out). It waits for a row's lock instead of
+# skipping it: another replica's claim statement may hold one of our rows for an instant (read
+# as due under its snapshot, then found not to be), and a row skipped for that would sit out
+# the lease and be charged an attempt that never ran. A row taken over is rechecked after the
+# wait and left out.
 _HOLD = text(
     """
     SELECT id FROM events.delivery
     WHERE id = ANY(:ids) AND claim_id = :claim_id AND status = 'pending'
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE
     """
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)), bindparam("claim_id", type_=UUID(as_uuid=True)))
 

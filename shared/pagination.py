@@ -33,7 +33,7 @@ import enum
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -264,3 +264,8 @@ async def paginate(
         items = [item(i) for i in items]
     next_cursor = encode_cursor(rows[-1][selected:], fingerprint) if has_more else None
     return Page[Any](items=items, next_cursor=next_cursor)
+
+
+def filtered(stmt: Select, filters: Mapping[Any, Any]) -> Select:
+    """`stmt` narrowed to `column == value` for each filter a list endpoint was given (its value not None)."""
+    return stmt.where(*(column == value for column, value in filters.items() if value is not None))

@@ -19,7 +19,7 @@ from services.courses.db import directory
 from shared.auth import require
 from shared.db import DbSession
 from shared.idempotency import IdempotencyKey
-from shared.pagination import Page, PageParams, paginate
+from shared.pagination import Page, PageParams, filtered, paginate
 from shared.problems import problem_responses
 from shared.routes import APIRouter
 from shared.tokens import Principal
@@ -57,7 +57,7 @@ async def grade_skips_out(session: AsyncSession, found: Sequence[GradeSkip]) -> 
 async def _page(session: AsyncSession, page: PageParams, model: type[service.Application], out: Callable[..., Awaitable[list[T]]],
                 scope: ColumnElement[bool], filters: Mapping[Any, Any]) -> Page[T]:
     """The applications in `scope` matching the filters given (those not None), oldest first."""
-    stmt = select(model).where(scope, *(column == value for column, value in filters.items() if value is not None))
+    stmt = filtered(select(model).where(scope), filters)
     found = await paginate(session, stmt, order_by=(model.applied_at, model.id), params=page)
     return Page(items=await out(session, found.items), next_cursor=found.next_cursor)
 

@@ -21,7 +21,7 @@ from shared.db import DbSession
 from shared.disciplines import Discipline
 from shared.etag import PRECONDITION_PROBLEMS, IfMatch, set_etag
 from shared.idempotency import IdempotencyKey
-from shared.pagination import Page, PageParams, paginate
+from shared.pagination import Page, PageParams, filtered, paginate
 from shared.problems import problem_responses
 from shared.routes import APIRouter
 from shared.tokens import Principal
@@ -190,10 +190,7 @@ async def list_sections(
         if type is not None:
             stmt = stmt.where(Course.type == type)
         stmt = _grade(stmt, grade)
-    for column, value in ((Section.term_id, term_id), (Section.course_id, course_id), (Section.host_kind, host_kind),
-                          (Section.host_id, host_id)):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    stmt = filtered(stmt, {Section.term_id: term_id, Section.course_id: course_id, Section.host_kind: host_kind, Section.host_id: host_id})
     found = await paginate(session, stmt, order_by=(Section.code, Section.id), params=page)
     return Page(items=await sections_out(session, found.items), next_cursor=found.next_cursor)
 

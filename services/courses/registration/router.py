@@ -20,7 +20,7 @@ from services.courses.registration.schemas import (
 from shared.auth import USER_ROLES, require
 from shared.db import DbSession, get_or_raise
 from shared.idempotency import IdempotencyKey
-from shared.pagination import Page, PageParams, paginate
+from shared.pagination import Page, PageParams, filtered, paginate
 from shared.problems import ProblemError, problem_responses
 from shared.routes import APIRouter
 from shared.tokens import Principal
@@ -169,11 +169,8 @@ async def register(principal: Registrar, body: RegistrationIn, session: DbSessio
 async def list_registrations(principal: Reader, session: DbSession, page: PageParams, student_id: uuid.UUID | None = None,
                              section_id: uuid.UUID | None = None, term_id: uuid.UUID | None = None,
                              status: RegistrationStatus | None = None) -> Page[RegistrationOut]:
-    stmt = select(Registration).where(service.visible_registrations(principal))
-    for column, value in ((Registration.student_id, student_id), (Registration.section_id, section_id), (Registration.term_id, term_id),
-                          (Registration.status, status)):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    stmt = filtered(select(Registration).where(service.visible_registrations(principal)), {
+        Registration.student_id: student_id, Registration.section_id: section_id, Registration.term_id: term_id, Registration.status: status})
     found = await paginate(session, stmt, order_by=(Registration.requested_at.desc(), Registration.id.desc()), params=page)
     return Page(items=await registrations_out(session, found.items), next_cursor=found.next_cursor)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from services.courses.results.models import Attendance, Result
 from services.courses.results.schemas import AttendanceIn, AttendanceOut, ResultIn, ResultOut
 from shared.auth import require
 from shared.db import DbSession, get_or_raise
-from shared.pagination import Page, PageParams, paginate
+from shared.pagination import Page, PageParams, filtered, paginate
 from shared.problems import ProblemError, problem_responses
 from shared.routes import APIRouter
 from shared.tokens import Principal
@@ -58,10 +58,6 @@ async def results_out(session: AsyncSession, found: Sequence[Result]) -> list[Re
     }) for r in found]
 
 
-def _filtered(stmt: Any, filters: dict[Any, Any]) -> Any:
-    return stmt.where(*(column == value for column, value in filters.items() if value is not None))
-
-
 async def _section(session: AsyncSession, section_id: uuid.UUID) -> Section:
     return await get_or_raise(session, Section, section_id, ProblemError("courses_section_not_found", section_id=section_id))
 
@@ -91,7 +87,7 @@ async def record_attendance(principal: Recorder, section_id: uuid.UUID, meeting_
 async def section_attendance(principal: SectionReader, section_id: uuid.UUID, session: DbSession, page: PageParams,
                              meeting_id: uuid.UUID | None = None, student_id: uuid.UUID | None = None) -> Page[AttendanceOut]:
     section = await _section(session, section_id)
-    stmt = _filtered(select(Attendance).join(SectionMeeting, SectionMeeting.id == Attendance.meeting_id).where(
+    stmt = filtered(select(Attendance).join(SectionMeeting, SectionMeeting.id == Attendance.meeting_id).where(
         Attendance.section_id == section.id, visible_roster(principal, section, Attendance.student_id)),
         {Attendance.meeting_id: meeting_id, Attendance.student_id: student_id})
     found = await paginate(session, stmt, order_by=(SectionMeeting.starts_at, Attendance.id), params=page)
@@ -105,7 +101,7 @@ async def section_attendance(principal: SectionReader, section_id: uuid.UUID, se
 )
 async def list_attendance(principal: Reader, session: DbSession, page: PageParams, student_id: uuid.UUID | None = None,
                           section_id: uuid.UUID | None = None) -> Page[AttendanceOut]:
-    stmt = _filtered(select(Attendance).join(SectionMeeting, SectionMeeting.id == Attendance.meeting_id).where(
+    stmt = filtered(select(Attendance).join(SectionMeeting, SectionMeeting.id == Attendance.meeting_id).where(
         directory.visible(principal, Attendance.student_id)), {Attendance.student_id: student_id, Attendance.section_id: section_id})
     found = await paginate(session, stmt, order_by=(SectionMeeting.starts_at.desc(), Attendance.id.desc()), params=page)
     return Page(items=await attendance_out(session, found.items), next_cursor=found.next_cursor)
@@ -152,7 +148,7 @@ async def section_results(principal: SectionReader, section_id: uuid.UUID, sessi
 )
 async def list_results(principal: Reader, session: DbSession, page: PageParams, student_id: uuid.UUID | None = None,
                        section_id: uuid.UUID | None = None, course_id: uuid.UUID | None = None) -> Page[ResultOut]:
-    stmt = _filtered(select(Result).where(directory.visible(principal, Result.student_id)),
+    stmt = filtered(select(Result).where(directory.visible(principal, Result.student_id)),
                      {Result.student_id: student_id, Result.section_id: section_id, Result.course_id: course_id})
     found = await paginate(session, stmt, order_by=(Result.recorded_at.desc(), Result.id.desc()), params=page)
     return Page(items=await results_out(session, found.items), next_cursor=found.next_cursor)

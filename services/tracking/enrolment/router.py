@@ -17,7 +17,7 @@ from services.tracking.timeline.service import visible
 from shared.auth import require
 from shared.db import DbSession
 from shared.disciplines import Discipline
-from shared.pagination import Page, PageParams, paginate
+from shared.pagination import Page, PageParams, filtered, paginate
 from shared.problems import ProblemError, problem_responses
 from shared.routes import APIRouter
 from shared.tokens import Principal
@@ -67,10 +67,7 @@ async def list_enrolments(
     discipline: Discipline | None = None, stage: Stage | None = None, status: EnrolmentStatus | None = None, school_id: uuid.UUID | None = None,
 ) -> Page[EnrolmentOut]:
     stmt = select(Enrolment).where(visible(principal, Enrolment.student_id)).execution_options(populate_existing=True)
-    for column, value in ((Enrolment.cohort_year, cohort_year), (Enrolment.stage, stage), (Enrolment.status, status),
-                          (Enrolment.school_id, school_id)):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    stmt = filtered(stmt, {Enrolment.cohort_year: cohort_year, Enrolment.stage: stage, Enrolment.status: status, Enrolment.school_id: school_id})
     if discipline is not None:
         stmt = stmt.where(Enrolment.disciplines.any_() == discipline.value)
     found = await paginate(session, stmt, order_by=(Enrolment.entered_at.desc(), Enrolment.student_id.desc()), params=page)
